@@ -1,0 +1,179 @@
+#include "backends/epoll/epoll_poller.h"
+
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
+namespace netpoll {
+namespace {
+
+constexpr std::uint32_t kRegisterMask = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
+// epoll_wait takes an int of milliseconds; INT32_MAX ms is ~24.8 days. Longer finite timeouts
+// (only on kernels without epoll_pwait2) are waited out in pieces, so the caller still never
+// sees an early return.
+constexpr std::int64_t kMaxEpollWaitMs = 0x7fffffff;
+
+std::uint32_t to_flags(std::uint32_t ev) noexcept {
+  std::uint32_t f = 0;
+  if (ev & EPOLLIN) f |= Event::kReadable;
+  if (ev & EPOLLOUT) f |= Event::kWritable;
+  if (ev & EPOLLRDHUP) f |= Event::kReadHangup;
+  if (ev & EPOLLHUP) f |= Event::kHangup;
+  if (ev & EPOLLERR) f |= Event::kError;
+  return f;
+}
+
+std::int64_t monotonic_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+EpollPoller::EpollPoller() {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  wakefd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wakefd_ < 0) {
+    int err = errno;
+    close(epfd_);
+    throw std::system_error(err, std::generic_category(), "eventfd");
+  }
+  // Edge-triggered: one event per wake() that wrote; drain_wake() resets the counter.
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLET;
+  ev.data.u64 = Token::kReserved;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev) != 0) {
+    int err = errno;
+    close(wakefd_);
+    close(epfd_);
+    throw std::system_error(err, std::generic_category(), "epoll_ctl(ADD eventfd)");
+  }
+}
+
+EpollPoller::~EpollPoller() {
+  // close() is never retried: on Linux the fd is released even when close reports EINTR.
+  close(wakefd_);
+  close(epfd_);
+}
+
+std::error_code EpollPoller::register_handle(int fd, Token token) noexcept {
+  if (token.value == Token::kReserved) return Errc::invalid_argument;
+  if (fd < 0) return errno_code(EBADF);
+  epoll_event ev{};
+  ev.events = kRegisterMask;
+  ev.data.u64 = token.value;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    switch (errno) {
+      case EEXIST: return Errc::already_registered;
+      case EPERM: return Errc::not_pollable;  // regular files and directories
+      case EINVAL: return fd == epfd_ ? Errc::invalid_argument : errno_code(EINVAL);
+      default: return errno_code(errno);  // EBADF, ENOMEM, ENOSPC (max_user_watches), ELOOP
+    }
+  }
+  registrations_.fetch_add(1, std::memory_order_relaxed);
+  return {};
+}
+
+std::error_code EpollPoller::deregister_handle(int fd) noexcept {
+  if (fd < 0) return errno_code(EBADF);
+  // Linux < 2.6.9 required a non-null event pointer for DEL; pass one to be safe.
+  epoll_event ev{};
+  if (epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev) != 0) {
+    if (errno == ENOENT) return Errc::not_registered;
+    return errno_code(errno);  // EBADF: already closed (the kernel dropped it with the file)
+  }
+  deregistrations_.fetch_add(1, std::memory_order_relaxed);
+  return {};
+}
+
+int EpollPoller::wait_syscall(int max, Timeout timeout) noexcept {
+  waits_.add();
+  if (timeout.is_zero()) return epoll_wait(epfd_, kernel_events_.data(), max, 0);
+  if (timeout.is_infinite()) return epoll_wait(epfd_, kernel_events_.data(), max, -1);
+  if (have_pwait2_) {
+    timespec ts;
+    ts.tv_sec = static_cast<time_t>(timeout.nanoseconds() / 1000000000);
+    ts.tv_nsec = static_cast<long>(timeout.nanoseconds() % 1000000000);
+    int n = epoll_pwait2(epfd_, kernel_events_.data(), max, &ts, nullptr);
+    if (n >= 0 || errno != ENOSYS) return n;
+    have_pwait2_ = false;  // kernel < 5.11 (or a seccomp filter): fall back for good
+  }
+  return epoll_wait(epfd_, kernel_events_.data(), max,
+                    static_cast<int>(timeout.milliseconds_ceil(kMaxEpollWaitMs)));
+}
+
+void EpollPoller::drain_wake() noexcept {
+  std::uint64_t count;
+  // EAGAIN is benign: the counter was already consumed (a spurious edge); nothing to read.
+  if (read(wakefd_, &count, sizeof count) < 0 && errno != EAGAIN) fatal_syscall("read(eventfd)", errno);
+  wake_drains_.add();
+  // Pairs with the exchange in wake(): a wake() that saw `true` (and so made no syscall)
+  // happened before this exchange, so whatever it published is visible to our caller, which
+  // is returning from wait now and will look.
+  wake_pending_.exchange(false, std::memory_order_acq_rel);
+}
+
+Result<std::size_t> EpollPoller::wait(std::span<Event> out, Timeout timeout) noexcept {
+  if (out.empty()) return Errc::invalid_argument;
+  const int max = static_cast<int>(std::min(out.size(), kMaxBatch));
+  // Only used on the ms fallback when the timeout exceeds what epoll_wait can express.
+  const std::int64_t deadline =
+      (timeout.is_infinite() || timeout.is_zero()) ? 0 : monotonic_ns() + timeout.nanoseconds();
+  for (;;) {
+    int n = wait_syscall(max, timeout);
+    if (n < 0) {
+      if (errno == EINTR) return std::size_t{0};  // a signal: let the caller recompute
+      fatal_syscall("epoll_wait", errno);         // EBADF/EFAULT/EINVAL on our own epoll fd
+    }
+    std::size_t k = 0;
+    bool woken = false;
+    for (int i = 0; i < n; ++i) {
+      const epoll_event& ev = kernel_events_[static_cast<std::size_t>(i)];
+      if (ev.data.u64 == Token::kReserved) {
+        drain_wake();
+        woken = true;
+        continue;
+      }
+      out[k].token = Token{ev.data.u64};
+      out[k].flags = to_flags(ev.events);
+      out[k].result = 0;
+      ++k;
+    }
+    if (k != 0 || woken || deadline == 0) return k;
+    // Nothing arrived: make sure the full timeout passed (it may have been clamped).
+    const std::int64_t left = deadline - monotonic_ns();
+    if (left <= 0) return k;
+    timeout = Timeout::after_ns(left);
+  }
+}
+
+void EpollPoller::wake() noexcept {
+  // A pending wake already guarantees the wait returns. This is an RMW, not a load, so the
+  // clearing exchange in drain_wake() synchronizes with it (a plain load could see a stale
+  // `true` after the waiter cleared it and miss the wake).
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  const std::uint64_t one = 1;
+  // EAGAIN would mean the counter is at its maximum, impossible since each write is drained.
+  if (write(wakefd_, &one, sizeof one) != static_cast<ssize_t>(sizeof one)) fatal_syscall("write(eventfd)", errno);
+  wake_signals_.fetch_add(1, std::memory_order_relaxed);
+}
+
+PollerStats EpollPoller::stats() const noexcept {
+  PollerStats s;
+  s.waits = waits_.get();
+  s.wake_drains = wake_drains_.get();
+  s.wake_signals = wake_signals_.load(std::memory_order_relaxed);
+  s.registrations = registrations_.load(std::memory_order_relaxed);
+  s.deregistrations = deregistrations_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace netpoll

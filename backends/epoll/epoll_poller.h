@@ -1,0 +1,71 @@
+// EpollPoller: the Linux Backend (Go's netpoll_epoll.go).
+//
+// - One epoll fd (EPOLL_CLOEXEC) and one eventfd for wake() (EFD_CLOEXEC|EFD_NONBLOCK),
+//   registered edge-triggered under Token::kReserved.
+// - Descriptors are registered once with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET and never
+//   modified (no EPOLL_CTL_MOD anywhere: pitfalls.md 10, 11).
+// - wait() uses epoll_pwait2 (nanosecond timespec) for finite non-zero timeouts when the kernel
+//   has it (5.11+), else epoll_wait with the timeout rounded up to whole milliseconds; zero
+//   timeouts always use epoll_wait(0), the cheapest poll.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+#include "poller/backend.h"
+
+namespace netpoll {
+
+class EpollPoller {
+ public:
+  using handle_type = int;
+  using native_handle_type = int;
+  static constexpr std::string_view kName = "epoll";
+  // Kernel events fetched per epoll_wait. Go's netpoll uses 128; a wait is ~0.2-1 us of fixed
+  // cost, so a batch this size amortises it once more than a handful of fds are ready.
+  static constexpr std::size_t kMaxBatch = 128;
+
+  // Throws std::system_error naming the syscall if the epoll fd or eventfd cannot be created
+  // (EMFILE, ENFILE, ENOMEM): construction is not a hot path and a poller without its kernel
+  // object cannot do anything useful.
+  EpollPoller();
+  ~EpollPoller();
+  EpollPoller(const EpollPoller&) = delete;
+  EpollPoller& operator=(const EpollPoller&) = delete;
+
+  std::error_code register_handle(int fd, Token token) noexcept;
+  std::error_code deregister_handle(int fd) noexcept;
+  Result<std::size_t> wait(std::span<Event> out, Timeout timeout) noexcept;
+  void wake() noexcept;
+  int native_handle() const noexcept { return epfd_; }
+  PollerStats stats() const noexcept;
+
+ private:
+  int wait_syscall(int max, Timeout timeout) noexcept;
+  void drain_wake() noexcept;
+
+  int epfd_ = -1;
+  int wakefd_ = -1;
+  // True from the wake() that wrote the eventfd until the wait that saw it fire has drained
+  // it: while set, wake() makes no syscall. Cleared with an exchange (not a store) so a
+  // concurrent wake() that saw it set synchronizes with the clearing wait (see drain_wake).
+  std::atomic<bool> wake_pending_{false};
+  bool have_pwait2_ = true;  // cleared on the first ENOSYS; only the waiting thread touches it
+  std::array<epoll_event, kMaxBatch> kernel_events_{};
+
+  SingleWriterCounter waits_;
+  SingleWriterCounter wake_drains_;
+  std::atomic<std::uint64_t> wake_signals_{0};
+  std::atomic<std::uint64_t> registrations_{0};
+  std::atomic<std::uint64_t> deregistrations_{0};
+};
+
+static_assert(Backend<EpollPoller>);
+
+}  // namespace netpoll

@@ -1,0 +1,63 @@
+// Timeout: how long Backend::wait may block, with nanosecond precision.
+//
+// Three shapes: infinite (block until an event or a wake), zero (poll, never block), and a
+// finite duration. Backends must never return early because of rounding: a duration that the
+// kernel can only express in coarser units is rounded up, never down to zero (pitfalls.md 6).
+//
+// Documented clamps for absurd input (never UB, never a crash):
+//   - a negative duration is treated as zero (the deadline has passed: poll);
+//   - a duration that does not fit in int64 nanoseconds (~292 years) is treated as infinite.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+
+namespace netpoll {
+
+class Timeout {
+ public:
+  static constexpr Timeout infinite() noexcept { return Timeout(kInfinite); }
+  static constexpr Timeout zero() noexcept { return Timeout(0); }
+
+  // Saturating conversion from any duration type (see the clamps above).
+  template <class Rep, class Period>
+  static constexpr Timeout after(std::chrono::duration<Rep, Period> d) noexcept {
+    using std::chrono::nanoseconds;
+    if (!(d > d.zero())) return zero();  // also catches a NaN floating-point duration
+    // Compare in the caller's units against int64 ns max so the conversion cannot overflow.
+    using Wide = std::chrono::duration<long double, std::nano>;
+    if (std::chrono::duration_cast<Wide>(d) >= Wide(static_cast<long double>(kInfinite)))
+      return infinite();
+    auto ns = std::chrono::duration_cast<nanoseconds>(d).count();
+    if (ns <= 0) ns = 1;  // a positive sub-ns duration still means "wait a little", not "poll"
+    return Timeout(ns);
+  }
+  static constexpr Timeout after_ns(std::int64_t ns) noexcept {
+    return after(std::chrono::nanoseconds(ns));
+  }
+
+  constexpr bool is_infinite() const noexcept { return ns_ == kInfinite; }
+  constexpr bool is_zero() const noexcept { return ns_ == 0; }
+  // Nanoseconds to wait; only meaningful when !is_infinite().
+  constexpr std::int64_t nanoseconds() const noexcept { return ns_; }
+
+  // Milliseconds for APIs that only take ms: rounded up so a positive timeout never becomes
+  // a zero-timeout poll, clamped to `max_ms`; -1 for infinite.
+  constexpr std::int64_t milliseconds_ceil(std::int64_t max_ms) const noexcept {
+    if (is_infinite()) return -1;
+    std::int64_t ms = ns_ / 1000000 + (ns_ % 1000000 != 0 ? 1 : 0);
+    return ms > max_ms ? max_ms : ms;
+  }
+
+  friend constexpr bool operator==(Timeout, Timeout) = default;
+  // The shorter of two timeouts (infinite is the longest).
+  friend constexpr Timeout min(Timeout a, Timeout b) noexcept { return a.ns_ <= b.ns_ ? a : b; }
+
+ private:
+  static constexpr std::int64_t kInfinite = std::numeric_limits<std::int64_t>::max();
+  constexpr explicit Timeout(std::int64_t ns) noexcept : ns_(ns) {}
+  std::int64_t ns_;
+};
+
+}  // namespace netpoll
