@@ -25,6 +25,8 @@ class [[nodiscard]] Result {
   const T& value() const& noexcept { return value_; }
   T&& value() && noexcept { return std::move(value_); }
   T& operator*() & noexcept { return value_; }
+  const T& operator*() const& noexcept { return value_; }
+  T&& operator*() && noexcept { return std::move(value_); }
   T* operator->() noexcept { return &value_; }
   const T* operator->() const noexcept { return &value_; }
 

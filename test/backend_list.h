@@ -1,0 +1,24 @@
+// The backends built for this target, as a std::tuple for doctest's TEST_CASE_TEMPLATE_APPLY.
+// Each backend library defines NETPOLL_HAVE_<NAME> (a build feature, not an OS test), so the
+// conformance suites instantiate exactly what was compiled.
+#pragma once
+
+#include <tuple>
+#include <utility>
+
+#ifdef NETPOLL_HAVE_EPOLL
+#include "backends/epoll/epoll_poller.h"
+#endif
+
+namespace netpoll::testing {
+
+#ifdef NETPOLL_HAVE_EPOLL
+using EpollBackends = std::tuple<EpollPoller>;
+#else
+using EpollBackends = std::tuple<>;
+#endif
+
+using Backends = decltype(std::tuple_cat(std::declval<EpollBackends>()));
+static_assert(std::tuple_size_v<Backends> > 0, "no poller backend was built for this target");
+
+}  // namespace netpoll::testing

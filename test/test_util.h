@@ -1,0 +1,120 @@
+// Helpers shared by every suite: descriptors, socket pairs, loopback listeners, event
+// collection, a poller thread. One place, so each suite does not grow its own variant.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/netpoll.h"
+#include "poller/event.h"
+#include "poller/timeout.h"
+
+namespace netpoll::testing {
+
+// An owned POSIX descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) reset(std::exchange(o.fd_, -1));
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const noexcept { return fd_; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+struct Pair {
+  Fd a, b;
+};
+
+// AF_UNIX stream pair, both ends non-blocking and close-on-exec.
+Pair unix_pair();
+// Connected loopback TCP pair (a = client, b = accepted server side), non-blocking.
+Pair tcp_pair();
+// A non-blocking listening TCP socket on 127.0.0.1 with an ephemeral port; returns the port.
+Fd tcp_listener(std::uint16_t* port);
+
+// Writes all of `data` (the socket buffer must have room); returns bytes written.
+std::size_t write_all(int fd, std::string_view data);
+// Reads until EAGAIN; returns what was read. Sets *eof if the peer closed.
+std::string drain(int fd, bool* eof = nullptr);
+// True if read() on fd fails with EAGAIN right now.
+bool would_block_read(int fd);
+// Closes with SO_LINGER {1, 0} so the peer sees a RST.
+void close_with_reset(Fd& fd);
+
+// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
+std::size_t raise_fd_limit();
+std::size_t open_fd_count();
+
+// Waits on the backend until `pred(events so far)` holds or `budget` of waiting elapsed; each
+// wait uses `step` as its timeout. Returns the events seen.
+template <class B, class Pred>
+std::vector<Event> collect_until(B& b, Pred pred, std::chrono::milliseconds budget,
+                                 std::chrono::milliseconds step = std::chrono::milliseconds(50)) {
+  std::vector<Event> all;
+  Event buf[64];
+  const auto end = std::chrono::steady_clock::now() + budget;
+  while (!pred(all) && std::chrono::steady_clock::now() < end) {
+    auto n = b.wait(std::span<Event>(buf), Timeout::after(step));
+    if (!n) break;
+    all.insert(all.end(), buf, buf + *n);
+  }
+  return all;
+}
+// Everything the backend reports within `window` (keeps waiting until the window is over).
+template <class B>
+std::vector<Event> collect_for(B& b, std::chrono::milliseconds window) {
+  return collect_until(b, [](const std::vector<Event>&) { return false; }, window,
+                       std::chrono::milliseconds(10));
+}
+// OR of the flags of all events for `token`, and how many there were.
+std::uint32_t flags_for(const std::vector<Event>& evs, Token token, int* count = nullptr);
+
+// Runs BasicNetpoll::poll(infinite) on its own thread, notifying waiters, until destroyed.
+template <class N>
+class PollerThread {
+ public:
+  explicit PollerThread(N& np) : np_(np), thread_([this] { run(); }) {}
+  ~PollerThread() {
+    stop_.store(true);
+    np_.wake();
+    thread_.join();
+  }
+  std::uint64_t iterations() const { return iterations_.load(); }
+
+ private:
+  void run() {
+    WaiterList ready;
+    while (!stop_.load()) {
+      (void)np_.poll(Timeout::infinite(), ready);
+      ready.notify_all();
+      iterations_.fetch_add(1);
+    }
+  }
+  N& np_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> iterations_{0};
+  std::thread thread_;
+};
+
+using Clock = std::chrono::steady_clock;
+inline std::int64_t elapsed_ns(Clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - since).count();
+}
+
+}  // namespace netpoll::testing
