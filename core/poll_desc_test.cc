@@ -3,6 +3,7 @@
 #include "core/poll_desc.h"
 
 #include <atomic>
+#include <memory>
 #include <thread>
 
 #include "core/clock.h"
@@ -28,7 +29,8 @@ struct Flag : Waiter {
 }  // namespace
 
 TEST_CASE("PollDesc: readiness before a park is consumed without sleeping") {
-  PollDesc pd;
+  auto owned = std::make_unique<PollDesc>();  // heap: ASan's fake stack drops alignas(64)
+  PollDesc& pd = *owned;
   CHECK(pd.unblock(kRead, true) == nullptr);
   CHECK(pd.unblock(kRead, true) == nullptr);  // repeated: still one readiness
   CHECK(pd.begin_park(kRead));                // consumed
@@ -49,7 +51,8 @@ TEST_CASE("PollDesc: readiness before a park is consumed without sleeping") {
 
 TEST_CASE("PollDesc: close and deadline wake without readiness") {
   netpoll::TimerQueue q(&no_wake, nullptr);
-  PollDesc pd;
+  auto owned = std::make_unique<PollDesc>();  // heap: ASan's fake stack drops alignas(64)
+  PollDesc& pd = *owned;
   WaiterList ready;
   Flag f;
   CHECK(!pd.begin_park(kRead));
@@ -80,7 +83,8 @@ TEST_CASE("PollDesc: close and deadline wake without readiness") {
 }
 
 TEST_CASE("PollDesc: readiness racing park on two threads loses nothing") {
-  PollDesc pd;
+  auto owned = std::make_unique<PollDesc>();  // heap: ASan's fake stack drops alignas(64)
+  PollDesc& pd = *owned;
   constexpr int kRounds = 100000;
   std::atomic<int> consumed{0};
   std::thread waiter([&] {

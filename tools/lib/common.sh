@@ -1,0 +1,32 @@
+# Shared by tools/test and tools/bench: package checks and Bazel invocation.
+# shellcheck shell=bash
+
+NETPOLL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# Debian packages every build needs (offline Bazel 4.2.3 + rules, doctest, the compiler).
+NETPOLL_BUILD_PACKAGES=(bazel-bootstrap bazel-rules-cc bazel-rules-java bazel-platforms doctest-dev g++)
+
+# ensure_packages PKG...: installs the missing ones (as root), or prints the exact command
+# and exits 2 (not root). Nothing else is ever installed by hand.
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "netpoll: missing Debian packages. Run as root:" >&2
+    echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 2
+  fi
+  echo "netpoll: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || { echo "netpoll: apt-get update failed" >&2; exit 2; }
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    { echo "netpoll: apt-get install ${missing[*]} failed" >&2; exit 2; }
+}
+
+# Bazel with plain output suitable for logs and CI.
+bazel_cmd() {
+  (cd "$NETPOLL_ROOT" && bazel "$1" --color=no --curses=no --noshow_progress "${@:2}")
+}
