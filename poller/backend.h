@@ -31,7 +31,8 @@ namespace netpoll {
 struct PollerStats {
   std::uint64_t waits = 0;            // wait syscalls (epoll_wait / kevent / GQCSEx)
   std::uint64_t wake_signals = 0;     // syscalls made by wake() (coalesced ones make none)
-  std::uint64_t wake_drains = 0;      // syscalls made to consume a wake (eventfd read)
+  std::uint64_t wakeups = 0;          // wake notifications a wait consumed (no syscall)
+  std::uint64_t wake_drains = 0;      // syscalls spent resetting the wake mechanism
   std::uint64_t registrations = 0;    // successful register_handle calls
   std::uint64_t deregistrations = 0;  // successful deregister_handle calls
 };

@@ -46,7 +46,10 @@ EpollPoller::EpollPoller() {
     close(epfd_);
     throw std::system_error(err, std::generic_category(), "eventfd");
   }
-  // Edge-triggered: one event per wake() that wrote; drain_wake() resets the counter.
+  // Edge-triggered: every write to an eventfd wakes its waiters, so each wake() that writes is
+  // a new edge even while the counter is non-zero. The counter is therefore never drained on
+  // the wait path (one syscall per wake saved, as mio does); it would only need a reset after
+  // 2^64-2 wakes, when write() returns EAGAIN (see wake()).
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLET;
   ev.data.u64 = Token::kReserved;
@@ -110,15 +113,19 @@ int EpollPoller::wait_syscall(int max, Timeout timeout) noexcept {
                     static_cast<int>(timeout.milliseconds_ceil(kMaxEpollWaitMs)));
 }
 
-void EpollPoller::drain_wake() noexcept {
-  std::uint64_t count;
-  // EAGAIN is benign: the counter was already consumed (a spurious edge); nothing to read.
-  if (read(wakefd_, &count, sizeof count) < 0 && errno != EAGAIN) fatal_syscall("read(eventfd)", errno);
-  wake_drains_.add();
+void EpollPoller::consume_wake() noexcept {
+  wakeups_.add();
   // Pairs with the exchange in wake(): a wake() that saw `true` (and so made no syscall)
   // happened before this exchange, so whatever it published is visible to our caller, which
   // is returning from wait now and will look.
   wake_pending_.exchange(false, std::memory_order_acq_rel);
+}
+
+void EpollPoller::reset_wake_counter() noexcept {
+  std::uint64_t count;
+  // EAGAIN is benign: another thread's wake was consumed in between; the counter is 0.
+  if (read(wakefd_, &count, sizeof count) < 0 && errno != EAGAIN) fatal_syscall("read(eventfd)", errno);
+  wake_drains_.fetch_add(1, std::memory_order_relaxed);
 }
 
 Result<std::size_t> EpollPoller::wait(std::span<Event> out, Timeout timeout) noexcept {
@@ -138,7 +145,7 @@ Result<std::size_t> EpollPoller::wait(std::span<Event> out, Timeout timeout) noe
     for (int i = 0; i < n; ++i) {
       const epoll_event& ev = kernel_events_[static_cast<std::size_t>(i)];
       if (ev.data.u64 == Token::kReserved) {
-        drain_wake();
+        consume_wake();
         woken = true;
         continue;
       }
@@ -157,19 +164,24 @@ Result<std::size_t> EpollPoller::wait(std::span<Event> out, Timeout timeout) noe
 
 void EpollPoller::wake() noexcept {
   // A pending wake already guarantees the wait returns. This is an RMW, not a load, so the
-  // clearing exchange in drain_wake() synchronizes with it (a plain load could see a stale
+  // clearing exchange in consume_wake() synchronizes with it (a plain load could see a stale
   // `true` after the waiter cleared it and miss the wake).
   if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
   const std::uint64_t one = 1;
-  // EAGAIN would mean the counter is at its maximum, impossible since each write is drained.
-  if (write(wakefd_, &one, sizeof one) != static_cast<ssize_t>(sizeof one)) fatal_syscall("write(eventfd)", errno);
+  for (;;) {
+    if (write(wakefd_, &one, sizeof one) == static_cast<ssize_t>(sizeof one)) break;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) fatal_syscall("write(eventfd)", errno);
+    reset_wake_counter();  // counter saturated (never in practice): reset it and write again
+  }
   wake_signals_.fetch_add(1, std::memory_order_relaxed);
 }
 
 PollerStats EpollPoller::stats() const noexcept {
   PollerStats s;
   s.waits = waits_.get();
-  s.wake_drains = wake_drains_.get();
+  s.wakeups = wakeups_.get();
+  s.wake_drains = wake_drains_.load(std::memory_order_relaxed);
   s.wake_signals = wake_signals_.load(std::memory_order_relaxed);
   s.registrations = registrations_.load(std::memory_order_relaxed);
   s.deregistrations = deregistrations_.load(std::memory_order_relaxed);

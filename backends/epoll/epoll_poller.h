@@ -1,7 +1,8 @@
 // EpollPoller: the Linux Backend (Go's netpoll_epoll.go).
 //
 // - One epoll fd (EPOLL_CLOEXEC) and one eventfd for wake() (EFD_CLOEXEC|EFD_NONBLOCK),
-//   registered edge-triggered under Token::kReserved.
+//   registered edge-triggered under Token::kReserved. A wake costs one write(); the waiting
+//   side pays no syscall for it (the counter is not drained: each write is a new edge).
 // - Descriptors are registered once with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET and never
 //   modified (no EPOLL_CTL_MOD anywhere: pitfalls.md 10, 11).
 // - wait() uses epoll_pwait2 (nanosecond timespec) for finite non-zero timeouts when the kernel
@@ -47,20 +48,23 @@ class EpollPoller {
   PollerStats stats() const noexcept;
 
  private:
+  friend struct EpollPollerTestPeer;  // backends/epoll/epoll_poller_test.cc
   int wait_syscall(int max, Timeout timeout) noexcept;
-  void drain_wake() noexcept;
+  void consume_wake() noexcept;
+  void reset_wake_counter() noexcept;
 
   int epfd_ = -1;
   int wakefd_ = -1;
-  // True from the wake() that wrote the eventfd until the wait that saw it fire has drained
-  // it: while set, wake() makes no syscall. Cleared with an exchange (not a store) so a
-  // concurrent wake() that saw it set synchronizes with the clearing wait (see drain_wake).
+  // True from the wake() that wrote the eventfd until a wait has seen its event: while set,
+  // wake() makes no syscall. Cleared with an exchange (not a store) so a concurrent wake()
+  // that saw it set synchronizes with the clearing wait (see consume_wake).
   std::atomic<bool> wake_pending_{false};
   bool have_pwait2_ = true;  // cleared on the first ENOSYS; only the waiting thread touches it
   std::array<epoll_event, kMaxBatch> kernel_events_{};
 
   SingleWriterCounter waits_;
-  SingleWriterCounter wake_drains_;
+  SingleWriterCounter wakeups_;
+  std::atomic<std::uint64_t> wake_drains_{0};
   std::atomic<std::uint64_t> wake_signals_{0};
   std::atomic<std::uint64_t> registrations_{0};
   std::atomic<std::uint64_t> deregistrations_{0};

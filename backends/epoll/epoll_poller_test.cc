@@ -1,0 +1,46 @@
+// epoll-specific behaviour not covered by the cross-backend conformance suite.
+#include "backends/epoll/epoll_poller.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdint>
+
+#include "doctest/doctest.h"
+
+namespace netpoll {
+struct EpollPollerTestPeer {
+  static int wakefd(EpollPoller& p) { return p.wakefd_; }
+};
+}  // namespace netpoll
+
+using netpoll::EpollPoller;
+using netpoll::Event;
+using netpoll::Timeout;
+
+TEST_CASE("epoll: a saturated wake counter is reset, not fatal, and the wake still lands") {
+  EpollPoller p;
+  Event buf[4];
+  // Put the eventfd counter at its maximum (2^64 - 2): the next write would block.
+  const std::uint64_t max = 0xfffffffffffffffeull;
+  REQUIRE(write(netpoll::EpollPollerTestPeer::wakefd(p), &max, sizeof max) == sizeof max);
+  auto n = p.wait(buf, Timeout::zero());  // consume that edge
+  REQUIRE(n.ok());
+  p.wake();
+  CHECK(p.stats().wake_drains == 1);
+  CHECK(p.stats().wake_signals == 1);
+  n = p.wait(buf, Timeout::infinite());  // returns: the wake landed after the reset
+  REQUIRE(n.ok());
+  CHECK(*n == 0);
+}
+
+TEST_CASE("epoll: the wake eventfd is close-on-exec and never reported as an event") {
+  EpollPoller p;
+  CHECK((fcntl(netpoll::EpollPollerTestPeer::wakefd(p), F_GETFD) & FD_CLOEXEC) != 0);
+  p.wake();
+  Event buf[4];
+  auto n = p.wait(buf, Timeout::after(std::chrono::seconds(5)));
+  REQUIRE(n.ok());
+  CHECK(*n == 0);
+  CHECK(p.stats().wakeups == 1);
+}
