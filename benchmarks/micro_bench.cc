@@ -118,39 +118,29 @@ void bench_timers() {
 
   netpoll::Timer one;
   std::uint64_t allocs_heap = 0, allocs_queue = 0, allocs_deadline = 0;
-  auto run_heap = [&] {
-    const auto a0 = netpoll::bench::allocation_count();
-    const std::int64_t t0 = now_ns();
-    for (int i = 0; i < kOps; ++i) {
-      heap.schedule(&one, whens[static_cast<std::size_t>(i) & 4095]);
-      heap.cancel(&one);
-    }
-    const double ns = double(now_ns() - t0) / kOps;
-    allocs_heap += netpoll::bench::allocation_count() - a0;
-    return ns;
+  // Times kOps calls of op(when) and adds the allocations they made to *allocs.
+  auto timed = [&](std::uint64_t* allocs, auto op) {
+    return [&, allocs, op] {
+      const auto a0 = netpoll::bench::allocation_count();
+      const std::int64_t t0 = now_ns();
+      for (int i = 0; i < kOps; ++i) op(whens[static_cast<std::size_t>(i) & 4095]);
+      const double ns = double(now_ns() - t0) / kOps;
+      *allocs += netpoll::bench::allocation_count() - a0;
+      return ns;
+    };
   };
-  auto run_queue = [&] {
-    const auto a0 = netpoll::bench::allocation_count();
-    const std::int64_t t0 = now_ns();
-    for (int i = 0; i < kOps; ++i) {
-      queue.schedule(&one, whens[static_cast<std::size_t>(i) & 4095]);
-      queue.cancel(&one);
-    }
-    const double ns = double(now_ns() - t0) / kOps;
-    allocs_queue += netpoll::bench::allocation_count() - a0;
-    return ns;
-  };
-  auto run_deadline = [&] {
-    const auto a0 = netpoll::bench::allocation_count();
-    const std::int64_t t0 = now_ns();
-    for (int i = 0; i < kOps; ++i) {
-      np.set_deadline(pd, whens[static_cast<std::size_t>(i) & 4095], netpoll::kRead);
-      np.set_deadline(pd, 0, netpoll::kRead);
-    }
-    const double ns = double(now_ns() - t0) / kOps;
-    allocs_deadline += netpoll::bench::allocation_count() - a0;
-    return ns;
-  };
+  auto run_heap = timed(&allocs_heap, [&](std::int64_t when) {
+    heap.schedule(&one, when);
+    heap.cancel(&one);
+  });
+  auto run_queue = timed(&allocs_queue, [&](std::int64_t when) {
+    queue.schedule(&one, when);
+    queue.cancel(&one);
+  });
+  auto run_deadline = timed(&allocs_deadline, [&](std::int64_t when) {
+    np.set_deadline(pd, when, netpoll::kRead);
+    np.set_deadline(pd, 0, netpoll::kRead);
+  });
   // Warm up once so every heap has grown to its working size.
   run_heap(), run_queue(), run_deadline();
   allocs_heap = allocs_queue = allocs_deadline = 0;

@@ -56,6 +56,15 @@ void poll_for(N& np, std::chrono::milliseconds window, WaiterList& ready) {
 
 constexpr std::int64_t ms(std::int64_t v) { return v * 1000000; }
 
+// A Netpoll with one registered socket pair end (p.b); closed, and checked, at scope exit.
+template <class B>
+struct Opened {
+  BasicNetpoll<B> np;
+  Pair p = unix_pair();
+  PollDesc* pd = *np.open(p.b.get());
+  ~Opened() { CHECK(!np.close(pd)); }
+};
+
 }  // namespace
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: open, readiness, close, reuse", B, np_basic) {
@@ -134,9 +143,8 @@ TEST_CASE_TEMPLATE_APPLY(np_stale, Backends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: an error-only event flags reads until cleared", B,
                           np_event_err) {
-  BasicNetpoll<B> np;
-  Pair p = unix_pair();
-  PollDesc* pd = *np.open(p.b.get());
+  Opened<B> f;
+  auto& [np, p, pd] = f;
   WaiterList ready;
   Event err{pd->token(), Event::kError, 0};
   np.dispatch(std::span<const Event>(&err, 1), ready);
@@ -145,14 +153,12 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: an error-only event flags reads until cleare
   Event ok{pd->token(), Event::kReadable, 0};
   np.dispatch(std::span<const Event>(&ok, 1), ready);
   CHECK(!pd->check(kRead));
-  CHECK(!np.close(pd));
 }
 TEST_CASE_TEMPLATE_APPLY(np_event_err, Backends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: a parked thread is woken by readiness", B, np_park) {
-  BasicNetpoll<B> np;
-  Pair p = unix_pair();
-  PollDesc* pd = *np.open(p.b.get());
+  Opened<B> f;
+  auto& [np, p, pd] = f;
   {
     PollerThread<BasicNetpoll<B>> poller(np);
     for (int round = 0; round < 50; ++round) {
@@ -179,15 +185,13 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: a parked thread is woken by readiness", B, n
       CHECK(got == "r" + std::to_string(round));
     }
   }
-  CHECK(!np.close(pd));
 }
 TEST_CASE_TEMPLATE_APPLY(np_park, Backends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: close unblocks a parked read and write (case 7, core)", B,
                           np_close_unblocks) {
-  BasicNetpoll<B> np;
-  Pair p = unix_pair();
-  PollDesc* pd = *np.open(p.b.get());
+  Opened<B> f;
+  auto& [np, p, pd] = f;
   PollerThread<BasicNetpoll<B>> poller(np);
   // Fill the send buffer so a writer has to park.
   std::string chunk(65536, 'x');
@@ -212,15 +216,13 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: close unblocks a parked read and write (case
   CHECK(werr == Errc::closed);
   CHECK(rerr.message() == "use of closed network connection");
   CHECK(pd->prepare(kRead) == Errc::closed);  // and every later operation
-  CHECK(!np.close(pd));
 }
 TEST_CASE_TEMPLATE_APPLY(np_close_unblocks, Backends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: deadlines fire, never early, and wake a sleeping poller", B,
                           np_deadline) {
-  BasicNetpoll<B> np;
-  Pair p = unix_pair();
-  PollDesc* pd = *np.open(p.b.get());
+  Opened<B> f;
+  auto& [np, p, pd] = f;
   PollerThread<BasicNetpoll<B>> poller(np);  // sleeps infinitely until a timer is armed
   for (std::int64_t d : {std::int64_t{1}, std::int64_t{1000}, ms(1), ms(20), ms(100)}) {
     CAPTURE(d);
@@ -235,15 +237,13 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: deadlines fire, never early, and wake a slee
     np.set_deadline(pd, 0, kRead);  // clearing works
     CHECK(!pd->check(kRead));
   }
-  CHECK(!np.close(pd));
 }
 TEST_CASE_TEMPLATE_APPLY(np_deadline, Backends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: a deadline in the past unblocks a parked read at once", B,
                           np_past_deadline) {
-  BasicNetpoll<B> np;
-  Pair p = unix_pair();
-  PollDesc* pd = *np.open(p.b.get());
+  Opened<B> f;
+  auto& [np, p, pd] = f;
   PollerThread<BasicNetpoll<B>> poller(np);
   std::error_code ec;
   std::atomic<bool> started{false};
@@ -260,7 +260,6 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: a deadline in the past unblocks a parked rea
   CHECK(ec == Errc::deadline_exceeded);
   CHECK(!pd->check(kWrite));  // only the read side expired
   CHECK(np.timers().size() == 0);  // a past deadline arms no timer
-  CHECK(!np.close(pd));
 }
 TEST_CASE_TEMPLATE_APPLY(np_past_deadline, Backends);
 
@@ -306,9 +305,8 @@ TEST_CASE_TEMPLATE_APPLY(np_deadline_reset, Backends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: concurrent SetDeadline from several threads (case 12, core)",
                           B, np_concurrent_deadline) {
-  BasicNetpoll<B> np;
-  Pair p = unix_pair();
-  PollDesc* pd = *np.open(p.b.get());
+  Opened<B> f;
+  auto& [np, p, pd] = f;
   PollerThread<BasicNetpoll<B>> poller(np);
   std::vector<std::thread> ts;
   for (int t = 0; t < 4; ++t)
@@ -324,7 +322,6 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: concurrent SetDeadline from several threads 
   CHECK(!pd->check(kRead));
   CHECK(!pd->check(kWrite));
   CHECK(np.timers().size() == 0);
-  CHECK(!np.close(pd));
 }
 TEST_CASE_TEMPLATE_APPLY(np_concurrent_deadline, Backends);
 
@@ -338,9 +335,8 @@ struct Rearming : Timer {
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: a zero-delay timer re-armed from its callback does not "
                           "starve I/O (case 16)", B, np_timer_starve) {
-  BasicNetpoll<B> np;
-  Pair p = unix_pair();
-  PollDesc* pd = *np.open(p.b.get());
+  Opened<B> f;
+  auto& [np, p, pd] = f;
   WaiterList ready;
   poll_for(np, 10ms, ready);
   (void)take_ready(pd, kWrite);
@@ -365,15 +361,13 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: a zero-delay timer re-armed from its callbac
   np.cancel_timer(&t);
   CHECK(np.next_timer() == netpoll::TimerQueue::kNone);
   CHECK(np.next_timeout().is_infinite());
-  CHECK(!np.close(pd));
 }
 TEST_CASE_TEMPLATE_APPLY(np_timer_starve, Backends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: readiness racing a park is never lost (ping-pong)", B,
                           np_race) {
-  BasicNetpoll<B> np;
-  Pair p = unix_pair();
-  PollDesc* pd = *np.open(p.b.get());
+  Opened<B> f;
+  auto& [np, p, pd] = f;
   PollerThread<BasicNetpoll<B>> poller(np);
   constexpr int kRounds = 2000;
   std::thread server([&] {
@@ -401,7 +395,6 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: readiness racing a park is never lost (ping-
     REQUIRE(back == c);
   }
   server.join();
-  CHECK(!np.close(pd));
 }
 TEST_CASE_TEMPLATE_APPLY(np_race, Backends);
 
