@@ -287,7 +287,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: a reset deadline never fires with its old va
         r.notify_all();
       }
     });
-    for (int i = 0; i < 20000; ++i) {
+    for (int i = 0; i < 20000 * stress_scale(); ++i) {
       // A deadline about to fire, immediately moved far out: a firing popped in between must
       // be recognised as stale and leave no expired state behind.
       np.set_deadline(pd, now_ns() + (i % 50) * 1000, kRead);
@@ -312,7 +312,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: concurrent SetDeadline from several threads 
   for (int t = 0; t < 4; ++t)
     ts.emplace_back([&, t] {
       std::mt19937 rng(static_cast<unsigned>(t));
-      for (int i = 0; i < 5000; ++i) {
+      for (int i = 0; i < 5000 * stress_scale(); ++i) {
         const auto m = (rng() & 1) ? kRead : kWrite;
         np.set_deadline(pd, rng() % 3 == 0 ? 0 : now_ns() + (rng() % 2000) * 1000, m);
       }
@@ -369,7 +369,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: readiness racing a park is never lost (ping-
   Opened<B> f;
   auto& [np, p, pd] = f;
   PollerThread<BasicNetpoll<B>> poller(np);
-  constexpr int kRounds = 2000;
+  const int kRounds = 2000 * stress_scale();
   std::thread server([&] {
     ThreadWaiter w;
     int got = 0;

@@ -173,7 +173,8 @@ TEST_CASE_TEMPLATE_DEFINE("poller: wakes coalesce and are never lost (case 14)",
     CHECK(b.stats().wakeups == 101);
   }
   SUBCASE("M threads x N wakes while the poller loops") {
-    constexpr int kThreads = 4, kWakes = 2000;
+    constexpr int kThreads = 4;
+    const int kWakes = 2000 * stress_scale();
     std::atomic<int> done{0};
     std::atomic<std::uint64_t> returns{0};
     std::thread poller([&] {

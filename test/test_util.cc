@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 #include <system_error>
 
 namespace netpoll::testing {
@@ -127,6 +129,11 @@ void close_with_reset(Fd& fd) {
   linger lg{1, 0};
   setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   fd.reset();
+}
+
+int stress_scale() {
+  const char* v = std::getenv("NETPOLL_STRESS");
+  return (v && std::string_view(v) == "large") ? 10 : 1;
 }
 
 std::size_t raise_fd_limit() {

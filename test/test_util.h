@@ -57,6 +57,10 @@ bool would_block_read(int fd);
 // Closes with SO_LINGER {1, 0} so the peer sees a RST.
 void close_with_reset(Fd& fd);
 
+// The stress size knob (testing.md): NETPOLL_STRESS=large (tools/test passes it through)
+// multiplies iteration counts by 10; the default run is small.
+int stress_scale();
+
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
 std::size_t raise_fd_limit();
 std::size_t open_fd_count();

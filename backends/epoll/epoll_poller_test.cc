@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 
 #include "doctest/doctest.h"
@@ -11,6 +12,8 @@
 namespace netpoll {
 struct EpollPollerTestPeer {
   static int wakefd(EpollPoller& p) { return p.wakefd_; }
+  // Forces the epoll_wait(ms) path kernels before 5.11 take.
+  static void disable_pwait2(EpollPoller& p) { p.have_pwait2_ = false; }
 };
 }  // namespace netpoll
 
@@ -43,4 +46,19 @@ TEST_CASE("epoll: the wake eventfd is close-on-exec and never reported as an eve
   REQUIRE(n.ok());
   CHECK(*n == 0);
   CHECK(p.stats().wakeups == 1);
+}
+
+TEST_CASE("epoll: without epoll_pwait2, sub-millisecond timeouts round up, never down to zero") {
+  EpollPoller p;
+  netpoll::EpollPollerTestPeer::disable_pwait2(p);
+  Event buf[4];
+  using std::chrono::nanoseconds;
+  for (auto d : {nanoseconds(1), nanoseconds(1000), nanoseconds(999999), nanoseconds(1000001)}) {
+    CAPTURE(d.count());
+    const auto t0 = std::chrono::steady_clock::now();
+    auto n = p.wait(buf, Timeout::after(d));
+    REQUIRE(n.ok());
+    CHECK(*n == 0);
+    CHECK(std::chrono::steady_clock::now() - t0 >= d);
+  }
 }
