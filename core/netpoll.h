@@ -85,29 +85,30 @@ class BasicNetpoll {
     ready.notify_all();
   }
 
-  // General-purpose timers (the Loop's sleeps, user callbacks). `t->fire` must be set; `t`
-  // must stay alive until cancelled and until any firing of it has returned.
+  // General-purpose timers (the Loop's sleeps, user callbacks), fired on the polling thread.
+  // `t->fire` must be set. cancel_timer() returns true if the timer was queued, so its
+  // callback will not run; false if it was not queued, in which case it may be firing right
+  // now on the polling thread. Destroy a timer only after a cancel that returned true, or on
+  // the polling thread (where no firing can be in progress).
   void schedule_timer(Timer* t, std::int64_t when) { timers_.schedule(t, when); }
-  void cancel_timer(Timer* t) noexcept { timers_.cancel(t); }
+  bool cancel_timer(Timer* t) noexcept { return timers_.cancel(t); }
 
-  // The earliest timer (absolute ns) or TimerQueue::kNone, and the same as a Timeout for a
-  // host loop embedding this poller: how long it may sleep before calling poll() again.
+  // The earliest timer (absolute ns) or TimerQueue::kNone.
   std::int64_t next_timer() const noexcept { return timers_.next_when(); }
-  Timeout next_timeout() const noexcept {
-    const std::int64_t next = timers_.next_when();
-    if (next == TimerQueue::kNone) return Timeout::infinite();
-    const std::int64_t now = now_ns();
-    return next <= now ? Timeout::zero() : Timeout::after_ns(next - now);
-  }
+  // For a host loop embedding this poller (it waits on backend().native_handle()): how long it
+  // may sleep before calling poll() again. Calling it also tells other threads that the poller
+  // is asleep until then, so a timer or deadline added meanwhile that is earlier wakes the
+  // native handle (pitfalls.md 7); the next poll() ends that state. Polling thread only.
+  Timeout next_timeout() noexcept { return timers_.begin_sleep(Timeout::infinite()); }
 
   // Waits up to `timeout` (shortened to the nearest timer), dispatches the events, fires due
   // timers, and appends the waiters to run to `ready`. Returns the number of kernel events
   // (0 on timeout, wake or EINTR). The polling thread only.
   Result<std::size_t> poll(Timeout timeout, WaiterList& ready) noexcept {
-    const bool may_block = !timeout.is_zero();
-    if (may_block) timeout = timers_.begin_sleep(timeout);
+    // begin_sleep also shortens the wait to the nearest timer; a zero timeout needs neither.
+    if (!timeout.is_zero()) timeout = timers_.begin_sleep(timeout);
     Result<std::size_t> n = backend_.wait(events_, timeout);
-    if (may_block) timers_.end_sleep();
+    timers_.end_sleep();
     if (!n) return n;
     dispatch(std::span<const Event>(events_.data(), *n), ready);
     if (timers_.next_when() != TimerQueue::kNone) {

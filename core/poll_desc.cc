@@ -100,9 +100,11 @@ void PollDesc::publish_expired() noexcept {
 
 void PollDesc::update_direction(std::int64_t& cur, Timer& t, std::int64_t v, TimerQueue& q) {
   if (cur == v) return;
-  cur = v;
+  // Arm first: if schedule() throws (bad_alloc growing the heap), cur keeps its old value and
+  // a retry with the same deadline is not mistaken for "unchanged".
   if (v > 0) q.schedule(&t, v);
   else q.cancel(&t);  // cleared or already expired: no timer, and any in-flight firing is stale
+  cur = v;
 }
 
 void PollDesc::set_deadline(std::int64_t deadline, std::int64_t now, Mode m, TimerQueue& q,

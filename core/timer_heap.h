@@ -5,7 +5,7 @@
 // Why 4-ary: half the depth of a binary heap, and the four children of a node are 64
 // contiguous bytes (one cache line) — the same choice as Go's runtime timer heap.
 // Memory: the heap's array grows geometrically and never shrinks, so once it has held N
-// timers, start/reset/cancel of up to N timers never allocates (benchmarks/timer_bench.cc).
+// timers, start/reset/cancel of up to N timers never allocates (benchmarks/micro_bench.cc).
 //
 // Not thread-safe: TimerQueue adds the lock.
 #pragma once

@@ -19,13 +19,14 @@ void TimerQueue::schedule(Timer* t, std::int64_t when) {
   if (when < sleeping_until_.load(std::memory_order_seq_cst)) wake_(wake_ctx_);
 }
 
-void TimerQueue::cancel(Timer* t) noexcept {
+bool TimerQueue::cancel(Timer* t) noexcept {
   std::lock_guard<Mutex> g(mu_);
   ++t->seq;
-  if (!t->queued()) return;
+  if (!t->queued()) return false;
   heap_.cancel(t);
   publish_next();
   // No wake: a sleeping poller that wakes for a cancelled timer just finds nothing due.
+  return true;
 }
 
 std::size_t TimerQueue::size() const noexcept {

@@ -36,9 +36,10 @@ class TimerQueue {
   // at or before the instant a fire_due() pass is using is pushed 1 ns past it, so a callback
   // that re-arms itself with zero delay runs in the next pass, after I/O (testing.md case 16).
   void schedule(Timer* t, std::int64_t when);
-  // Thread-safe. Stops `t` if queued; always bumps its seq. A callback already popped by a
-  // running fire_due() may still run: it will see the new seq.
-  void cancel(Timer* t) noexcept;
+  // Thread-safe. Stops `t` if queued; always bumps its seq. Returns whether it was queued: if
+  // not, a callback already popped by a running fire_due() may still run (it will see the new
+  // seq, which an owner holding its own lock around schedule/cancel can compare).
+  bool cancel(Timer* t) noexcept;
 
   // Earliest queued `when`, kNone if empty. Lock-free (a mirror kept under the lock).
   std::int64_t next_when() const noexcept { return next_when_.load(std::memory_order_seq_cst); }
@@ -48,7 +49,9 @@ class TimerQueue {
 
   // --- the polling thread only -------------------------------------------------------------
   // Shortens `t` to the earliest timer and publishes "sleeping until" so schedule() from other
-  // threads knows to wake us. Call right before a blocking wait, end_sleep() right after.
+  // threads knows to wake us. Call right before a blocking wait, end_sleep() right after
+  // (end_sleep before a zero-timeout poll is harmless; a stale "sleeping" state only costs a
+  // spurious wake).
   Timeout begin_sleep(Timeout t) noexcept;
   void end_sleep() noexcept { sleeping_until_.store(kAwake, std::memory_order_relaxed); }
   // Runs the callbacks of every timer due at `now` (outside the lock). Returns how many ran.

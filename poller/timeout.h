@@ -23,13 +23,13 @@ class Timeout {
   // Saturating conversion from any duration type (see the clamps above).
   template <class Rep, class Period>
   static constexpr Timeout after(std::chrono::duration<Rep, Period> d) noexcept {
-    using std::chrono::nanoseconds;
     if (!(d > d.zero())) return zero();  // also catches a NaN floating-point duration
-    // Compare in the caller's units against int64 ns max so the conversion cannot overflow.
+    // Range-check and convert in long double: converting in the caller's own type (float,
+    // say) could round up past the int64 limit that was just checked.
     using Wide = std::chrono::duration<long double, std::nano>;
-    if (std::chrono::duration_cast<Wide>(d) >= Wide(static_cast<long double>(kInfinite)))
-      return infinite();
-    auto ns = std::chrono::duration_cast<nanoseconds>(d).count();
+    const long double wide = std::chrono::duration_cast<Wide>(d).count();
+    if (wide >= static_cast<long double>(kInfinite)) return infinite();
+    auto ns = static_cast<std::int64_t>(wide);
     if (ns <= 0) ns = 1;  // a positive sub-ns duration still means "wait a little", not "poll"
     return Timeout(ns);
   }

@@ -26,6 +26,9 @@ TEST_CASE("Timeout: shapes and clamps") {
   CHECK(Timeout::after(std::chrono::duration<double, std::nano>(0.25)).nanoseconds() == 1);
   CHECK(Timeout::after(std::chrono::duration<double>(std::nan(""))).is_zero());
   CHECK(Timeout::after(std::chrono::duration<double>(1e300)).is_infinite());
+  // Just below 2^63 ns in float seconds: must not overflow in the conversion (UBSan checks).
+  const Timeout f = Timeout::after(std::chrono::duration<float>(9223371776.0f));
+  CHECK((f.is_infinite() || f.nanoseconds() > 0));
 }
 
 TEST_CASE("Timeout: milliseconds are rounded up, never truncated to zero") {

@@ -1,6 +1,7 @@
 // The core (PollDesc + PollCache + timers + BasicNetpoll glue) over every backend built for
 // this target. Cases refer to testing.md numbers.
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -446,3 +447,45 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: misuse aborts are not reachable by bad input
   }
 }
 TEST_CASE_TEMPLATE_APPLY(np_bad_input, Backends);
+
+TEST_CASE_TEMPLATE_DEFINE("netpoll: embedded in a poll(2) host loop, a deadline set from "
+                          "another thread wakes the host (pitfalls.md 7)", B, np_embed) {
+  Opened<B> f;
+  auto& [np, p, pd] = f;
+  std::error_code ec;
+  std::atomic<bool> parked{false}, done{false};
+  std::thread reader([&] {
+    ThreadWaiter w;
+    (void)pd->prepare(kRead);
+    parked.store(true);
+    ec = pd->wait(kRead, w);
+    done.store(true);
+  });
+  while (!parked.load()) std::this_thread::yield();
+  std::thread setter([&] {
+    std::this_thread::sleep_for(30ms);  // the host is asleep with no timer by now
+    np.set_deadline(pd, now_ns() + ms(10), kRead);
+  });
+  // The host loop: sleep on the native handle for next_timeout(), then run one poll step.
+  // An infinite sleep is capped at 5 s so a missed wake fails the test instead of hanging it.
+  int rounds = 0, missed_wakes = 0;
+  WaiterList ready;
+  while (!done.load() && rounds < 1000) {
+    const Timeout t = np.next_timeout();
+    pollfd pfd{np.backend().native_handle(), POLLIN, 0};
+    const int ms_timeout = t.is_infinite() ? 5000 : static_cast<int>(t.milliseconds_ceil(60000));
+    const int r = ::poll(&pfd, 1, ms_timeout);
+    REQUIRE(r >= 0);
+    if (r == 0 && t.is_infinite()) ++missed_wakes;
+    REQUIRE(np.poll(Timeout::zero(), ready).ok());
+    ready.notify_all();
+    ++rounds;
+    std::this_thread::sleep_for(1ms);  // let the reader record `done`
+  }
+  setter.join();
+  reader.join();
+  CHECK(ec == Errc::deadline_exceeded);
+  CHECK(missed_wakes == 0);
+  CHECK(rounds < 1000);
+}
+TEST_CASE_TEMPLATE_APPLY(np_embed, Backends);

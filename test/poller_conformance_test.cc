@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -243,6 +244,13 @@ TEST_CASE_TEMPLATE_DEFINE("poller: an absurdly long timeout still waits and can 
   CHECK(wait_once(b, buf, ten_years) == 0);
   CHECK(elapsed_ns(t0) > 0);
   t.join();
+  // The largest finite timeout: no overflow computing when it ends (UBSan checks).
+  std::thread t2([&] {
+    std::this_thread::sleep_for(20ms);
+    b.wake();
+  });
+  CHECK(wait_once(b, buf, Timeout::after_ns(std::numeric_limits<std::int64_t>::max() - 1)) == 0);
+  t2.join();
 }
 TEST_CASE_TEMPLATE_APPLY(poller_long_timeout, Backends);
 

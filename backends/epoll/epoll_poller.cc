@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 
 namespace netpoll {
 namespace {
@@ -18,6 +19,7 @@ constexpr std::uint32_t kRegisterMask = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLE
 // (only on kernels without epoll_pwait2) are waited out in pieces, so the caller still never
 // sees an early return.
 constexpr std::int64_t kMaxEpollWaitMs = 0x7fffffff;
+constexpr std::int64_t kNoDeadline = std::numeric_limits<std::int64_t>::max();
 
 std::uint32_t to_flags(std::uint32_t ev) noexcept {
   std::uint32_t f = 0;
@@ -70,6 +72,8 @@ EpollPoller::~EpollPoller() {
 std::error_code EpollPoller::register_handle(int fd, Token token) noexcept {
   if (token.value == Token::kReserved) return Errc::invalid_argument;
   if (fd < 0) return errno_code(EBADF);
+  if (fd == epfd_) return Errc::invalid_argument;
+  if (fd == wakefd_) return Errc::already_registered;  // a stale number that is now ours
   epoll_event ev{};
   ev.events = kRegisterMask;
   ev.data.u64 = token.value;
@@ -77,7 +81,6 @@ std::error_code EpollPoller::register_handle(int fd, Token token) noexcept {
     switch (errno) {
       case EEXIST: return Errc::already_registered;
       case EPERM: return Errc::not_pollable;  // regular files and directories
-      case EINVAL: return fd == epfd_ ? Errc::invalid_argument : errno_code(EINVAL);
       default: return errno_code(errno);  // EBADF, ENOMEM, ENOSPC (max_user_watches), ELOOP
     }
   }
@@ -87,6 +90,9 @@ std::error_code EpollPoller::register_handle(int fd, Token token) noexcept {
 
 std::error_code EpollPoller::deregister_handle(int fd) noexcept {
   if (fd < 0) return errno_code(EBADF);
+  // Never remove our own wake eventfd because a stale descriptor number matches it: every later
+  // wake() would be lost.
+  if (fd == epfd_ || fd == wakefd_) return Errc::not_registered;
   // Linux < 2.6.9 required a non-null event pointer for DEL; pass one to be safe.
   epoll_event ev{};
   if (epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev) != 0) {
@@ -106,8 +112,11 @@ int EpollPoller::wait_syscall(int max, Timeout timeout) noexcept {
     ts.tv_sec = static_cast<time_t>(timeout.nanoseconds() / 1000000000);
     ts.tv_nsec = static_cast<long>(timeout.nanoseconds() % 1000000000);
     int n = epoll_pwait2(epfd_, kernel_events_.data(), max, &ts, nullptr);
-    if (n >= 0 || errno != ENOSYS) return n;
-    have_pwait2_ = false;  // kernel < 5.11 (or a seccomp filter): fall back for good
+    // ENOSYS: kernel < 5.11. EPERM: a seccomp filter that does not know the syscall (Docker's
+    // older default profile, systemd SystemCallFilter); epoll_pwait2 never returns EPERM
+    // itself. Either way fall back to epoll_wait for good.
+    if (n >= 0 || (errno != ENOSYS && errno != EPERM)) return n;
+    have_pwait2_ = false;
   }
   return epoll_wait(epfd_, kernel_events_.data(), max,
                     static_cast<int>(timeout.milliseconds_ceil(kMaxEpollWaitMs)));
@@ -131,9 +140,13 @@ void EpollPoller::reset_wake_counter() noexcept {
 Result<std::size_t> EpollPoller::wait(std::span<Event> out, Timeout timeout) noexcept {
   if (out.empty()) return Errc::invalid_argument;
   const int max = static_cast<int>(std::min(out.size(), kMaxBatch));
-  // Only used on the ms fallback when the timeout exceeds what epoll_wait can express.
-  const std::int64_t deadline =
-      (timeout.is_infinite() || timeout.is_zero()) ? 0 : monotonic_ns() + timeout.nanoseconds();
+  // When a finite wait must end, to finish a timeout longer than epoll_wait can express (ms
+  // fallback); 0 for zero/infinite. Saturates instead of overflowing for absurd timeouts.
+  std::int64_t deadline = 0;
+  if (!timeout.is_infinite() && !timeout.is_zero()) {
+    const std::int64_t now = monotonic_ns();
+    deadline = timeout.nanoseconds() > kNoDeadline - now ? kNoDeadline : now + timeout.nanoseconds();
+  }
   for (;;) {
     int n = wait_syscall(max, timeout);
     if (n < 0) {
