@@ -110,7 +110,7 @@ class BasicNetpoll {
     Result<std::size_t> n = backend_.wait(events_, timeout);
     timers_.end_sleep();
     if (!n) return n;
-    dispatch(std::span<const Event>(events_.data(), *n), ready);
+    if (*n != 0) dispatch(std::span<const Event>(events_.data(), *n), ready);
     if (timers_.next_when() != TimerQueue::kNone) {
       const std::int64_t now = now_ns();
       if (timers_.next_when() <= now) timers_.fire_due(now, ready);

@@ -103,9 +103,8 @@ std::error_code EpollPoller::deregister_handle(int fd) noexcept {
   return {};
 }
 
-int EpollPoller::wait_syscall(int max, Timeout timeout) noexcept {
+int EpollPoller::blocking_syscall(int max, Timeout timeout) noexcept {
   waits_.add();
-  if (timeout.is_zero()) return epoll_wait(epfd_, kernel_events_.data(), max, 0);
   if (timeout.is_infinite()) return epoll_wait(epfd_, kernel_events_.data(), max, -1);
   if (have_pwait2_) {
     timespec ts;
@@ -137,36 +136,55 @@ void EpollPoller::reset_wake_counter() noexcept {
   wake_drains_.fetch_add(1, std::memory_order_relaxed);
 }
 
+// Copies the kernel's batch into `out`, consuming the wake event; sets *woken if it was there.
+inline std::size_t EpollPoller::translate(std::span<Event> out, int n, bool* woken) noexcept {
+  std::size_t k = 0;
+  for (int i = 0; i < n; ++i) {
+    const epoll_event& ev = kernel_events_[static_cast<std::size_t>(i)];
+    if (ev.data.u64 == Token::kReserved) {
+      consume_wake();
+      *woken = true;
+      continue;
+    }
+    out[k].token = Token{ev.data.u64};
+    out[k].flags = to_flags(ev.events);
+    out[k].result = 0;
+    ++k;
+  }
+  return k;
+}
+
+std::size_t EpollPoller::wait_failed() noexcept {
+  if (errno == EINTR) return 0;  // a signal: let the caller recompute
+  fatal_syscall("epoll_wait", errno);  // EBADF/EFAULT/EINVAL on our own epoll fd
+}
+
 Result<std::size_t> EpollPoller::wait(std::span<Event> out, Timeout timeout) noexcept {
   if (out.empty()) return Errc::invalid_argument;
   const int max = static_cast<int>(std::min(out.size(), kMaxBatch));
+  if (!timeout.is_zero()) return wait_blocking(out, max, timeout);
+  // The zero-timeout poll is a loop's hot path (benchmarks.md B8): nothing but the syscall and
+  // the copy.
+  waits_.add();
+  const int n = epoll_wait(epfd_, kernel_events_.data(), max, 0);
+  if (n < 0) return wait_failed();
+  bool woken = false;
+  return translate(out, n, &woken);
+}
+
+std::size_t EpollPoller::wait_blocking(std::span<Event> out, int max, Timeout timeout) noexcept {
   // When a finite wait must end, to finish a timeout longer than epoll_wait can express (ms
-  // fallback); 0 for zero/infinite. Saturates instead of overflowing for absurd timeouts.
+  // fallback); 0 for infinite. Saturates instead of overflowing for absurd timeouts.
   std::int64_t deadline = 0;
-  if (!timeout.is_infinite() && !timeout.is_zero()) {
+  if (!timeout.is_infinite()) {
     const std::int64_t now = monotonic_ns();
     deadline = timeout.nanoseconds() > kNoDeadline - now ? kNoDeadline : now + timeout.nanoseconds();
   }
   for (;;) {
-    int n = wait_syscall(max, timeout);
-    if (n < 0) {
-      if (errno == EINTR) return std::size_t{0};  // a signal: let the caller recompute
-      fatal_syscall("epoll_wait", errno);         // EBADF/EFAULT/EINVAL on our own epoll fd
-    }
-    std::size_t k = 0;
+    const int n = blocking_syscall(max, timeout);
+    if (n < 0) return wait_failed();
     bool woken = false;
-    for (int i = 0; i < n; ++i) {
-      const epoll_event& ev = kernel_events_[static_cast<std::size_t>(i)];
-      if (ev.data.u64 == Token::kReserved) {
-        consume_wake();
-        woken = true;
-        continue;
-      }
-      out[k].token = Token{ev.data.u64};
-      out[k].flags = to_flags(ev.events);
-      out[k].result = 0;
-      ++k;
-    }
+    const std::size_t k = translate(out, n, &woken);
     if (k != 0 || woken || deadline == 0) return k;
     // Nothing arrived: make sure the full timeout passed (it may have been clamped).
     const std::int64_t left = deadline - monotonic_ns();

@@ -49,7 +49,10 @@ class EpollPoller {
 
  private:
   friend struct EpollPollerTestPeer;  // backends/epoll/epoll_poller_test.cc
-  int wait_syscall(int max, Timeout timeout) noexcept;
+  std::size_t wait_blocking(std::span<Event> out, int max, Timeout timeout) noexcept;
+  int blocking_syscall(int max, Timeout timeout) noexcept;
+  std::size_t translate(std::span<Event> out, int n, bool* woken) noexcept;
+  std::size_t wait_failed() noexcept;
   void consume_wake() noexcept;
   void reset_wake_counter() noexcept;
 
