@@ -30,7 +30,7 @@
 #include <thread>
 #include <vector>
 
-#include "benchmarks/alloc_counter.h"
+#include "test/alloc_counter.h"
 #include "core/clock.h"
 #include "core/netpoll.h"
 #include "core/netpoll_os.h"
@@ -121,11 +121,11 @@ void bench_timers() {
   // Times kOps calls of op(when) and adds the allocations they made to *allocs.
   auto timed = [&](std::uint64_t* allocs, auto op) {
     return [&, allocs, op] {
-      const auto a0 = netpoll::bench::allocation_count();
+      const auto a0 = netpoll::testing::allocation_count();
       const std::int64_t t0 = now_ns();
       for (int i = 0; i < kOps; ++i) op(whens[static_cast<std::size_t>(i) & 4095]);
       const double ns = double(now_ns() - t0) / kOps;
-      *allocs += netpoll::bench::allocation_count() - a0;
+      *allocs += netpoll::testing::allocation_count() - a0;
       return ns;
     };
   };

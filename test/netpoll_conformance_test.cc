@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/netpoll.h"
 #include "doctest/doctest.h"
+#include "test/alloc_counter.h"
 #include "poller/error.h"
 #include "test/backend_list.h"
 #include "test/test_util.h"
@@ -489,3 +490,31 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: embedded in a poll(2) host loop, a deadline 
   CHECK(rounds < 1000);
 }
 TEST_CASE_TEMPLATE_APPLY(np_embed, Backends);
+
+TEST_CASE_TEMPLATE_DEFINE("netpoll: steady state allocates nothing (open/close, deadlines, "
+                          "park/ready, poll)", B, np_no_alloc) {
+  BasicNetpoll<B> np;
+  np.timers().reserve(64);
+  std::vector<Pair> pairs;
+  for (int i = 0; i < 32; ++i) pairs.push_back(unix_pair());
+  WaiterList ready;
+  auto cycle = [&] {
+    for (auto& p : pairs) {
+      PollDesc* pd = *np.open(p.b.get());
+      np.set_deadline(pd, now_ns() + ms(60000), kReadWrite);
+      np.set_deadline(pd, now_ns() + ms(30000), kRead);
+      write_all(p.a.get(), "x");
+      REQUIRE(np.poll(Timeout::after(50ms), ready).ok());
+      (void)take_ready(pd, kRead);
+      drain(p.b.get());
+      np.set_deadline(pd, 0, kReadWrite);
+      REQUIRE(!np.close(pd));
+    }
+  };
+  cycle();  // warm-up: the first slab and the heap's array are allocated here
+  const auto before = netpoll::testing::allocation_count();
+  for (int r = 0; r < 5; ++r) cycle();
+  CHECK(netpoll::testing::allocation_count() - before == 0);
+  CHECK(np.cache().in_use() == 0);
+}
+TEST_CASE_TEMPLATE_APPLY(np_no_alloc, Backends);

@@ -1,6 +1,6 @@
 // Kept in its own translation unit: inlined into a caller, GCC 12 misreads the malloc/free
 // pairing below as a new/delete mismatch (-Wmismatched-new-delete).
-#include "benchmarks/alloc_counter.h"
+#include "test/alloc_counter.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -10,7 +10,7 @@ namespace {
 std::atomic<std::uint64_t> g_allocs{0};
 }
 
-std::uint64_t netpoll::bench::allocation_count() noexcept {
+std::uint64_t netpoll::testing::allocation_count() noexcept {
   return g_allocs.load(std::memory_order_relaxed);
 }
 

@@ -4,6 +4,6 @@
 
 #include <cstdint>
 
-namespace netpoll::bench {
+namespace netpoll::testing {
 std::uint64_t allocation_count() noexcept;
-}  // namespace netpoll::bench
+}  // namespace netpoll::testing
