@@ -106,8 +106,12 @@ TEST_CASE("TimerQueue: sequence numbers, due firing, sleep handshake") {
   CHECK(q.fire_due(1000, ready) == 1);
   CHECK(a.fired == 1);
   CHECK(q.next_when() == netpoll::TimerQueue::kNone);
-  q.cancel(&a);  // not queued: still bumps the sequence, no crash
+  CHECK(!q.cancel(&a));  // not queued (it fired): false, still bumps the sequence
   CHECK(a.seq == s1 + 2);
+  q.schedule(&b, 10);
+  CHECK(q.cancel(&b));   // queued: true, its callback will not run
+  CHECK(q.fire_due(1000, ready) == 0);
+  CHECK(b.fired == 1);
   // Not sleeping: scheduling never wakes.
   q.schedule(&a, 5);
   CHECK(wakes == 0);
