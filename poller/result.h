@@ -16,7 +16,10 @@ class [[nodiscard]] Result {
   // A default (zero) error_code is "no error": Result(std::error_code{}) is ok().
   Result(std::error_code e) noexcept
       : code_(e.value()), category_(e ? &e.category() : nullptr) {}
-  Result(Errc e) noexcept : Result(make_error_code(e)) {}
+  // Any error-code enum (netpoll::Errc, net::AddrErrc, std::errc is not one: use errno_code).
+  template <class E>
+    requires std::is_error_code_enum_v<E>
+  Result(E e) noexcept : Result(std::error_code(e)) {}
 
   bool ok() const noexcept { return category_ == nullptr; }
   explicit operator bool() const noexcept { return ok(); }

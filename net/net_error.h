@@ -1,0 +1,29 @@
+// Errors of the net layer's input parsing (category "netpoll.net"). Each message names the
+// problem, as Go's net.AddrError does ("missing port in address", ...).
+#pragma once
+
+#include <system_error>
+
+namespace netpoll::net {
+
+enum class AddrErrc {
+  ok = 0,
+  empty_address = 1,     // ""
+  missing_port = 2,      // "host", "[::1]"
+  missing_bracket = 3,   // "[::1"
+  unexpected_bracket = 4,  // "::1]:80", "[a]b:80"
+  too_many_colons = 5,   // "::1:80" (an IPv6 literal must be bracketed)
+  invalid_port = 6,      // "host:99999", "host:-1", "host:8o"
+  unknown_network = 7,   // "tcp7", ""
+};
+
+const std::error_category& addr_category() noexcept;
+
+inline std::error_code make_error_code(AddrErrc e) noexcept {
+  return {static_cast<int>(e), addr_category()};
+}
+
+}  // namespace netpoll::net
+
+template <>
+struct std::is_error_code_enum<netpoll::net::AddrErrc> : std::true_type {};
