@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "test/alloc_counter.h"
-#include "core/clock.h"
+#include "poller/clock.h"
 #include "core/netpoll.h"
 #include "core/netpoll_os.h"
 #include "core/timer_heap.h"

@@ -16,7 +16,7 @@
 #include <span>
 #include <system_error>
 
-#include "core/clock.h"
+#include "poller/clock.h"
 #include "core/poll_cache.h"
 #include "core/poll_desc.h"
 #include "core/timer_queue.h"

@@ -6,7 +6,7 @@
 #include <memory>
 #include <thread>
 
-#include "core/clock.h"
+#include "poller/clock.h"
 #include "core/mutex.h"
 #include "core/poll_cache.h"
 #include "core/timer_queue.h"

@@ -2,7 +2,7 @@
 
 #include <mutex>
 
-#include "core/clock.h"
+#include "poller/clock.h"
 #include "core/waiter.h"
 
 namespace netpoll {

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/clock.h"
+#include "poller/clock.h"
 #include "core/netpoll.h"
 #include "doctest/doctest.h"
 #include "test/alloc_counter.h"

@@ -6,9 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <limits>
+
+#include "poller/clock.h"
 
 namespace netpoll {
 namespace {
@@ -31,11 +32,6 @@ std::uint32_t to_flags(std::uint32_t ev) noexcept {
   return f;
 }
 
-std::int64_t monotonic_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -177,7 +173,7 @@ std::size_t EpollPoller::wait_blocking(std::span<Event> out, int max, Timeout ti
   // fallback); 0 for infinite. Saturates instead of overflowing for absurd timeouts.
   std::int64_t deadline = 0;
   if (!timeout.is_infinite()) {
-    const std::int64_t now = monotonic_ns();
+    const std::int64_t now = now_ns();
     deadline = timeout.nanoseconds() > kNoDeadline - now ? kNoDeadline : now + timeout.nanoseconds();
   }
   for (;;) {
@@ -187,7 +183,7 @@ std::size_t EpollPoller::wait_blocking(std::span<Event> out, int max, Timeout ti
     const std::size_t k = translate(out, n, &woken);
     if (k != 0 || woken || deadline == 0) return k;
     // Nothing arrived: make sure the full timeout passed (it may have been clamped).
-    const std::int64_t left = deadline - monotonic_ns();
+    const std::int64_t left = deadline - now_ns();
     if (left <= 0) return k;
     timeout = Timeout::after_ns(left);
   }

@@ -1,5 +1,6 @@
-// The one clock the core uses: monotonic nanoseconds (steady_clock; CLOCK_MONOTONIC via the
-// vDSO on Linux, ~20 ns). Deadlines are absolute values of this clock; 0 means "none".
+// The one clock netpoll uses, backends and core alike: monotonic nanoseconds (steady_clock;
+// CLOCK_MONOTONIC via the vDSO on Linux, ~20 ns). Deadlines are absolute values of this
+// clock; 0 means "none".
 #pragma once
 
 #include <chrono>
