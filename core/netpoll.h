@@ -128,6 +128,9 @@ class BasicNetpoll {
       if (!pd) continue;
       // As Go: only an event that is nothing but an error flags the descriptor.
       pd->set_event_error(e.flags == Event::kError, PollDesc::token_seq(e.token));
+      // Before unblocking: a reader woken by this event must see the hangup (see PollDesc).
+      if (e.flags & (Event::kReadHangup | Event::kHangup | Event::kError))
+        pd->set_read_hangup(PollDesc::token_seq(e.token));
       if (e.wakes_reader())
         if (Waiter* w = pd->unblock(kRead, true)) ready.push(w), ++woken;
       if (e.wakes_writer())

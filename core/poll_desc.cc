@@ -91,6 +91,13 @@ void PollDesc::set_event_error(bool on, std::uint32_t seq) noexcept {
   else info_.fetch_and(~kEventErr);
 }
 
+void PollDesc::set_read_hangup(std::uint32_t seq) noexcept {
+  if (info_.load(std::memory_order_relaxed) & kReadHup) return;
+  std::lock_guard<Mutex> g(lock_);
+  if (fdseq_.load(std::memory_order_relaxed) != seq) return;  // reused since the event
+  info_.fetch_or(kReadHup);
+}
+
 void PollDesc::publish_expired() noexcept {
   std::uint32_t info = info_.load(std::memory_order_relaxed) & ~(kReadExpired | kWriteExpired);
   if (rd_ < 0) info |= kReadExpired;

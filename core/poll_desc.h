@@ -98,6 +98,11 @@ class alignas(64) PollDesc {
   // Go's setEventErr: an event carrying only an error flag makes reads check the socket error.
   // `seq` is the event's token sequence; nothing happens if the PollDesc was reused since.
   void set_event_error(bool on, std::uint32_t seq) noexcept;
+  // Sticky until reuse: the poller reported the peer's end of stream or an error (RDHUP, HUP,
+  // ERR). From then on a read never blocks, so "a short read drained the socket" no longer
+  // holds: the end of stream may be pending behind the data, with no edge left to announce it.
+  void set_read_hangup(std::uint32_t seq) noexcept;
+  bool read_hangup() const noexcept { return (info_.load() & kReadHup) != 0; }
 
   // Deadline as absolute monotonic ns: 0 clears, <= now expires at once (and wakes a parked
   // operation for that direction with Errc::deadline_exceeded), else arms a timer.
@@ -114,7 +119,7 @@ class alignas(64) PollDesc {
 
   static constexpr std::uintptr_t kIdle = 0, kReady = 1, kWaiting = 2;
   static constexpr std::uint32_t kClosing = 1, kEventErr = 2, kReadExpired = 4,
-                                 kWriteExpired = 8;
+                                 kWriteExpired = 8, kReadHup = 16;
 
   std::atomic<std::uintptr_t>& slot(Mode m) noexcept { return m == kRead ? rg_ : wg_; }
   // Re-initialises a PollDesc taken from the cache for a new descriptor (Go's pollOpen).

@@ -18,6 +18,9 @@ class AddrCategory final : public std::error_category {
       case AddrErrc::too_many_colons: return "too many colons in address";
       case AddrErrc::invalid_port: return "invalid port (want a number 0-65535)";
       case AddrErrc::unknown_network: return "unknown network (want tcp, tcp4, tcp6, udp, udp4, udp6, unix, unixgram or unixpacket)";
+      case AddrErrc::invalid_host: return "invalid IP address in address";
+      case AddrErrc::no_suitable_address: return "no suitable address found for the network";
+      case AddrErrc::wrong_network_for_call: return "network not valid for this call (Listen takes stream networks, ListenPacket datagram ones)";
     }
     return "unknown netpoll.net error " + std::to_string(c);
   }

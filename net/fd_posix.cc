@@ -1,0 +1,388 @@
+#include "net/fd_posix.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <mutex>
+
+#include "core/mutex.h"
+#include "net/sys_posix.h"
+#include "poller/error.h"
+
+namespace netpoll::net {
+
+Result<FD*> FD::open(Loop& loop, int sysfd, bool stream) noexcept {
+  if (sysfd < 0) return Errc::invalid_argument;
+  FD* fd = new (std::nothrow) FD(loop, sysfd, stream);
+  if (!fd) {
+    sys.close(sysfd);
+    return errno_code(ENOMEM);
+  }
+  Result<PollDesc*> pd = loop.netpoll().open(sysfd);
+  if (!pd) {
+    sys.close(sysfd);
+    delete fd;
+    return pd.error();
+  }
+  fd->pd_ = *pd;
+  return fd;
+}
+
+std::error_code FD::close() noexcept {
+  if (!mu_.incref_and_close()) return Errc::closed;
+  // Unblock parked operations now (they see Errc::closed); the descriptor itself closes when
+  // the last of them drops its reference.
+  loop_->netpoll().evict(pd_);
+  decref();
+  return {};
+}
+
+void FD::destroy() noexcept {
+  // Deregister before close(2) so a dup'd or inherited copy stops reporting (pitfalls.md).
+  loop_->netpoll().close(pd_);
+  pd_ = nullptr;
+  // Never retried on EINTR: Linux has released the descriptor whatever close returns.
+  sys.close(sysfd_);
+  sysfd_ = -1;
+  unref_life();
+}
+
+void FD::release() noexcept {
+  if (!mu_.closed()) close();
+  unref_life();
+}
+
+void FD::unref_life() noexcept {
+  if (life_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+std::error_code FD::set_deadline(std::int64_t deadline_ns, Mode m) noexcept {
+  if (!incref()) return Errc::closed;
+  loop_->netpoll().set_deadline(pd_, deadline_ns, m);
+  decref();
+  return {};
+}
+
+std::error_code FD::shutdown(int how) noexcept {
+  if (!incref()) return Errc::closed;
+  std::error_code ec;
+  if (sys.shutdown(sysfd_, how) != 0) ec = errno_code(errno);
+  decref();
+  return ec;
+}
+
+std::error_code FD::setsockopt_int(int level, int name, int value) noexcept {
+  if (!incref()) return Errc::closed;
+  std::error_code ec;
+  if (sys.setsockopt(sysfd_, level, name, &value, sizeof value) != 0) ec = errno_code(errno);
+  decref();
+  return ec;
+}
+
+Result<SockAddr> FD::sockname() noexcept {
+  if (!incref()) return Errc::closed;
+  SockAddr a;
+  a.set_len(SockAddr::capacity());
+  const int r = sys.getsockname(sysfd_, a.get(), a.len_ptr());
+  const int err = errno;
+  decref();
+  if (r != 0) return errno_code(err);
+  return a;
+}
+
+Result<SockAddr> FD::peername() noexcept {
+  if (!incref()) return Errc::closed;
+  SockAddr a;
+  a.set_len(SockAddr::capacity());
+  const int r = sys.getpeername(sysfd_, a.get(), a.len_ptr());
+  const int err = errno;
+  decref();
+  if (r != 0) return errno_code(err);
+  return a;
+}
+
+std::error_code FD::socket_error() noexcept {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (sys.getsockopt(sysfd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno_code(errno);
+  return err ? errno_code(err) : std::error_code(Errc::event_error);
+}
+
+namespace {
+bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK; }
+}  // namespace
+
+// --- read / write ------------------------------------------------------------------------------
+
+IoStatus ReadOp::start() noexcept {
+  if (buf_.empty()) {  // Go: a zero-length read returns at once (after the closed check)
+    res_ = std::size_t{0};
+    return IoStatus::done;
+  }
+  return parks_first() ? IoStatus::park : IoStatus::again;
+}
+
+IoStatus ReadOp::io() noexcept {
+  for (;;) {
+    const ssize_t n = sys.read(fd_->sysfd(), buf_.data(), buf_.size());
+    if (n >= 0) {
+      // Short stream read: the socket is empty now; the next read parks before any syscall.
+      // (A zero read is EOF, reported as 0.)
+      fd_->drained = fd_->stream() && n > 0 && static_cast<std::size_t>(n) < buf_.size();
+      res_ = static_cast<std::size_t>(n);
+      return IoStatus::done;
+    }
+    const int err = errno;
+    if (err == EINTR) continue;
+    fd_->drained = false;
+    if (would_block(err)) return IoStatus::park;
+    res_ = errno_code(err);
+    return IoStatus::done;
+  }
+}
+
+IoStatus WriteOp::start() noexcept {
+  if (buf_.empty()) {
+    res_ = std::size_t{0};
+    return IoStatus::done;
+  }
+  return IoStatus::again;
+}
+
+IoStatus WriteOp::io() noexcept {
+  while (done_ < buf_.size()) {
+    // send(MSG_NOSIGNAL), not write(2): a library must not raise SIGPIPE in its host.
+    const ssize_t n = sys.send(fd_->sysfd(), buf_.data() + done_, buf_.size() - done_, MSG_NOSIGNAL);
+    if (n > 0) {
+      done_ += static_cast<std::size_t>(n);
+      continue;
+    }
+    const int err = n == 0 ? EIO : errno;
+    if (err == EINTR) continue;
+    if (would_block(err)) return IoStatus::park;
+    res_ = errno_code(err);  // bytes written before the error are not reported (as a reset)
+    return IoStatus::done;
+  }
+  res_ = done_;
+  return IoStatus::done;
+}
+
+IoStatus WritevOp::start() noexcept {
+  for (auto b : bufs_) total_ += b.size();
+  if (total_ == 0) {
+    res_ = std::size_t{0};
+    return IoStatus::done;
+  }
+  return IoStatus::again;
+}
+
+IoStatus WritevOp::io() noexcept {
+  // Up to this many iovecs per sendmsg; the kernel's limit (IOV_MAX) is 1024.
+  constexpr std::size_t kMaxIov = 64;
+  std::size_t written = 0;
+  for (std::size_t i = 0; i < index_; ++i) written += bufs_[i].size();
+  written += offset_;
+  while (written < total_) {
+    iovec iov[kMaxIov];
+    std::size_t cnt = 0;
+    for (std::size_t i = index_; i < bufs_.size() && cnt < kMaxIov; ++i) {
+      const std::size_t skip = i == index_ ? offset_ : 0;
+      if (bufs_[i].size() == skip) continue;
+      iov[cnt].iov_base = const_cast<std::byte*>(bufs_[i].data() + skip);
+      iov[cnt].iov_len = bufs_[i].size() - skip;
+      ++cnt;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = cnt;
+    const ssize_t n = sys.sendmsg(fd_->sysfd(), &msg, MSG_NOSIGNAL);
+    if (n <= 0) {
+      const int err = n == 0 ? EIO : errno;
+      if (err == EINTR) continue;
+      if (would_block(err)) return IoStatus::park;
+      res_ = errno_code(err);
+      return IoStatus::done;
+    }
+    written += static_cast<std::size_t>(n);
+    std::size_t adv = static_cast<std::size_t>(n);
+    while (adv > 0) {
+      const std::size_t left = bufs_[index_].size() - offset_;
+      if (adv < left) {
+        offset_ += adv;
+        adv = 0;
+      } else {
+        adv -= left;
+        ++index_;
+        offset_ = 0;
+      }
+    }
+  }
+  res_ = total_;
+  return IoStatus::done;
+}
+
+// --- accept ------------------------------------------------------------------------------------
+
+namespace {
+// libuv's answer to EMFILE on accept: one descriptor held in reserve, released to accept and
+// close the clients the process has no room for. Process-wide; -1 if it could not be opened.
+Mutex g_reserve_mu;
+int g_reserve_fd = -2;  // -2: not opened yet
+
+int open_reserve() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+// Accepts and closes pending clients while the process is out of descriptors.
+void shed_pending(int listen_fd) noexcept {
+  std::lock_guard<Mutex> g(g_reserve_mu);
+  if (g_reserve_fd == -2) g_reserve_fd = -1;
+  for (;;) {
+    if (g_reserve_fd >= 0) {
+      sys.close(g_reserve_fd);
+      g_reserve_fd = -1;
+    }
+    const int c = sys.accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      break;  // EAGAIN: queue empty; or still no descriptor to be had
+    }
+    sys.close(c);
+    g_reserve_fd = open_reserve();
+    if (g_reserve_fd < 0) break;
+  }
+  g_reserve_fd = open_reserve();
+}
+
+int accept_fallback(int fd, sockaddr* sa, socklen_t* len) noexcept {
+  const int c = sys.accept(fd, sa, len);
+  if (c < 0) return c;
+  if (sys.fcntl_setfd(c, FD_CLOEXEC) != 0 || sys.fcntl_setfl(c, O_NONBLOCK | O_RDWR) != 0) {
+    const int err = errno;
+    sys.close(c);
+    errno = err;
+    return -1;
+  }
+  return c;
+}
+}  // namespace
+
+// Called once at startup by the net layer so the reserve exists before descriptors run out.
+void reserve_descriptor_for_emfile() noexcept {
+  std::lock_guard<Mutex> g(g_reserve_mu);
+  if (g_reserve_fd == -2) g_reserve_fd = open_reserve();
+}
+
+IoStatus AcceptOp::io() noexcept {
+  for (;;) {
+    Accepted a;
+    a.peer.set_len(SockAddr::capacity());
+    int c = sys.accept4(fd_->sysfd(), a.peer.get(), a.peer.len_ptr(), SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0 && (errno == ENOSYS || errno == EINVAL)) {
+      // Kernels without accept4 (or refusing its flags): accept + fcntl (Go's fallback).
+      a.peer.set_len(SockAddr::capacity());
+      c = accept_fallback(fd_->sysfd(), a.peer.get(), a.peer.len_ptr());
+    }
+    if (c >= 0) {
+      a.sysfd = c;
+      res_ = std::move(a);
+      return IoStatus::done;
+    }
+    const int err = errno;
+    if (err == EINTR || err == ECONNABORTED) continue;  // the client gave up: take the next
+    if (would_block(err)) return IoStatus::park;
+    if (err == EMFILE || err == ENFILE) shed_pending(fd_->sysfd());
+    res_ = errno_code(err);
+    return IoStatus::done;
+  }
+}
+
+// --- connect -----------------------------------------------------------------------------------
+
+IoStatus ConnectOp::io() noexcept {
+  if (!started_) {
+    started_ = true;
+    for (;;) {
+      if (sys.connect(fd_->sysfd(), to_->get(), to_->len()) == 0) {
+        res_ = true;
+        return IoStatus::done;
+      }
+      const int err = errno;
+      // EINTR: the connect goes on in the background (POSIX); wait for it like EINPROGRESS.
+      if (err == EINPROGRESS || err == EALREADY || err == EINTR) return IoStatus::park;
+      if (err == EISCONN) {
+        res_ = true;
+        return IoStatus::done;
+      }
+      res_ = errno_code(err);
+      return IoStatus::done;
+    }
+  }
+  // Woken for writability (or an error event): SO_ERROR has the connect's outcome.
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (sys.getsockopt(fd_->sysfd(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  switch (err) {
+    case 0:
+    case EISCONN: {
+      // Writable with no error can still be a spurious wake on some systems; Go confirms with
+      // getpeername. ENOTCONN means still connecting.
+      SockAddr p;
+      p.set_len(SockAddr::capacity());
+      if (sys.getpeername(fd_->sysfd(), p.get(), p.len_ptr()) == 0) {
+        res_ = true;
+        return IoStatus::done;
+      }
+      if (errno == ENOTCONN) return IoStatus::park;
+      res_ = errno_code(errno);
+      return IoStatus::done;
+    }
+    case EINPROGRESS:
+    case EALREADY:
+    case EINTR:
+      return IoStatus::park;
+    default:
+      res_ = errno_code(err);
+      return IoStatus::done;
+  }
+}
+
+// --- datagrams ---------------------------------------------------------------------------------
+
+IoStatus RecvFromOp::io() noexcept {
+  for (;;) {
+    Datagram d;
+    d.from.set_len(SockAddr::capacity());
+    const ssize_t n = sys.recvfrom(fd_->sysfd(), buf_.data(), buf_.size(), 0, d.from.get(),
+                                   d.from.len_ptr());
+    if (n >= 0) {
+      d.size = static_cast<std::size_t>(n);
+      res_ = std::move(d);
+      return IoStatus::done;
+    }
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (would_block(err)) return IoStatus::park;
+    res_ = errno_code(err);
+    return IoStatus::done;
+  }
+}
+
+IoStatus SendToOp::io() noexcept {
+  for (;;) {
+    const ssize_t n = sys.sendto(fd_->sysfd(), buf_.data(), buf_.size(), MSG_NOSIGNAL,
+                                 to_.empty() ? nullptr : to_.get(), to_.len());
+    if (n >= 0) {
+      res_ = static_cast<std::size_t>(n);
+      return IoStatus::done;
+    }
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (would_block(err)) return IoStatus::park;
+    res_ = errno_code(err);
+    return IoStatus::done;
+  }
+}
+
+}  // namespace netpoll::net

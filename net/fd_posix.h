@@ -1,0 +1,284 @@
+// FD: Go's internal/poll.FD for POSIX sockets — a descriptor, its PollDesc, an FdMutex — and
+// the operations on it as state machines (Operation<Op> makes them awaitable or blocking).
+//
+// Lifetime. An FD is heap-allocated by open() and frees itself. Two things keep it alive: its
+// owner (a Conn / Listener / PacketConn, until release()) and the descriptor being open. The
+// descriptor is closed by whoever drops the last FdMutex reference after close() (an
+// operation woken by the close, or close() itself): deregister, then close(2), never retried.
+// So an owner may close and release while operations are still unwinding on other threads or
+// coroutines; they finish with Errc::closed and the last one frees the memory.
+//
+// Edge-triggered discipline (architecture.md): no epoll_ctl after open(); writes go straight
+// to the socket and park only on EAGAIN; a short stream read means the socket is drained, so
+// the next read parks at once instead of spending a read(2) on EAGAIN.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+#include "core/poll_desc.h"
+#include "net/fd_mutex.h"
+#include "net/loop.h"
+#include "net/sockaddr.h"
+#include "poller/result.h"
+
+namespace netpoll::net {
+
+class FD {
+ public:
+  // Takes ownership of `sysfd` (already nonblocking and close-on-exec) and registers it with
+  // loop's poller. On error the descriptor is closed. `stream`: a zero read is EOF and a short
+  // read drains (SOCK_STREAM); false for datagram sockets.
+  static Result<FD*> open(Loop& loop, int sysfd, bool stream) noexcept;
+
+  int sysfd() const noexcept { return sysfd_; }
+  Loop& loop() const noexcept { return *loop_; }
+  bool stream() const noexcept { return stream_; }
+
+  // Go's FD.Close: later operations fail with Errc::closed, parked ones wake with it, and the
+  // descriptor closes when the last in-flight operation is done. Errc::closed if already
+  // closed.
+  std::error_code close() noexcept;
+  // The owner lets go (after close()). The memory is freed now or by the last operation.
+  void release() noexcept;
+
+  // Absolute monotonic ns (now_ns()); 0 clears; a past time expires at once.
+  std::error_code set_deadline(std::int64_t deadline_ns, Mode m) noexcept;
+  std::error_code shutdown(int how) noexcept;
+  std::error_code setsockopt_int(int level, int name, int value) noexcept;
+  Result<SockAddr> sockname() noexcept;
+  Result<SockAddr> peername() noexcept;
+
+  // --- for the operations ---------------------------------------------------------------------
+  FdMutex& mu() noexcept { return mu_; }
+  PollDesc* pd() const noexcept { return pd_; }
+  bool incref() noexcept { return mu_.incref(); }
+  void decref() noexcept {
+    if (mu_.decref()) destroy();
+  }
+  void rwunlock(bool read) noexcept {
+    if (mu_.rwunlock(read)) destroy();
+  }
+  // The socket's pending error (SO_ERROR); Errc::event_error if it has none.
+  std::error_code socket_error() noexcept;
+  bool drained = false;  // guarded by the read lock: the last stream read came back short
+
+ private:
+  FD(Loop& loop, int sysfd, bool stream) noexcept : loop_(&loop), sysfd_(sysfd), stream_(stream) {}
+  ~FD() = default;
+  void destroy() noexcept;  // the last reference of a closed FD
+  void unref_life() noexcept;
+
+  Loop* loop_;
+  PollDesc* pd_ = nullptr;
+  int sysfd_;
+  bool stream_;
+  FdMutex mu_;
+  std::atomic<int> life_{2};  // the owner + the open descriptor
+};
+
+// ---------------------------------------------------------------------------------------------
+// The shared machine of every locked I/O operation: take the direction's lock, check the
+// PollDesc, make the syscall, park on EAGAIN until readiness / deadline / close, unlock.
+// Derived provides `IoStatus io()` (make the syscall; on done it has set res_), and may
+// override `start()` (after the lock; kDone to finish without a syscall, e.g. empty buffers).
+enum class IoStatus : std::uint8_t { done, again, park };
+
+template <class Derived, class T>
+class LockedOp {
+ public:
+  bool step(Waiter* w) noexcept;
+  Result<T> result() noexcept { return std::move(res_); }
+  Result<T> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
+
+ protected:
+  LockedOp(FD* fd, Mode m) noexcept : fd_(fd), mode_(m) {}
+  IoStatus start() noexcept { return IoStatus::again; }
+  bool parks_first() const noexcept { return false; }
+
+  FD* fd_;
+  Result<T> res_{Errc::invalid_argument};  // replaced when the operation finishes
+
+ private:
+  enum Phase : std::uint8_t { kLock, kIo, kPark, kParked, kDone };
+  bool finish() noexcept {
+    phase_ = kDone;
+    fd_->rwunlock(mode_ == kRead);
+    return true;
+  }
+  bool fail(std::error_code ec) noexcept {
+    res_ = ec;
+    return finish();
+  }
+  Mode mode_;
+  Phase phase_ = kLock;
+};
+
+class ReadOp : public LockedOp<ReadOp, std::size_t> {
+ public:
+  ReadOp(FD* fd, std::span<std::byte> buf) noexcept : LockedOp(fd, kRead), buf_(buf) {}
+  // Lock held. A drained stream parks before reading, unless the peer's FIN or an error was
+  // reported: those are not consumed by a short read and raise no further edge.
+  bool parks_first() const noexcept {
+    return fd_->drained && !buf_.empty() && !fd_->pd()->read_hangup();
+  }
+  IoStatus start() noexcept;
+  IoStatus io() noexcept;
+
+ private:
+  std::span<std::byte> buf_;
+};
+
+class WriteOp : public LockedOp<WriteOp, std::size_t> {
+ public:
+  WriteOp(FD* fd, std::span<const std::byte> buf) noexcept : LockedOp(fd, kWrite), buf_(buf) {}
+  IoStatus start() noexcept;
+  IoStatus io() noexcept;
+
+ private:
+  std::span<const std::byte> buf_;
+  std::size_t done_ = 0;
+};
+
+// Gathered write of several buffers, in order, all of them (partial writes continue).
+class WritevOp : public LockedOp<WritevOp, std::size_t> {
+ public:
+  WritevOp(FD* fd, std::span<const std::span<const std::byte>> bufs) noexcept
+      : LockedOp(fd, kWrite), bufs_(bufs) {}
+  IoStatus start() noexcept;
+  IoStatus io() noexcept;
+
+ private:
+  std::span<const std::span<const std::byte>> bufs_;
+  std::size_t index_ = 0;   // first buffer not fully written
+  std::size_t offset_ = 0;  // bytes of bufs_[index_] already written
+  std::size_t total_ = 0;
+};
+
+struct Accepted {
+  int sysfd = -1;
+  SockAddr peer;
+};
+
+// accept4 (fallback accept + fcntl), ECONNABORTED retried. EMFILE/ENFILE: the pending clients
+// are accepted with a reserve descriptor and closed at once (so the listener's queue is empty
+// and the next Accept parks instead of spinning), and this Accept returns the error.
+class AcceptOp : public LockedOp<AcceptOp, Accepted> {
+ public:
+  explicit AcceptOp(FD* fd) noexcept : LockedOp(fd, kRead) {}
+  IoStatus io() noexcept;
+};
+
+// Nonblocking connect: EINPROGRESS parks for writability, then SO_ERROR decides.
+class ConnectOp : public LockedOp<ConnectOp, bool> {
+ public:
+  ConnectOp(FD* fd, const SockAddr& to) noexcept : LockedOp(fd, kWrite), to_(&to) {}
+  IoStatus io() noexcept;
+
+ private:
+  const SockAddr* to_;
+  bool started_ = false;
+};
+
+struct Datagram {
+  std::size_t size = 0;
+  SockAddr from;
+};
+
+class RecvFromOp : public LockedOp<RecvFromOp, Datagram> {
+ public:
+  RecvFromOp(FD* fd, std::span<std::byte> buf) noexcept : LockedOp(fd, kRead), buf_(buf) {}
+  IoStatus io() noexcept;
+
+ private:
+  std::span<std::byte> buf_;
+};
+
+class SendToOp : public LockedOp<SendToOp, std::size_t> {
+ public:
+  SendToOp(FD* fd, std::span<const std::byte> buf, const SockAddr& to) noexcept
+      : LockedOp(fd, kWrite), buf_(buf), to_(to) {}
+  IoStatus io() noexcept;
+
+ private:
+  std::span<const std::byte> buf_;
+  SockAddr to_;
+};
+
+template <class Derived, class T>
+bool LockedOp<Derived, T>::step(Waiter* w) noexcept {
+  auto& self = *static_cast<Derived*>(this);
+  PollDesc* pd = fd_->pd();
+  for (;;) {
+    switch (phase_) {
+      case kLock: {
+        if (!fd_) {  // an operation on an empty or moved-from Conn / Listener
+          res_ = Errc::closed;
+          phase_ = kDone;
+          return true;
+        }
+        const FdMutex::Lock l = fd_->mu().rwlock(mode_ == kRead, w);
+        if (l == FdMutex::Lock::queued) return false;
+        if (l == FdMutex::Lock::closed) {
+          res_ = Errc::closed;
+          phase_ = kDone;
+          return true;
+        }
+        // Go's prepareRead / prepareWrite forgets a stale readiness before the syscall. An
+        // operation that parks first (a drained stream) must keep it instead: it may be the
+        // edge for data that arrived after the short read. event_error means "ask the socket".
+        const bool parks_first = self.parks_first();
+        const std::error_code ec = parks_first ? pd->check(mode_) : pd->prepare(mode_);
+        if (ec && ec != Errc::event_error) return fail(ec);
+        IoStatus s = self.start();
+        if (s == IoStatus::park && ec) s = IoStatus::again;
+        switch (s) {
+          case IoStatus::done: return finish();
+          case IoStatus::again: phase_ = kIo; break;
+          case IoStatus::park: phase_ = kPark; break;
+        }
+        break;
+      }
+      case kIo:
+        switch (self.io()) {
+          case IoStatus::done: return finish();
+          case IoStatus::again: break;
+          case IoStatus::park:
+            // An error event with nothing to read: report the socket error rather than park
+            // (the PollDesc would refuse the park and we would spin).
+            if (pd->check(mode_) == Errc::event_error) return fail(fd_->socket_error());
+            phase_ = kPark;
+            break;
+        }
+        break;
+      case kPark:
+        if (pd->begin_park(mode_)) {  // readiness already recorded
+          phase_ = kIo;
+          break;
+        }
+        phase_ = kParked;
+        if (pd->commit_park(mode_, w)) return false;
+        break;  // refused: an event, close or deadline intervened; see why now
+      case kParked: {
+        const bool ready = pd->end_park(mode_);
+        if (!ready) {
+          const std::error_code ec = pd->check(mode_);
+          if (ec && ec != Errc::event_error) return fail(ec);
+          if (!ec) {  // woken by a deadline that was reset since: wait again
+            phase_ = kPark;
+            break;
+          }
+        }
+        phase_ = kIo;
+        break;
+      }
+      case kDone:
+        return true;
+    }
+  }
+}
+
+}  // namespace netpoll::net

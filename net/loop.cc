@@ -1,0 +1,180 @@
+#include "net/loop.h"
+
+#include <mutex>
+#include <thread>
+
+namespace netpoll::net {
+namespace {
+thread_local Loop* tls_current = nullptr;
+
+// Makes `loop` current on this thread for a scope; nesting two Loops on one thread is a bug.
+class CurrentScope {
+ public:
+  explicit CurrentScope(Loop* loop) noexcept {
+    if (tls_current && tls_current != loop) fatal("net::Loop: two Loops run on one thread");
+    prev_ = tls_current;
+    tls_current = loop;
+  }
+  ~CurrentScope() { tls_current = prev_; }
+
+ private:
+  Loop* prev_;
+};
+
+struct PostedTask final : LoopTask {
+  explicit PostedTask(Loop* loop, std::function<void()> f) : LoopTask(&go, loop), fn(std::move(f)) {}
+  static void go(LoopTask* t) noexcept {
+    auto* self = static_cast<PostedTask*>(t);
+    self->fn();
+    delete self;
+  }
+  std::function<void()> fn;
+};
+}  // namespace
+
+// A detached coroutine that owns a spawned Task and frees itself when it ends.
+struct DetachedPromise;
+struct Detached {
+  using promise_type = DetachedPromise;
+  std::coroutine_handle<DetachedPromise> h;
+};
+struct DetachedPromise {
+  struct Start final : LoopTask {
+    explicit Start(DetachedPromise* p) noexcept : LoopTask(&go), promise(p) {}
+    DetachedPromise* promise;
+  };
+  Start start{this};
+  Loop* loop = nullptr;
+  Detached get_return_object() noexcept {
+    return {std::coroutine_handle<DetachedPromise>::from_promise(*this)};
+  }
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+  std::suspend_never final_suspend() const noexcept { return {}; }
+  void return_void() noexcept { loop->spawned_.fetch_sub(1, std::memory_order_relaxed); }
+  [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
+  static void go(LoopTask* t) noexcept {
+    std::coroutine_handle<DetachedPromise>::from_promise(*static_cast<Start*>(t)->promise).resume();
+  }
+};
+
+namespace {
+Detached run_detached(Task<void> t) { co_await std::move(t); }
+}  // namespace
+
+Loop::Loop() = default;
+
+Loop::~Loop() {
+  // Posted closures that never ran are freed (not run); coroutines still suspended belong to
+  // their owners.
+  drain_remote();
+  while (Waiter* w = local_.pop()) {
+    auto* t = static_cast<LoopTask*>(w);
+    (void)t;
+  }
+}
+
+Loop* Loop::current() noexcept { return tls_current; }
+
+void Loop::schedule(LoopTask* t) noexcept {
+  if (tls_current == this) {
+    local_.push(t);
+    return;
+  }
+  {
+    std::lock_guard<Mutex> g(remote_mu_);
+    remote_.push(t);
+  }
+  // The flag lets the Loop thread skip the lock when nothing was posted; the wake is
+  // coalesced by the backend when several threads post before the Loop runs.
+  remote_pending_.store(true, std::memory_order_release);
+  np_.wake();
+}
+
+void Loop::drain_remote() noexcept {
+  if (!remote_pending_.load(std::memory_order_acquire)) return;
+  std::lock_guard<Mutex> g(remote_mu_);
+  remote_pending_.store(false, std::memory_order_relaxed);
+  while (Waiter* w = remote_.pop()) local_.push(w);
+}
+
+void Loop::post(std::function<void()> fn) { schedule(new PostedTask(this, std::move(fn))); }
+
+void Loop::spawn(Task<void> t) {
+  spawned_.fetch_add(1, std::memory_order_relaxed);
+  Detached d = run_detached(std::move(t));
+  d.h.promise().loop = this;
+  d.h.promise().start.bind(this);
+  schedule(&d.h.promise().start);
+}
+
+std::size_t Loop::run_once(Timeout t) {
+  CurrentScope scope(this);
+  drain_remote();
+  WaiterList ready;
+  const Result<std::size_t> n = np_.poll(local_.empty() ? t : Timeout::zero(), ready);
+  if (!n) fatal("net::Loop: the poller failed");  // the backend already names real syscalls
+  ready.notify_all();  // LoopTasks land on local_; blocked threads wake
+  drain_remote();
+  // Only what is queued now: a task queued by these runs after the next poll.
+  std::size_t todo = local_.size();
+  std::size_t ran = 0;
+  for (; ran < todo; ++ran) static_cast<LoopTask*>(local_.pop())->run();
+  return ran;
+}
+
+void Loop::run() {
+  while (!stop_.exchange(false, std::memory_order_acq_rel)) run_once(Timeout::infinite());
+}
+
+void Loop::stop() noexcept {
+  stop_.store(true, std::memory_order_release);
+  np_.wake();
+}
+
+Timeout Loop::next_timeout() noexcept {
+  drain_remote();
+  if (!local_.empty()) return Timeout::zero();
+  return np_.next_timeout();
+}
+
+// --- sleeping --------------------------------------------------------------------------------
+
+std::int64_t to_ns(std::chrono::steady_clock::time_point t) noexcept {
+  if (t == std::chrono::steady_clock::time_point{}) return 0;
+  const auto d = t - std::chrono::steady_clock::now();
+  const std::int64_t now = now_ns();
+  const std::int64_t dn = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  if (dn <= 0) return now + dn > 0 ? now + dn : 1;  // in the past: still a valid (expired) time
+  return dn > INT64_MAX - now ? INT64_MAX : now + dn;
+}
+
+bool SleepOp::step(Waiter* w) noexcept {
+  if (!Loop::current()) {  // a plain thread: no timer needed
+    const std::int64_t d = deadline_ - now_ns();
+    if (d > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(d));
+    return true;
+  }
+  if (armed_) return true;  // woken by the timer
+  if (deadline_ <= now_ns()) return true;
+  armed_ = true;
+  waiter_ = w;
+  timer_.fire = &fired;
+  loop_->netpoll().schedule_timer(&timer_, deadline_);
+  return false;
+}
+
+void SleepOp::fired(Timer* t, std::uint32_t, WaiterList& ready) noexcept {
+  ready.push(reinterpret_cast<SleepOp*>(t)->waiter_);
+}
+
+Operation<SleepOp> sleep_until(Loop& loop, std::chrono::steady_clock::time_point t) noexcept {
+  return Operation<SleepOp>(loop, to_ns(t));
+}
+
+Operation<SleepOp> sleep_for(Loop& loop, std::chrono::nanoseconds d) noexcept {
+  const std::int64_t now = now_ns();
+  const std::int64_t dn = d.count() <= 0 ? 0 : d.count();
+  return Operation<SleepOp>(loop, dn > INT64_MAX - now ? INT64_MAX : now + dn);
+}
+
+}  // namespace netpoll::net

@@ -1,0 +1,327 @@
+// Loop: the C++20 coroutine runtime on one poller, and the thread that drives it.
+//
+// A Loop owns a Netpoll. Exactly one thread at a time runs it (run / run_once / block_on);
+// while it does, Loop::current() on that thread is the Loop. Other threads use it in two
+// ways: post() work to it, and call blocking operations (Operation::wait) that park the
+// calling thread until the Loop thread's poller sees readiness, one Loop serving many threads.
+//
+// Scheduling: a LoopTask is a Waiter whose notify() queues it on its Loop's run queue; the
+// Loop thread runs queued tasks after each poll. Notified on the Loop thread it goes on the
+// local queue (no lock); from elsewhere on a locked remote queue plus a wake of the poller.
+// A task is never run inline by notify(), so closing a connection, setting a deadline or
+// completing an operation never re-enters the code that did it.
+//
+// Fairness: run_once runs only the tasks queued when it started; tasks they queue run after
+// the next (zero-timeout) poll, so I/O is polled between rounds of a busy task.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "core/mutex.h"
+#include "core/netpoll_os.h"
+#include "core/waiter.h"
+#include "poller/timeout.h"
+
+namespace netpoll::net {
+
+class Loop;
+
+class LoopTask : public Waiter {
+ public:
+  using RunFn = void (*)(LoopTask*) noexcept;
+  explicit LoopTask(RunFn run, Loop* loop = nullptr) noexcept
+      : Waiter(&notify_thunk), loop_(loop), run_(run) {}
+  void bind(Loop* loop) noexcept { loop_ = loop; }
+  Loop* loop() const noexcept { return loop_; }
+  void run() noexcept { run_(this); }
+
+ private:
+  static void notify_thunk(Waiter* w) noexcept;
+  Loop* loop_;
+  RunFn run_;
+};
+
+template <class T = void>
+class Task;
+
+class Loop {
+ public:
+  Loop();
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // The Loop being run on this thread, or nullptr.
+  static Loop* current() noexcept;
+
+  Netpoll& netpoll() noexcept { return np_; }
+
+  // Runs until stop(). Returns at once (clearing the request) if stop() came before.
+  void run();
+  // One step: runs queued tasks, polls once (waiting at most `t`, not at all if tasks are
+  // queued), runs what became ready. Returns the number of tasks run.
+  std::size_t run_once(Timeout t);
+  // Any thread. The current or next run() returns after its current step.
+  void stop() noexcept;
+
+  // Any thread: run `fn` on the Loop thread. Allocates (a node per call): for control, not
+  // for per-I/O work.
+  void post(std::function<void()> fn);
+  // Any thread: queue `t` to run on this Loop's thread. LoopTask::notify lands here.
+  void schedule(LoopTask* t) noexcept;
+
+  // Starts `t` on this Loop (on its thread, at the next step). The frame is freed when it ends.
+  void spawn(Task<void> t);
+  // Runs the Loop on this thread until `t` completes, and returns its value.
+  template <class T>
+  T block_on(Task<T> t);
+
+  // Embedding: the pollable handle to watch for readability, and how long the host may sleep
+  // before calling run_once(Timeout::zero()) again (zero if tasks are already queued).
+  // next_timeout() is for the thread that runs the Loop.
+  auto native_handle() noexcept { return np_.backend().native_handle(); }
+  Timeout next_timeout() noexcept;
+
+  // Tasks started by spawn() that have not finished yet.
+  std::size_t spawned() const noexcept { return spawned_.load(std::memory_order_relaxed); }
+
+ private:
+  friend class LoopTask;
+  friend struct DetachedPromise;
+  void drain_remote() noexcept;
+
+  Netpoll np_;
+  WaiterList local_;          // the Loop thread only
+  Mutex remote_mu_;
+  WaiterList remote_;         // guarded by remote_mu_
+  std::atomic<bool> remote_pending_{false};
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> spawned_{0};
+};
+
+inline void LoopTask::notify_thunk(Waiter* w) noexcept {
+  auto* t = static_cast<LoopTask*>(w);
+  t->loop_->schedule(t);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operation<Op>: the awaitable (and blocking) form of a state-machine operation.
+//
+// An Op provides `bool step(Waiter* w)` — advance; true when finished, false when `w` has been
+// registered somewhere (a lock queue, a PollDesc, a timer) and will be notified to step again —
+// and `result()`. The same Op runs
+//   * in a coroutine: `co_await op` steps once inline (no suspension if it completes), then
+//     each notification steps it on the Loop thread; the coroutine resumes when it finishes;
+//   * in a plain thread: `op.wait()` steps and parks the thread between steps;
+//   * in a coroutine running on no Loop (Task::wait on a plain thread): as wait().
+// The operation lives in the awaiting frame or on the caller's stack: nothing is allocated.
+// It is neither copied nor moved (guaranteed elision returns it from the factory).
+template <class Op>
+class [[nodiscard]] Operation {
+ public:
+  template <class... A>
+  explicit Operation(A&&... a) : op_(std::forward<A>(a)...) {}
+  Operation(const Operation&) = delete;
+  Operation& operator=(const Operation&) = delete;
+
+  bool await_ready() noexcept {
+    Loop* loop = Loop::current();
+    if (!loop) {
+      run_blocking();
+      return true;
+    }
+    task_.bind(loop);
+    return op_.step(&task_);
+  }
+  void await_suspend(std::coroutine_handle<> h) noexcept { h_ = h; }
+  decltype(auto) await_resume() noexcept { return op_.result(); }
+
+  // Blocks the calling thread until the operation finishes. On a Loop thread this would stop
+  // the very poller it waits for, so there it fails with Errc::invalid_argument at once.
+  decltype(auto) wait() noexcept {
+    if (Loop::current()) return op_.fail_on_loop_thread();
+    run_blocking();
+    return op_.result();
+  }
+
+ private:
+  void run_blocking() noexcept {
+    ThreadWaiter w;
+    while (!op_.step(&w)) w.park();
+  }
+  struct Step final : LoopTask {
+    explicit Step(Operation* o) noexcept : LoopTask(&run), self(o) {}
+    static void run(LoopTask* t) noexcept {
+      Operation* o = static_cast<Step*>(t)->self;
+      if (o->op_.step(t)) o->h_.resume();
+    }
+    Operation* self;
+  };
+
+  Op op_;
+  Step task_{this};
+  std::coroutine_handle<> h_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Task<T>: a lazily started coroutine returning T. `co_await task` runs it (symmetric transfer,
+// no extra scheduling); `task.wait()` runs it on a plain thread, where its operations block;
+// Loop::spawn / block_on run it on a Loop. An exception escaping a Task terminates: operations
+// report errors as values.
+namespace detail {
+struct TaskPromiseBase {
+  std::coroutine_handle<> continuation;
+  Waiter* done_waiter = nullptr;  // Task::wait on a plain thread
+  struct FinalAwaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+      TaskPromiseBase& p = h.promise();
+      if (p.continuation) return p.continuation;
+      if (p.done_waiter) p.done_waiter->notify();
+      return std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+  };
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+  FinalAwaiter final_suspend() const noexcept { return {}; }
+  [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
+};
+
+template <class T>
+struct TaskPromise : TaskPromiseBase {
+  std::optional<T> value;
+  Task<T> get_return_object() noexcept;
+  template <class U>
+  void return_value(U&& v) {
+    value.emplace(std::forward<U>(v));
+  }
+  T take() { return std::move(*value); }
+};
+
+template <>
+struct TaskPromise<void> : TaskPromiseBase {
+  Task<void> get_return_object() noexcept;
+  void return_void() const noexcept {}
+  void take() const noexcept {}
+};
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] Task {
+ public:
+  using promise_type = detail::TaskPromise<T>;
+  using handle_type = std::coroutine_handle<promise_type>;
+
+  Task() noexcept = default;
+  explicit Task(handle_type h) noexcept : h_(h) {}
+  Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  Task& operator=(Task&& o) noexcept {
+    if (this != &o) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(o.h_, {});
+    }
+    return *this;
+  }
+  ~Task() {
+    if (h_) h_.destroy();
+  }
+
+  bool valid() const noexcept { return static_cast<bool>(h_); }
+
+  auto operator co_await() && noexcept {
+    struct Awaiter {
+      handle_type h;
+      bool await_ready() const noexcept { return false; }
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<> cont) noexcept {
+        h.promise().continuation = cont;
+        return h;
+      }
+      T await_resume() { return h.promise().take(); }
+    };
+    return Awaiter{h_};
+  }
+
+  // Runs the task to completion on this plain thread (its operations block it).
+  T wait() && {
+    if (Loop::current()) fatal("Task::wait on a Loop thread: co_await it or use Loop::block_on");
+    ThreadWaiter w;
+    h_.promise().done_waiter = &w;
+    h_.resume();
+    w.park();
+    return h_.promise().take();
+  }
+
+  handle_type release() noexcept { return std::exchange(h_, {}); }
+
+ private:
+  handle_type h_;
+};
+
+namespace detail {
+template <class T>
+Task<T> TaskPromise<T>::get_return_object() noexcept {
+  return Task<T>(std::coroutine_handle<TaskPromise<T>>::from_promise(*this));
+}
+inline Task<void> TaskPromise<void>::get_return_object() noexcept {
+  return Task<void>(std::coroutine_handle<TaskPromise<void>>::from_promise(*this));
+}
+}  // namespace detail
+
+template <class T>
+T Loop::block_on(Task<T> t) {
+  if (current()) fatal("Loop::block_on called from a Loop thread");
+  std::atomic<bool> done{false};
+  auto h = t.release();
+  // The task starts here (this thread is about to become the Loop thread); its completion
+  // flags `done` through a waiter, since no continuation is set.
+  struct Done final : Waiter {
+    std::atomic<bool>* flag;
+    explicit Done(std::atomic<bool>* f) : Waiter(&thunk), flag(f) {}
+    static void thunk(Waiter* w) noexcept { static_cast<Done*>(w)->flag->store(true); }
+  } on_done(&done);
+  h.promise().done_waiter = &on_done;
+  struct Start final : LoopTask {
+    std::coroutine_handle<> h;
+    explicit Start(Loop* l, std::coroutine_handle<> c) : LoopTask(&go, l), h(c) {}
+    static void go(LoopTask* t) noexcept { static_cast<Start*>(t)->h.resume(); }
+  } start(this, h);
+  local_.push(&start);
+  while (!done.load()) run_once(Timeout::infinite());
+  Task<T> owner(h);  // destroys the frame on return
+  return h.promise().take();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sleeping: `co_await sleep_for(loop, d)` on the Loop's timers; on a plain thread, a sleep.
+class SleepOp {
+ public:
+  SleepOp(Loop& loop, std::int64_t deadline_ns) noexcept : loop_(&loop), deadline_(deadline_ns) {}
+  bool step(Waiter* w) noexcept;
+  void result() const noexcept {}
+  void fail_on_loop_thread() const noexcept {}
+
+ private:
+  static void fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept;
+  Timer timer_;  // first member: fired() recovers the SleepOp from it
+  Loop* loop_;
+  std::int64_t deadline_;
+  Waiter* waiter_ = nullptr;
+  bool armed_ = false;
+};
+
+Operation<SleepOp> sleep_until(Loop& loop, std::chrono::steady_clock::time_point t) noexcept;
+Operation<SleepOp> sleep_for(Loop& loop, std::chrono::nanoseconds d) noexcept;
+
+// std::chrono::steady_clock time point <-> the core's monotonic ns (0 = none).
+std::int64_t to_ns(std::chrono::steady_clock::time_point t) noexcept;
+
+}  // namespace netpoll::net

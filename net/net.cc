@@ -1,0 +1,419 @@
+#include "net/net.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <thread>
+#include <utility>
+
+#include "net/sys_posix.h"
+#include "poller/error.h"
+
+namespace netpoll::net {
+
+void reserve_descriptor_for_emfile() noexcept;  // fd_posix.cc
+
+// --- errors from getaddrinfo ---------------------------------------------------------------------
+
+namespace {
+class GaiCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "netpoll.resolve"; }
+  std::string message(int c) const override { return std::string("lookup: ") + gai_strerror(c); }
+};
+const GaiCategory g_gai;
+std::error_code gai_code(int r) noexcept {
+  if (r == EAI_SYSTEM) return errno_code(errno);
+  return {r, g_gai};
+}
+}  // namespace
+
+// --- Socket ----------------------------------------------------------------------------------------
+
+Socket::Socket(Socket&& o) noexcept
+    : fd_(std::exchange(o.fd_, nullptr)), net_(o.net_), laddr_(o.laddr_),
+      unlink_path_(std::move(o.unlink_path_)) {}
+
+Socket& Socket::operator=(Socket&& o) noexcept {
+  if (this != &o) {
+    this->~Socket();
+    new (this) Socket(std::move(o));
+  }
+  return *this;
+}
+
+Socket::~Socket() {
+  if (!fd_) return;
+  Close();
+  fd_->release();
+  fd_ = nullptr;
+}
+
+std::error_code Socket::Close() noexcept {
+  if (!fd_) return Errc::closed;
+  std::error_code ec = fd_->close();
+  if (!ec && !unlink_path_.empty()) {
+    ::unlink(unlink_path_.c_str());  // Go's unlinkOnClose for listeners it created
+    unlink_path_.clear();
+  }
+  return ec;
+}
+
+std::error_code Socket::SetDeadline(TimePoint t) noexcept {
+  if (!fd_) return Errc::closed;
+  return fd_->set_deadline(to_ns(t), kReadWrite);
+}
+std::error_code Socket::SetReadDeadline(TimePoint t) noexcept {
+  if (!fd_) return Errc::closed;
+  return fd_->set_deadline(to_ns(t), kRead);
+}
+std::error_code Socket::SetWriteDeadline(TimePoint t) noexcept {
+  if (!fd_) return Errc::closed;
+  return fd_->set_deadline(to_ns(t), kWrite);
+}
+
+std::error_code Conn::CloseWrite() noexcept {
+  if (!fd_) return Errc::closed;
+  return fd_->shutdown(SHUT_WR);
+}
+std::error_code Conn::CloseRead() noexcept {
+  if (!fd_) return Errc::closed;
+  return fd_->shutdown(SHUT_RD);
+}
+std::error_code Conn::SetNoDelay(bool on) noexcept {
+  if (!fd_) return Errc::closed;
+  return fd_->setsockopt_int(IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+}
+
+// --- sockets (Go's sysSocket, setDefaultSockopts, ...) --------------------------------------------
+
+namespace {
+bool is_tcp(Network n) noexcept { return n == Network::tcp || n == Network::tcp4 || n == Network::tcp6; }
+bool is_udp(Network n) noexcept { return n == Network::udp || n == Network::udp4 || n == Network::udp6; }
+
+int sock_type(Network n) noexcept {
+  switch (n) {
+    case Network::udp:
+    case Network::udp4:
+    case Network::udp6:
+    case Network::unix_dgram: return SOCK_DGRAM;
+    case Network::unix_seqpacket: return SOCK_SEQPACKET;
+    default: return SOCK_STREAM;
+  }
+}
+
+// A nonblocking close-on-exec socket; the fallback is for kernels refusing the type flags.
+Result<int> sys_socket(int family, int type) noexcept {
+  int s = sys.socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s >= 0) return s;
+  if (errno != EINVAL && errno != EPROTONOSUPPORT) return errno_code(errno);
+  s = sys.socket(family, type, 0);
+  if (s < 0) return errno_code(errno);
+  if (sys.fcntl_setfd(s, FD_CLOEXEC) != 0 || sys.fcntl_setfl(s, O_NONBLOCK | O_RDWR) != 0) {
+    const int err = errno;
+    sys.close(s);
+    return errno_code(err);
+  }
+  return s;
+}
+
+std::error_code set_int(int s, int level, int name, int v) noexcept {
+  if (sys.setsockopt(s, level, name, &v, sizeof v) != 0) return errno_code(errno);
+  return {};
+}
+
+// Go's setDefaultSockopts: IPV6_V6ONLY as the family choice decided; broadcast for UDP.
+std::error_code default_sockopts(int s, int family, Network n, bool v6only) noexcept {
+  if (family == AF_INET6)
+    if (auto ec = set_int(s, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? 1 : 0)) return ec;
+  if (is_udp(n) && family != AF_UNIX)
+    if (auto ec = set_int(s, SOL_SOCKET, SO_BROADCAST, 1)) return ec;
+  return {};
+}
+
+struct Plan {
+  SockAddr addr;
+  int family;
+  bool v6only;
+};
+
+// Go's favoriteAddrFamily for a listener: a wildcard on "tcp"/"udp" becomes an IPv6 socket
+// accepting IPv4 too (v6only off); "tcp6" is v6-only; otherwise the address decides.
+Plan listen_plan(Network n, const SockAddr& a) noexcept {
+  if (a.family() == AF_UNIX) return {a, AF_UNIX, false};
+  const bool any_family = n == Network::tcp || n == Network::udp;
+  if (any_family && a.is_wildcard()) {
+    Result<SockAddr> v6 = SockAddr::ip("", a.port(), AF_INET6);
+    return {*v6, AF_INET6, false};
+  }
+  return {a, a.family(), n == Network::tcp6 || n == Network::udp6};
+}
+
+int read_somaxconn() noexcept {
+  std::FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "re");
+  if (!f) return SOMAXCONN;
+  long v = 0;
+  const int got = std::fscanf(f, "%ld", &v);
+  std::fclose(f);
+  if (got != 1 || v <= 0) return SOMAXCONN;
+  // Kernels before 4.1 keep the backlog in 16 bits; Go caps the same way.
+  return v > 65535 ? 65535 : static_cast<int>(v);
+}
+
+// Creates, configures, binds (and for streams listens) one socket; returns it registered.
+Result<FD*> bind_socket(Loop& loop, Network n, const Plan& p, bool listen) noexcept {
+  Result<int> s = sys_socket(p.family, sock_type(n));
+  if (!s) return s.error();
+  auto fail = [&](std::error_code ec) -> Result<FD*> {
+    sys.close(*s);
+    return ec;
+  };
+  if (auto ec = default_sockopts(*s, p.family, n, p.v6only)) return fail(ec);
+  if (listen && p.family != AF_UNIX && sock_type(n) != SOCK_DGRAM)
+    if (auto ec = set_int(*s, SOL_SOCKET, SO_REUSEADDR, 1)) return fail(ec);
+  if (sys.bind(*s, p.addr.get(), p.addr.len()) != 0) return fail(errno_code(errno));
+  if (listen && sock_type(n) != SOCK_DGRAM && sys.listen(*s, listener_backlog()) != 0)
+    return fail(errno_code(errno));
+  return FD::open(loop, *s, sock_type(n) == SOCK_STREAM);
+}
+
+bool is_loopback_name(std::string_view h) noexcept { return h == "localhost"; }
+bool all_alpha(std::string_view s) noexcept {
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-')) return false;
+  return !s.empty();
+}
+
+int family_of(Network n) noexcept {
+  if (n == Network::tcp4 || n == Network::udp4) return AF_INET;
+  if (n == Network::tcp6 || n == Network::udp6) return AF_INET6;
+  return AF_UNSPEC;
+}
+}  // namespace
+
+int listener_backlog() noexcept {
+  static const int backlog = read_somaxconn();
+  return backlog;
+}
+
+Result<std::vector<SockAddr>> ResolveAddrs(std::string_view network, std::string_view address,
+                                           bool passive) {
+  Result<Network> n = parse_network(network);
+  if (!n) return n.error();
+  std::vector<SockAddr> out;
+  if (is_unix(*n)) {
+    Result<SockAddr> a = SockAddr::unix_path(address);
+    if (!a) return a.error();
+    out.push_back(*a);
+    return out;
+  }
+  Result<HostPort> hp = split_host_port(address);
+  if (!hp) return hp.error();
+  const int want = family_of(*n);
+  Result<std::uint16_t> port = parse_port(hp->port);
+  if (!port && !all_alpha(hp->port)) return port.error();
+  std::string host(hp->host);
+  if (port) {
+    // Literal addresses, the wildcard and "localhost" need no lookup.
+    if (host.empty()) {
+      out.push_back(*SockAddr::ip("", *port, want == AF_INET6 ? AF_INET6 : AF_INET));
+      return out;
+    }
+    if (is_loopback_name(host)) {
+      if (want != AF_INET6) out.push_back(*SockAddr::ip("127.0.0.1", *port, AF_INET));
+      if (want != AF_INET) out.push_back(*SockAddr::ip("::1", *port, AF_INET6));
+      return out;
+    }
+    if (Result<SockAddr> v4 = SockAddr::ip(host, *port, AF_INET); v4 && want != AF_INET6) {
+      out.push_back(*v4);
+      return out;
+    }
+    if (host.find(':') != std::string::npos) {
+      Result<SockAddr> v6 = SockAddr::ip(host, *port, AF_INET6);
+      if (!v6) return AddrErrc::invalid_host;
+      if (want == AF_INET) return AddrErrc::no_suitable_address;
+      out.push_back(*v6);
+      return out;
+    }
+  }
+  addrinfo hints{};
+  hints.ai_family = want;
+  hints.ai_socktype = sock_type(*n);
+  hints.ai_flags = passive ? AI_PASSIVE : 0;
+  addrinfo* res = nullptr;
+  const std::string service(hp->port.empty() ? "0" : std::string(hp->port));
+  const int r = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
+  if (r != 0) return gai_code(r);
+  for (addrinfo* ai = res; ai; ai = ai->ai_next)
+    if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+      out.push_back(SockAddr::from(ai->ai_addr, ai->ai_addrlen));
+  ::freeaddrinfo(res);
+  if (out.empty()) return AddrErrc::no_suitable_address;
+  return out;
+}
+
+Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view address) {
+  Result<Network> n = parse_network(network);
+  if (!n) return n.error();
+  if (!is_stream(*n)) return AddrErrc::wrong_network_for_call;
+  Result<std::vector<SockAddr>> addrs = ResolveAddrs(network, address, true);
+  if (!addrs) return addrs.error();
+  reserve_descriptor_for_emfile();
+  Plan p = listen_plan(*n, addrs->front());
+  Result<FD*> fd = bind_socket(loop, *n, p, true);
+  if (!fd && p.family == AF_INET6 && (*n == Network::tcp) && fd.error() == std::errc::address_family_not_supported) {
+    p = Plan{*SockAddr::ip("", addrs->front().port(), AF_INET), AF_INET, false};  // no IPv6 here
+    fd = bind_socket(loop, *n, p, true);
+  }
+  if (!fd) return fd.error();
+  Result<SockAddr> local = (*fd)->sockname();
+  Listener l(*fd, *n, local ? *local : p.addr);
+  if (p.family == AF_UNIX && address[0] != '@') l.unlink_path_ = std::string(address);
+  return l;
+}
+
+Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::string_view address) {
+  Result<Network> n = parse_network(network);
+  if (!n) return n.error();
+  if (is_stream(*n) || *n == Network::unix_seqpacket) return AddrErrc::wrong_network_for_call;
+  Result<std::vector<SockAddr>> addrs = ResolveAddrs(network, address, true);
+  if (!addrs) return addrs.error();
+  const Plan p = listen_plan(*n, addrs->front());
+  Result<FD*> fd = bind_socket(loop, *n, p, false);
+  if (!fd) return fd.error();
+  Result<SockAddr> local = (*fd)->sockname();
+  return PacketConn(*fd, *n, local ? *local : p.addr);
+}
+
+Result<Conn> AcceptConnOp::result() noexcept {
+  Result<Accepted> a = inner_.result();
+  if (!a) return a.error();
+  const int s = a->sysfd;
+  if (is_tcp(net_)) set_int(s, IPPROTO_TCP, TCP_NODELAY, 1);  // Go's default; best effort
+  Result<FD*> fd = FD::open(fd_->loop(), s, true);
+  if (!fd) return fd.error();
+  SockAddr local;
+  local.set_len(SockAddr::capacity());
+  if (sys.getsockname(s, local.get(), local.len_ptr()) != 0) local.set_len(0);
+  return Conn(*fd, net_, local, a->peer);
+}
+
+// --- Dial -----------------------------------------------------------------------------------------
+
+namespace {
+// getaddrinfo on a helper thread, so a coroutine's Loop keeps running (one thread per lookup:
+// names are rare on hot paths, and a pool would hold threads forever).
+class ResolveOp {
+ public:
+  ResolveOp(std::string_view network, std::string_view address) : network_(network), address_(address) {}
+  bool step(Waiter* w) noexcept {
+    if (started_) return true;
+    started_ = true;
+    if (!Loop::current()) {  // a plain thread: just block
+      res_ = ResolveAddrs(network_, address_);
+      return true;
+    }
+    try {
+      std::thread([this, w] {
+        res_ = ResolveAddrs(network_, address_);
+        w->notify();  // last touch of *this: the owner may resume and free it
+      }).detach();
+    } catch (const std::system_error& e) {
+      res_ = e.code();
+      return true;
+    }
+    return false;
+  }
+  Result<std::vector<SockAddr>> result() noexcept { return std::move(res_); }
+  Result<std::vector<SockAddr>> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
+
+ private:
+  std::string network_, address_;
+  Result<std::vector<SockAddr>> res_{Errc::invalid_argument};
+  bool started_ = false;
+};
+
+bool same_endpoint(const SockAddr& a, const SockAddr& b) noexcept {
+  return a.family() == b.family() && a.port() == b.port() && a.to_string() == b.to_string();
+}
+
+// Whether a name needs getaddrinfo (a literal or localhost does not).
+bool needs_lookup(std::string_view network, std::string_view address) {
+  Result<Network> n = parse_network(network);
+  if (!n || is_unix(*n)) return false;
+  Result<HostPort> hp = split_host_port(address);
+  if (!hp) return false;
+  if (!parse_port(hp->port)) return true;
+  std::string host(hp->host);
+  if (host.empty() || is_loopback_name(host)) return false;
+  return !SockAddr::ip(host, 0, AF_INET) && !SockAddr::ip(host, 0, AF_INET6);
+}
+
+Task<Result<Conn>> dial_one(Loop& loop, Network n, SockAddr to, std::int64_t deadline) {
+  // Go retries a self-connect (local == remote, possible on loopback with an ephemeral port
+  // equal to the target) twice with a fresh socket.
+  for (int attempt = 0;; ++attempt) {
+    Result<int> s = sys_socket(to.family(), sock_type(n));
+    if (!s) co_return s.error();
+    if (auto ec = default_sockopts(*s, to.family(), n, false)) {
+      sys.close(*s);
+      co_return ec;
+    }
+    Result<FD*> opened = FD::open(loop, *s, sock_type(n) == SOCK_STREAM);
+    if (!opened) co_return opened.error();
+    FD* fd = *opened;
+    struct Owner {  // closes and releases fd on every early return
+      FD* fd;
+      ~Owner() {
+        if (fd) fd->release();
+      }
+    } owner{fd};
+    if (deadline) fd->set_deadline(deadline, kWrite);
+    Result<bool> ok = co_await Operation<ConnectOp>(fd, to);
+    if (!ok) co_return ok.error();
+    if (deadline) fd->set_deadline(0, kWrite);
+    Result<SockAddr> local = fd->sockname();
+    if (!local) co_return local.error();
+    Result<SockAddr> peer = fd->peername();
+    if (!peer) co_return peer.error();
+    if (is_tcp(n) && same_endpoint(*local, *peer)) {
+      if (attempt < 2) continue;
+      co_return errno_code(ECONNREFUSED);
+    }
+    if (is_tcp(n)) set_int(fd->sysfd(), IPPROTO_TCP, TCP_NODELAY, 1);
+    owner.fd = nullptr;
+    co_return Conn(fd, n, *local, *peer);
+  }
+}
+}  // namespace
+
+Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
+                        std::chrono::nanoseconds timeout) {
+  Result<Network> n = parse_network(network);
+  if (!n) co_return n.error();
+  if (timeout.count() < 0) co_return Errc::deadline_exceeded;
+  const std::int64_t deadline =
+      timeout.count() == 0 ? 0 : now_ns() + std::min<std::int64_t>(timeout.count(), INT64_MAX / 2);
+  // (Not a ?: with co_await in one arm: GCC 12 mis-handles the temporaries' lifetimes.)
+  Result<std::vector<SockAddr>> addrs{Errc::invalid_argument};
+  if (needs_lookup(network, address)) addrs = co_await Operation<ResolveOp>(network, address);
+  else addrs = ResolveAddrs(network, address);
+  if (!addrs) co_return addrs.error();
+  std::error_code first;
+  for (const SockAddr& a : *addrs) {
+    Result<Conn> c = co_await dial_one(loop, *n, a, deadline);
+    if (c) co_return c;
+    if (!first) first = c.error();
+    if (c.error() == Errc::deadline_exceeded) break;
+  }
+  co_return first;
+}
+
+}  // namespace netpoll::net
