@@ -3,8 +3,11 @@
 
 NETPOLL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-# Debian packages every build needs (offline Bazel 4.2.3 + rules, doctest, the compiler).
-NETPOLL_BUILD_PACKAGES=(bazel-bootstrap bazel-rules-cc bazel-rules-java bazel-platforms doctest-dev g++)
+# Debian packages every build needs (offline Bazel 4.2.3 + rules, doctest, the compiler), plus
+# what the tests drive: libuv1-dev (the embedding test's host loop) and curl (the HTTP example's
+# client).
+NETPOLL_BUILD_PACKAGES=(bazel-bootstrap bazel-rules-cc bazel-rules-java bazel-platforms doctest-dev g++
+  libuv1-dev curl)
 
 # ensure_packages PKG...: installs the missing ones (as root), or prints the exact command
 # and exits 2 (not root). Nothing else is ever installed by hand.
