@@ -211,7 +211,9 @@ class SendToOp : public LockedOp<SendToOp, std::size_t> {
 template <class Derived, class T>
 bool LockedOp<Derived, T>::step(Waiter* w) noexcept {
   auto& self = *static_cast<Derived*>(this);
-  PollDesc* pd = fd_->pd();
+  // fd_->pd() is read only while this operation holds its lock (and so a reference): a closed
+  // FD's last reference may be dropped on another thread, which releases the PollDesc.
+  PollDesc* pd = phase_ == kLock || phase_ == kDone ? nullptr : fd_->pd();
   for (;;) {
     switch (phase_) {
       case kLock: {
@@ -227,6 +229,7 @@ bool LockedOp<Derived, T>::step(Waiter* w) noexcept {
           phase_ = kDone;
           return true;
         }
+        pd = fd_->pd();
         // Go's prepareRead / prepareWrite forgets a stale readiness before the syscall. An
         // operation that parks first (a drained stream) must keep it instead: it may be the
         // edge for data that arrived after the short read. event_error means "ask the socket".

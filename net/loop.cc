@@ -109,6 +109,7 @@ void Loop::spawn(Task<void> t) {
 
 std::size_t Loop::run_once(Timeout t) {
   CurrentScope scope(this);
+  budget_ = kInlineBudget;
   drain_remote();
   WaiterList ready;
   const Result<std::size_t> n = np_.poll(local_.empty() ? t : Timeout::zero(), ready);

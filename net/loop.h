@@ -90,6 +90,13 @@ class Loop {
   auto native_handle() noexcept { return np_.backend().native_handle(); }
   Timeout next_timeout() noexcept;
 
+  // Operations that may complete inline (without suspending) per run_once round; past it an
+  // operation yields to the back of the run queue. Each exhaustion costs one extra
+  // zero-timeout poll per 64 operations; a flooding connection gets 64 reads per round while
+  // every other ready task gets its turn (testing.md case 3).
+  static constexpr std::uint32_t kInlineBudget = 64;
+  bool take_inline_budget() noexcept { return budget_ > 0 ? (--budget_, true) : false; }
+
   // Tasks started by spawn() that have not finished yet.
   std::size_t spawned() const noexcept { return spawned_.load(std::memory_order_relaxed); }
 
@@ -105,6 +112,7 @@ class Loop {
   std::atomic<bool> remote_pending_{false};
   std::atomic<bool> stop_{false};
   std::atomic<std::size_t> spawned_{0};
+  std::uint32_t budget_ = kInlineBudget;  // the Loop thread only
 };
 
 inline void LoopTask::notify_thunk(Waiter* w) noexcept {
@@ -139,9 +147,15 @@ class [[nodiscard]] Operation {
       return true;
     }
     task_.bind(loop);
+    // A coroutine whose operations keep completing inline would never give the Loop back
+    // (a flooding connection starving the others): past the round's budget it yields first.
+    if (!loop->take_inline_budget()) return yield_ = true, false;
     return op_.step(&task_);
   }
-  void await_suspend(std::coroutine_handle<> h) noexcept { h_ = h; }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    h_ = h;
+    if (yield_) task_.loop()->schedule(&task_);  // steps when the queue gets to it
+  }
   decltype(auto) await_resume() noexcept { return op_.result(); }
 
   // Blocks the calling thread until the operation finishes. On a Loop thread this would stop
@@ -169,6 +183,7 @@ class [[nodiscard]] Operation {
   Op op_;
   Step task_{this};
   std::coroutine_handle<> h_;
+  bool yield_ = false;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -305,6 +305,33 @@ Result<Conn> AcceptConnOp::result() noexcept {
   return Conn(*fd, net_, local, a->peer);
 }
 
+Result<Conn> FileConn(Loop& loop, int sysfd) {
+  if (sysfd < 0) return Errc::invalid_argument;
+  int type = 0, acc = 0;
+  socklen_t len = sizeof type;
+  if (sys.getsockopt(sysfd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return errno_code(errno);
+  len = sizeof acc;
+  if (sys.getsockopt(sysfd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0 && acc)
+    return errno_code(EINVAL);  // a listener is not a Conn
+  SockAddr local, peer;
+  local.set_len(SockAddr::capacity());
+  if (sys.getsockname(sysfd, local.get(), local.len_ptr()) != 0) return errno_code(errno);
+  peer.set_len(SockAddr::capacity());
+  if (sys.getpeername(sysfd, peer.get(), peer.len_ptr()) != 0) peer.set_len(0);  // unconnected dgram
+  Network n;
+  if (local.family() == AF_UNIX)
+    n = type == SOCK_STREAM ? Network::unix_stream
+        : type == SOCK_DGRAM ? Network::unix_dgram : Network::unix_seqpacket;
+  else if (type == SOCK_STREAM) n = local.family() == AF_INET ? Network::tcp4 : Network::tcp6;
+  else if (type == SOCK_DGRAM) n = local.family() == AF_INET ? Network::udp4 : Network::udp6;
+  else return errno_code(EPROTOTYPE);
+  if (sys.fcntl_setfd(sysfd, FD_CLOEXEC) != 0 || sys.fcntl_setfl(sysfd, O_NONBLOCK | O_RDWR) != 0)
+    return errno_code(errno);
+  Result<FD*> fd = FD::open(loop, sysfd, type == SOCK_STREAM);
+  if (!fd) return fd.error();
+  return Conn(*fd, n, local, peer);
+}
+
 // --- Dial -----------------------------------------------------------------------------------------
 
 namespace {

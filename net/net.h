@@ -153,6 +153,12 @@ Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::strin
 // in order within the timeout (0 = none), detects a TCP self-connect and retries as Go does.
 Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
                         std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0});
+// Go's FileConn: a Conn around an existing connected socket (TCP, UDP or Unix). It is made
+// nonblocking and close-on-exec and registered; on success the Conn owns the descriptor. Errors
+// before registration (not a socket: ENOTSOCK; a listening socket: EINVAL) leave it to the
+// caller; a registration error closes it.
+Result<Conn> FileConn(Loop& loop, int sysfd);
+
 // The addresses `address` names for `network` (blocking: getaddrinfo for names).
 Result<std::vector<SockAddr>> ResolveAddrs(std::string_view network, std::string_view address,
                                            bool passive = false);

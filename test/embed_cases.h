@@ -1,0 +1,143 @@
+// The embedding test cases, written once and run by each host loop (embed_libuv_test.cc,
+// embed_poll_test.cc). A Host embeds a net::Loop in a foreign event loop and provides:
+//
+//   explicit Host(net::Loop& loop);       // on the test thread, which becomes the host thread
+//   void run(std::function<bool()> done);  // runs the host loop on this thread; after every
+//                                          // Loop step it calls done(), and returns when it is
+//                                          // true or after kHostSafetyTimeout (timed_out)
+//   const HostStats& stats() const;        // read after run() returns
+//   bool sleeping() const;                 // any thread: the host has blocked at least once
+//                                          // with no timer armed and no step pending
+//
+// The Loop is stepped only through the embedding contract: watch loop.native_handle() for
+// readability, call loop.run_once(Timeout::zero()), then sleep at most loop.next_timeout().
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/net.h"
+#include "test/embed_common.h"
+
+namespace netpoll::embed_test {
+
+struct HostStats {
+  int handle_wakeups = 0;  // steps because the native handle was readable
+  int timer_wakeups = 0;   // steps because next_timeout() elapsed
+  int zero_steps = 0;      // steps because next_timeout() was zero (tasks already queued)
+  bool timed_out = false;  // the safety timeout ended run(): the test failed
+};
+
+using namespace std::chrono_literals;
+
+// Several client threads, several connections each, random data echoed byte for byte by
+// coroutines on the embedded Loop; the host returns when every server coroutine has finished.
+template <class Host>
+void check_echo() {
+  constexpr int kThreads = 4, kConnsPerThread = 3;
+  constexpr std::size_t kBytes = 96 * 1024;
+  constexpr int kConns = kThreads * kConnsPerThread;
+  net::Loop loop;
+  Result<net::Listener> ln = net::Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  const std::uint16_t port = ln->Addr().port();
+  EchoRecord rec;
+  loop.spawn(echo_server(loop, *ln, kConns, rec));
+
+  std::vector<std::string> client_errors(kThreads);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kThreads; ++i)
+    clients.emplace_back([&, i] {
+      client_errors[static_cast<std::size_t>(i)] =
+          echo_client(port, kConnsPerThread, kBytes, 0x5eed0000u + static_cast<std::uint32_t>(i));
+    });
+  Host host(loop);
+  host.run([&] { return loop.spawned() == 0; });
+  for (auto& t : clients) t.join();
+
+  CHECK_FALSE(host.stats().timed_out);
+  for (const std::string& e : client_errors) CHECK_MESSAGE(e.empty(), e);
+  INFO("first server error: ", rec.first_error);
+  CHECK(rec.errors == 0);
+  CHECK(rec.accepted == kConns);
+  CHECK(rec.finished == kConns);
+  CHECK(rec.echoed == kConns * kBytes);
+  CHECK(host.stats().handle_wakeups > 0);
+  CHECK(loop.spawned() == 0);
+}
+
+// A sleep and a read deadline on an idle connection: nothing but the host's timer (armed from
+// next_timeout()) can end them. Checked as "did fire" and "not early", never as a duration.
+template <class Host>
+void check_timers() {
+  constexpr auto kSleep = 20ms;
+  constexpr auto kDeadline = 50ms;
+  net::Loop loop;
+  Result<net::Listener> ln = net::Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  const std::uint16_t port = ln->Addr().port();
+  SleepRecord sleep;
+  DeadlineRecord deadline;
+  loop.spawn(sleeper(loop, kSleep, sleep));
+  loop.spawn(deadline_server(*ln, kDeadline, deadline));
+  std::string client_error;
+  std::thread client([&] { client_error = silent_client(port); });
+  Host host(loop);
+  host.run([&] { return loop.spawned() == 0; });
+  client.join();
+
+  CHECK_FALSE(host.stats().timed_out);
+  CHECK(sleep.done);
+  CHECK(sleep.elapsed >= kSleep);
+  INFO("deadline server: ", deadline.first_error);
+  CHECK(deadline.accepted);
+  CHECK(deadline.read_error == Errc::deadline_exceeded);
+  CHECK(deadline.elapsed >= kDeadline);
+  CHECK(deadline.read_after_clear_ok);
+  CHECK(deadline.done);
+  CHECK_MESSAGE(client_error.empty(), client_error);
+  CHECK(host.stats().timer_wakeups >= 1);
+}
+
+// loop.post from other threads while the host sleeps with nothing armed: the wake must make
+// the native handle readable, and every closure runs on the host thread.
+template <class Host>
+void check_post() {
+  constexpr int kThreads = 4, kPosts = 50;
+  net::Loop loop;
+  const std::thread::id host_thread = std::this_thread::get_id();
+  int ran = 0, on_wrong_thread = 0;  // the host thread only (posted closures run there)
+  Host host(loop);
+  std::atomic<int> posters_waited_out{0};
+  std::vector<std::thread> posters;
+  for (int i = 0; i < kThreads; ++i)
+    posters.emplace_back([&] {
+      // Post only once the host is blocked on the handle alone, so the wake is what ends its
+      // sleep (a post before that would be picked up by a step already under way).
+      const auto give_up = Clock::now() + kClientTimeout;
+      while (!host.sleeping() && Clock::now() < give_up) std::this_thread::sleep_for(1ms);
+      if (!host.sleeping()) posters_waited_out.fetch_add(1);
+      for (int k = 0; k < kPosts; ++k)
+        loop.post([&] {
+          if (std::this_thread::get_id() != host_thread) ++on_wrong_thread;
+          ++ran;
+        });
+    });
+  host.run([&] { return ran == kThreads * kPosts; });
+  for (auto& t : posters) t.join();
+
+  CHECK_FALSE(host.stats().timed_out);
+  CHECK(posters_waited_out.load() == 0);
+  CHECK(ran == kThreads * kPosts);
+  CHECK(on_wrong_thread == 0);
+  CHECK(host.stats().handle_wakeups >= 1);
+  CHECK(host.stats().timer_wakeups == 0);  // nothing was armed: only the wake could end a sleep
+}
+
+}  // namespace netpoll::embed_test

@@ -1,0 +1,687 @@
+// The net layer's conformance suite (testing.md cases 2-12, 17-21, 23, 25 at the net level),
+// written against the public API in net/net.h only, so the Windows build runs it too. Cases
+// that inject errnos through the POSIX syscall hooks live in net/fd_posix_test.cc.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/net.h"
+#include "test/test_util.h"
+
+using namespace netpoll;
+using namespace netpoll::net;
+using namespace std::chrono_literals;
+using netpoll::testing::Clock;
+using netpoll::testing::elapsed_ns;
+
+namespace {
+
+// A Loop served by its own thread, for blocking-mode callers.
+class LoopThread {
+ public:
+  LoopThread() : thread_([this] { loop.run(); }) {}
+  ~LoopThread() {
+    loop.stop();
+    thread_.join();
+  }
+  Loop loop;
+
+ private:
+  std::thread thread_;
+};
+
+// A loopback listener with a zero backlog that never accepts: once its queue is full, further
+// SYNs are dropped and a connect to it stays in progress.
+struct SilentListener {
+  SilentListener() : fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
+    REQUIRE(::listen(fd.get(), 0) == 0);
+    socklen_t len = sizeof sin;
+    REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sin), &len) == 0);
+    addr = SockAddr::from(reinterpret_cast<sockaddr*>(&sin), len);
+  }
+  netpoll::testing::Fd fd;
+  SockAddr addr;
+};
+
+std::string pattern(std::size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  std::mt19937 rng(seed);
+  for (char& c : s) c = static_cast<char>('a' + rng() % 26);
+  return s;
+}
+
+// Reads exactly n bytes (or until EOF / error).
+Task<std::string> read_n(Conn& c, std::size_t n) {
+  std::string out;
+  std::vector<char> buf(64 * 1024);
+  while (out.size() < n) {
+    Result<std::size_t> r = co_await c.Read(std::span<char>(buf.data(), std::min(buf.size(), n - out.size())));
+    if (!r || *r == 0) break;
+    out.append(buf.data(), *r);
+  }
+  co_return out;
+}
+
+Task<std::string> read_all(Conn& c) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    Result<std::size_t> r = co_await c.Read(std::span<char>(buf));
+    if (!r || *r == 0) break;
+    out.append(buf, *r);
+  }
+  co_return out;
+}
+
+// A connected pair over loopback TCP: client dialed, server accepted.
+struct ConnPair {
+  Conn client, server;
+};
+
+Task<ConnPair> tcp_conn_pair(Loop& loop, Listener& ln) {
+  Result<Conn> c = co_await Dial(loop, "tcp", ln.Addr().to_string());
+  REQUIRE(c);
+  Result<Conn> s = co_await ln.Accept();
+  REQUIRE(s);
+  co_return ConnPair{std::move(*c), std::move(*s)};
+}
+
+ConnPair blocking_pair(Loop& loop) {
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  Result<Conn> c = Dial(loop, "tcp", ln->Addr().to_string()).wait();
+  REQUIRE(c);
+  Result<Conn> s = ln->Accept().wait();
+  REQUIRE(s);
+  return ConnPair{std::move(*c), std::move(*s)};
+}
+
+}  // namespace
+
+TEST_SUITE("net") {
+
+TEST_CASE("Listen/Dial/Accept: addresses, echo both ways, EOF") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp4", "127.0.0.1:0");
+  REQUIRE(ln);
+  CHECK(ln->Addr().port() != 0);
+  CHECK(ln->Addr().to_string().rfind("127.0.0.1:", 0) == 0);
+  loop.block_on([&]() -> Task<void> {
+    ConnPair p = co_await tcp_conn_pair(loop, *ln);
+    CHECK(p.client.RemoteAddr() == ln->Addr());
+    CHECK(p.server.LocalAddr() == ln->Addr());
+    CHECK(p.server.RemoteAddr().to_string() == p.client.LocalAddr().to_string());
+    REQUIRE(co_await p.client.Write(std::string_view("ping")));
+    CHECK(co_await read_n(p.server, 4) == "ping");
+    REQUIRE(co_await p.server.Write(std::string_view("pong")));
+    CHECK(co_await read_n(p.client, 4) == "pong");
+    REQUIRE(!p.client.Close());
+    CHECK(co_await read_all(p.server) == "");  // EOF
+  }());
+}
+
+TEST_CASE("blocking mode: many plain threads served by one Loop thread") {
+  LoopThread lt;
+  Result<Listener> ln = Listen(lt.loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  constexpr int kThreads = 8;
+  std::vector<std::thread> servers, clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kThreads; ++i)
+    servers.emplace_back([&] {
+      Result<Conn> c = ln->Accept().wait();
+      REQUIRE(c);
+      std::vector<char> buf(8192);
+      for (;;) {
+        Result<std::size_t> n = c->Read(std::span<char>(buf)).wait();
+        REQUIRE(n);
+        if (*n == 0) break;
+        REQUIRE(c->Write(std::as_bytes(std::span<char>(buf.data(), *n))).wait());
+      }
+    });
+  for (int i = 0; i < kThreads; ++i)
+    clients.emplace_back([&, i] {
+      Result<Conn> c = Dial(lt.loop, "tcp", ln->Addr().to_string()).wait();
+      REQUIRE(c);
+      const std::string msg = pattern(200000 + static_cast<std::size_t>(i) * 1000, static_cast<unsigned>(i));
+      std::thread w([&] { REQUIRE(c->Write(std::string_view(msg)).wait()); REQUIRE(!c->CloseWrite()); });
+      std::string got;
+      std::vector<char> buf(8192);
+      for (;;) {
+        Result<std::size_t> n = c->Read(std::span<char>(buf)).wait();
+        REQUIRE(n);
+        if (*n == 0) break;
+        got.append(buf.data(), *n);
+      }
+      w.join();
+      if (got == msg) ok.fetch_add(1);
+    });
+  for (auto& t : clients) t.join();
+  for (auto& t : servers) t.join();
+  CHECK(ok.load() == kThreads);
+}
+
+TEST_CASE("an operation on the Loop thread cannot block: wait() there is an error, not a hang") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  loop.block_on([&]() -> Task<void> {
+    Result<Conn> r = ln->Accept().wait();
+    CHECK(r.error() == Errc::invalid_argument);
+    co_return;
+  }());
+}
+
+// --- case 7: Close unblocks parked operations ------------------------------------------------
+
+TEST_CASE("case 7: Close unblocks a parked Read and a parked Write with 'closed'") {
+  LoopThread lt;
+  ConnPair p = blocking_pair(lt.loop);
+  std::error_code read_err, write_err;
+  std::thread reader([&] {
+    char b[16];
+    Result<std::size_t> r = p.server.Read(std::span<char>(b)).wait();
+    read_err = r.error();
+  });
+  std::thread writer([&] {
+    // Fill the socket buffers until the write parks.
+    std::string big(8 << 20, 'x');
+    Result<std::size_t> r = p.server.Write(std::string_view(big)).wait();
+    write_err = r.error();
+  });
+  std::this_thread::sleep_for(50ms);  // let both park (correctness does not depend on it)
+  REQUIRE(!p.server.Close());
+  reader.join();
+  writer.join();
+  CHECK(read_err == Errc::closed);
+  CHECK(write_err == Errc::closed);
+  CHECK(read_err.message() == "use of closed network connection");
+  CHECK(p.server.Close() == Errc::closed);  // second Close
+  char b[4];
+  CHECK(p.server.Read(std::span<char>(b)).wait().error() == Errc::closed);
+}
+
+TEST_CASE("case 7 (coroutines): Close from another coroutine wakes the parked reader") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  loop.block_on([&]() -> Task<void> {
+    ConnPair p = co_await tcp_conn_pair(loop, *ln);
+    std::error_code err;
+    bool done = false;
+    loop.spawn([](Conn& c, std::error_code& e, bool& d) -> Task<void> {
+      char b[8];
+      Result<std::size_t> r = co_await c.Read(std::span<char>(b));
+      e = r.error();
+      d = true;
+    }(p.server, err, done));
+    co_await sleep_for(loop, 5ms);
+    CHECK(!done);
+    // The Conn is destroyed right after Close while the reader is still unwinding.
+    { Conn gone = std::move(p.server); REQUIRE(!gone.Close()); }
+    while (!done) co_await sleep_for(loop, 1ms);
+    CHECK(err == Errc::closed);
+  }());
+}
+
+// --- cases 9-13: deadlines ---------------------------------------------------------------------
+
+TEST_CASE("case 9: a deadline in the past unblocks a parked Read at once") {
+  LoopThread lt;
+  ConnPair p = blocking_pair(lt.loop);
+  std::error_code err;
+  std::thread reader([&] {
+    char b[8];
+    err = p.server.Read(std::span<char>(b)).wait().error();
+  });
+  std::this_thread::sleep_for(20ms);
+  REQUIRE(!p.server.SetReadDeadline(Clock::now() - 1s));
+  reader.join();
+  CHECK(err == Errc::deadline_exceeded);
+  CHECK(err.message().rfind("i/o timeout", 0) == 0);
+  // Still expired for the next read; clearing the deadline makes reads work again.
+  char b[8];
+  CHECK(p.server.Read(std::span<char>(b)).wait().error() == Errc::deadline_exceeded);
+  REQUIRE(!p.server.SetReadDeadline(TimePoint{}));
+  REQUIRE(p.client.Write(std::string_view("ok")).wait());
+  Result<std::size_t> n = p.server.Read(std::span<char>(b)).wait();
+  REQUIRE(n);
+  CHECK(*n == 2);
+  // The write side was never affected.
+  CHECK(p.server.Write(std::string_view("w")).wait());
+}
+
+TEST_CASE("case 10: deadlines from 1 ns to 1 s fire, never early") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  const std::vector<std::chrono::nanoseconds> ds = {1ns, 1us, 100us, 1ms, 5ms, 20ms, 100ms, 1s};
+  std::vector<ConnPair> pairs;
+  loop.block_on([&]() -> Task<void> {
+    for (std::size_t i = 0; i < ds.size(); ++i) pairs.push_back(co_await tcp_conn_pair(loop, *ln));
+  }());
+  std::atomic<int> finished{0};
+  std::vector<std::int64_t> took(ds.size());
+  std::vector<std::error_code> errs(ds.size());
+  for (std::size_t i = 0; i < ds.size(); ++i)
+    loop.spawn([](Conn& c, std::chrono::nanoseconds d, std::int64_t& t, std::error_code& e,
+                  std::atomic<int>& fin) -> Task<void> {
+      const auto start = Clock::now();
+      REQUIRE(!c.SetReadDeadline(start + d));
+      char b[4];
+      Result<std::size_t> r = co_await c.Read(std::span<char>(b));
+      t = elapsed_ns(start);
+      e = r.error();
+      fin.fetch_add(1);
+    }(pairs[i].server, ds[i], took[i], errs[i], finished));
+  while (finished.load() < static_cast<int>(ds.size())) loop.run_once(Timeout::infinite());
+  for (std::size_t i = 0; i < ds.size(); ++i) {
+    CAPTURE(ds[i].count());
+    CHECK(errs[i] == Errc::deadline_exceeded);
+    CHECK(took[i] >= ds[i].count());
+  }
+}
+
+TEST_CASE("case 11: read and write deadlines racing with I/O never lose data or hang") {
+  LoopThread lt;
+  ConnPair p = blocking_pair(lt.loop);
+  const int rounds = 300 * netpoll::testing::stress_scale();
+  std::atomic<bool> stop{false};
+  // One thread keeps moving both deadlines (sometimes into the past) while another does I/O.
+  std::thread mover([&] {
+    std::mt19937 rng(7);
+    while (!stop.load()) {
+      const auto d = std::chrono::microseconds(static_cast<int>(rng() % 200));
+      (void)p.server.SetReadDeadline(Clock::now() + d);
+      (void)p.server.SetWriteDeadline(Clock::now() + d);
+      std::this_thread::yield();
+    }
+  });
+  std::size_t sent = 0, received = 0;
+  int timeouts = 0;
+  std::vector<char> buf(256);
+  for (int i = 0; i < rounds; ++i) {
+    REQUIRE(p.client.Write(std::string_view("0123456789")).wait());
+    sent += 10;
+    while (received < sent) {
+      Result<std::size_t> n = p.server.Read(std::span<char>(buf)).wait();
+      if (!n) {
+        REQUIRE(n.error() == Errc::deadline_exceeded);
+        ++timeouts;
+        (void)p.server.SetReadDeadline(TimePoint{});
+        continue;
+      }
+      REQUIRE(*n > 0);
+      received += *n;
+    }
+  }
+  stop.store(true);
+  mover.join();
+  CHECK(received == sent);
+  MESSAGE("timeouts seen while racing: " << timeouts);
+}
+
+TEST_CASE("case 12: concurrent SetDeadline from several threads, then a clear one holds") {
+  LoopThread lt;
+  ConnPair p = blocking_pair(lt.loop);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i)
+        (void)p.server.SetDeadline(Clock::now() + std::chrono::microseconds((i * 7 + t) % 500));
+    });
+  for (auto& t : ts) t.join();
+  REQUIRE(!p.server.SetDeadline(TimePoint{}));
+  std::this_thread::sleep_for(2ms);  // any timer still queued from the storm must be stale
+  REQUIRE(p.client.Write(std::string_view("x")).wait());
+  char b[4];
+  Result<std::size_t> n = p.server.Read(std::span<char>(b)).wait();
+  REQUIRE(n);
+  CHECK(*n == 1);
+}
+
+// --- case 3: fairness ---------------------------------------------------------------------------
+
+TEST_CASE("case 3: a flooding connection does not starve another one") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  ConnPair flood, quiet;
+  loop.block_on([&]() -> Task<void> {
+    flood = co_await tcp_conn_pair(loop, *ln);
+    quiet = co_await tcp_conn_pair(loop, *ln);
+  }());
+  // Keep the flooded socket full from a plain thread (raw syscalls on the client's fd).
+  std::atomic<bool> stop{false};
+  const int flood_fd = flood.client.native_handle();
+  std::thread flooder([&] {
+    std::string chunk(64 * 1024, 'f');
+    while (!stop.load()) {
+      if (::send(flood_fd, chunk.data(), chunk.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        std::this_thread::yield();
+    }
+  });
+  std::size_t flooded = 0;
+  bool quiet_got = false;
+  loop.spawn([](Conn& c, std::size_t& n, std::atomic<bool>& stop) -> Task<void> {
+    std::vector<char> buf(1024);  // small reads: they keep completing inline
+    while (!stop.load()) {
+      Result<std::size_t> r = co_await c.Read(std::span<char>(buf));
+      if (!r || *r == 0) break;
+      n += *r;
+    }
+  }(flood.server, flooded, stop));
+  loop.spawn([](Conn& c, bool& got) -> Task<void> {
+    char b[8];
+    Result<std::size_t> r = co_await c.Read(std::span<char>(b));
+    got = r && *r == 5;
+  }(quiet.server, quiet_got));
+  // Wait until the flood is flowing, then send the quiet message.
+  while (flooded < (1u << 20)) loop.run_once(Timeout::after(10ms));
+  REQUIRE(::send(quiet.client.native_handle(), "hello", 5, MSG_NOSIGNAL) == 5);
+  const std::size_t at_send = flooded;
+  const auto start = Clock::now();
+  while (!quiet_got && Clock::now() - start < 30s) loop.run_once(Timeout::after(10ms));
+  CHECK(quiet_got);
+  CHECK(flooded > at_send);  // both made progress
+  stop.store(true);
+  flooder.join();
+  flood.client.Close();
+  while (loop.spawned() > 0) loop.run_once(Timeout::after(10ms));
+}
+
+// --- cases 17-21 ----------------------------------------------------------------------------------
+
+TEST_CASE("case 17: closing other connections from inside one wakeup batch (2500 sockets)") {
+  netpoll::testing::raise_fd_limit();
+  Loop loop;
+  const std::size_t base_fds = netpoll::testing::open_fd_count();
+  constexpr int kPairs = 1250;
+  std::vector<Conn> conns;
+  std::vector<netpoll::testing::Fd> peers;
+  for (int i = 0; i < kPairs; ++i) {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    Result<Conn> c = FileConn(loop, sv[0]);
+    REQUIRE(c);
+    conns.push_back(std::move(*c));
+    peers.emplace_back(sv[1]);
+  }
+  int with_data = 0, with_closed = 0, other = 0;
+  bool closer_ran = false;
+  for (int i = 0; i < kPairs; ++i)
+    loop.spawn([](std::vector<Conn>& all, int me, bool& closer, int& d, int& cl, int& o) -> Task<void> {
+      char b[8];
+      Result<std::size_t> r = co_await all[static_cast<std::size_t>(me)].Read(std::span<char>(b));
+      if (r && *r > 0) ++d;
+      else if (r.error() == Errc::closed) ++cl;
+      else ++o;
+      if (!closer) {  // the first one woken closes every other connection
+        closer = true;
+        for (std::size_t j = 0; j < all.size(); ++j)
+          if (static_cast<int>(j) != me) (void)all[j].Close();
+      }
+    }(conns, i, closer_ran, with_data, with_closed, other));
+  loop.run_once(Timeout::zero());  // everyone parks
+  for (auto& p : peers) REQUIRE(::write(p.get(), "x", 1) == 1);
+  while (loop.spawned() > 0) loop.run_once(Timeout::after(100ms));
+  CHECK(closer_ran);
+  CHECK(with_data + with_closed == kPairs);
+  CHECK(other == 0);
+  CHECK(with_data >= 1);
+  conns.clear();
+  peers.clear();
+  loop.run_once(Timeout::zero());
+  CHECK(netpoll::testing::open_fd_count() == base_fds);
+  CHECK(loop.netpoll().cache().in_use() == 0);
+}
+
+TEST_CASE("case 18: connect refused; dial timeout to a silent listener") {
+  Loop loop;
+  // A port nobody listens on: bind a listener, note its port, close it.
+  std::string addr;
+  {
+    Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+    REQUIRE(ln);
+    addr = ln->Addr().to_string();
+  }
+  Result<Conn> refused = loop.block_on(Dial(loop, "tcp", addr));
+  CHECK(refused.error() == std::errc::connection_refused);
+
+  // A listener whose queue is full and never accepts: further SYNs are dropped, so the
+  // connect stays in progress until the dial timeout.
+  SilentListener silent;
+  const std::string silent_addr = silent.addr.to_string();
+  std::vector<Conn> fillers;
+  std::error_code timed_out;
+  for (int i = 0; i < 16 && !timed_out; ++i) {
+    const auto start = Clock::now();
+    Result<Conn> c = loop.block_on(Dial(loop, "tcp", silent_addr, 100ms));
+    if (c) {
+      fillers.push_back(std::move(*c));
+      continue;
+    }
+    timed_out = c.error();
+    CHECK(elapsed_ns(start) >= 100'000'000);
+  }
+  CHECK(timed_out == Errc::deadline_exceeded);
+}
+
+TEST_CASE("case 18: Close while connecting wakes the connect with 'closed'") {
+  LoopThread lt;
+  SilentListener silent;
+  const SockAddr& to = silent.addr;
+  std::error_code last;
+  std::vector<int> held;
+  // Connect repeatedly until one stays in progress (the queue is full); close it meanwhile.
+  for (int i = 0; i < 16; ++i) {
+    const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    Result<FD*> fd = FD::open(lt.loop, s, true);
+    REQUIRE(fd);
+    std::thread closer([f = *fd] {
+      std::this_thread::sleep_for(50ms);
+      (void)f->close();
+    });
+    Result<bool> r = Operation<ConnectOp>(*fd, to).wait();
+    closer.join();
+    (*fd)->release();
+    if (r) continue;  // it connected before the queue filled
+    last = r.error();
+    break;
+  }
+  CHECK(last == Errc::closed);
+}
+
+TEST_CASE("case 19: writing to a connection the peer reset fails, it does not hang") {
+  LoopThread lt;
+  ConnPair p = blocking_pair(lt.loop);
+  // Reset: SO_LINGER {1,0} then close.
+  linger lg{1, 0};
+  REQUIRE(::setsockopt(p.client.native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg) == 0);
+  REQUIRE(!p.client.Close());
+  std::string chunk(64 * 1024, 'z');
+  std::error_code err;
+  for (int i = 0; i < 1000 && !err; ++i) err = p.server.Write(std::string_view(chunk)).wait().error();
+  CHECK((err == std::errc::connection_reset || err == std::errc::broken_pipe));
+  char b[8];
+  Result<std::size_t> r = p.server.Read(std::span<char>(b)).wait();
+  CHECK((!r || *r == 0));
+}
+
+TEST_CASE("case 20: CloseWrite delivers EOF to the peer and reading goes on") {
+  LoopThread lt;
+  ConnPair p = blocking_pair(lt.loop);
+  REQUIRE(p.client.Write(std::string_view("request")).wait());
+  REQUIRE(!p.client.CloseWrite());
+  std::string got;
+  char b[64];
+  for (;;) {
+    Result<std::size_t> n = p.server.Read(std::span<char>(b)).wait();
+    REQUIRE(n);
+    if (*n == 0) break;
+    got.append(b, *n);
+  }
+  CHECK(got == "request");
+  // The server answers after EOF; the client still reads.
+  REQUIRE(p.server.Write(std::string_view("response")).wait());
+  REQUIRE(!p.server.Close());
+  std::string back;
+  for (;;) {
+    Result<std::size_t> n = p.client.Read(std::span<char>(b)).wait();
+    REQUIRE(n);
+    if (*n == 0) break;
+    back.append(b, *n);
+  }
+  CHECK(back == "response");
+  CHECK(p.client.Write(std::string_view("x")).wait().error() == std::errc::broken_pipe);
+}
+
+TEST_CASE("case 21: many queued writes complete in order through partial writes and EAGAIN") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+  constexpr int kWriters = 16;
+  constexpr std::size_t kBlock = 256 * 1024;  // far beyond the socket buffer: partial writes
+  std::vector<std::string> blocks;
+  for (int i = 0; i < kWriters; ++i) blocks.push_back(std::string(kBlock, static_cast<char>('A' + i)));
+  int done = 0;
+  // Each writer is queued on the write lock in spawn order; the lock is FIFO.
+  for (int i = 0; i < kWriters; ++i)
+    loop.spawn([](Conn& c, const std::string& b, int& d) -> Task<void> {
+      Result<std::size_t> r = co_await c.Write(std::string_view(b));
+      REQUIRE(r);
+      CHECK(*r == b.size());
+      ++d;
+    }(p.server, blocks[static_cast<std::size_t>(i)], done));
+  // Also a gathered write behind them.
+  std::string h = "head-", t = "-tail";
+  const std::span<const std::byte> parts[] = {as_bytes(h), as_bytes(t)};
+  loop.spawn([](Conn& c, std::span<const std::span<const std::byte>> v, int& d) -> Task<void> {
+    Result<std::size_t> r = co_await c.Writev(v);
+    REQUIRE(r);
+    CHECK(*r == 10);
+    ++d;
+  }(p.server, parts, done));
+  std::string got = loop.block_on(read_n(p.client, kWriters * kBlock + 10));
+  while (done < kWriters + 1) loop.run_once(Timeout::after(10ms));
+  REQUIRE(got.size() == kWriters * kBlock + 10);
+  for (int i = 0; i < kWriters; ++i)
+    CHECK(got.compare(static_cast<std::size_t>(i) * kBlock, kBlock, blocks[static_cast<std::size_t>(i)]) == 0);
+  CHECK(got.substr(kWriters * kBlock) == "head--tail");
+}
+
+// --- case 23: IPv6 and dual stack -----------------------------------------------------------
+
+TEST_CASE("case 23: IPv6 loopback and a dual-stack listener accepting IPv4") {
+  Loop loop;
+  Result<Listener> v6 = Listen(loop, "tcp6", "[::1]:0");
+  if (!v6) {
+    MESSAGE("no IPv6 on this system: " << v6.error().message());
+    return;
+  }
+  CHECK(v6->Addr().to_string().rfind("[::1]:", 0) == 0);
+  loop.block_on([&]() -> Task<void> {
+    ConnPair p = co_await tcp_conn_pair(loop, *v6);
+    REQUIRE(co_await p.client.Write(std::string_view("v6")));
+    CHECK(co_await read_n(p.server, 2) == "v6");
+  }());
+  Result<Listener> dual = Listen(loop, "tcp", ":0");
+  REQUIRE(dual);
+  CHECK(dual->Addr().family() == AF_INET6);
+  const std::string port = std::to_string(dual->Addr().port());
+  loop.block_on([&]() -> Task<void> {
+    Result<Conn> c4 = co_await Dial(loop, "tcp4", "127.0.0.1:" + port);
+    REQUIRE(c4);
+    Result<Conn> s4 = co_await dual->Accept();
+    REQUIRE(s4);
+    CHECK(s4->RemoteAddr().to_string().rfind("127.0.0.1:", 0) == 0);  // v4-mapped, printed as v4
+    Result<Conn> c6 = co_await Dial(loop, "tcp6", "[::1]:" + port);
+    REQUIRE(c6);
+    Result<Conn> s6 = co_await dual->Accept();
+    REQUIRE(s6);
+    CHECK(s6->RemoteAddr().to_string().rfind("[::1]:", 0) == 0);
+  }());
+  // tcp6 is v6-only: IPv4 clients are refused.
+  Result<Listener> only6 = Listen(loop, "tcp6", ":0");
+  REQUIRE(only6);
+  Result<Conn> refused = loop.block_on(Dial(loop, "tcp4", "127.0.0.1:" + std::to_string(only6->Addr().port())));
+  CHECK(!refused);
+}
+
+// --- case 2: fork and dup ------------------------------------------------------------------------
+
+TEST_CASE("case 2: a child process inherits none of the Loop's or the sockets' descriptors") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+  int pipefd[2];
+  REQUIRE(::pipe2(pipefd, O_CLOEXEC) == 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipefd[1], 1);
+    // `ls -l` shows each descriptor's target: the poller is anon_inode:[eventpoll] and
+    // [eventfd], connections are socket:[...]. ls's own directory descriptor is /proc/...
+    ::execl("/bin/ls", "ls", "-l", "/proc/self/fd/", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  std::string out;
+  char b[256];
+  for (ssize_t n; (n = ::read(pipefd[0], b, sizeof b)) > 0;) out.append(b, static_cast<std::size_t>(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  CAPTURE(out);
+  CHECK(out.find("socket:") == std::string::npos);
+  CHECK(out.find("eventpoll") == std::string::npos);
+  CHECK(out.find("eventfd") == std::string::npos);
+}
+
+TEST_CASE("case 2: a dup'd descriptor outliving Close reports nothing to the poller") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+  netpoll::testing::Fd dupd(::dup(p.server.native_handle()));
+  REQUIRE(dupd.get() >= 0);
+  REQUIRE(!p.server.Close());
+  loop.run_once(Timeout::zero());  // the last reference drops: deregistered, then closed
+  // Traffic and a hangup on the still-open file description: no event may reach the poller
+  // (it was deregistered before close, so the dup keeps no registration alive).
+  REQUIRE(::send(p.client.native_handle(), "data", 4, MSG_NOSIGNAL) == 4);
+  REQUIRE(!p.client.Close());
+  loop.run_once(Timeout::zero());  // the client's own deregistration
+  WaiterList ready;
+  Result<std::size_t> n = loop.netpoll().poll(Timeout::after(50ms), ready);
+  REQUIRE(n);
+  CHECK(*n == 0);
+  CHECK(ready.empty());
+  char b[8];
+  CHECK(::read(dupd.get(), b, sizeof b) == 4);  // the data went to the dup, untouched by us
+}
+
+}  // TEST_SUITE
