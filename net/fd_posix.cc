@@ -234,8 +234,10 @@ int g_reserve_fd = -2;  // -2: not opened yet
 
 int open_reserve() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
-// Accepts and closes pending clients while the process is out of descriptors.
-void shed_pending(int listen_fd) noexcept {
+// Accepts and closes pending clients while the process is out of descriptors. True if the
+// queue is empty now (accept said EAGAIN), so the Accept can park until the next client.
+bool shed_pending(int listen_fd) noexcept {
+  bool drained = false;
   std::lock_guard<Mutex> g(g_reserve_mu);
   if (g_reserve_fd == -2) g_reserve_fd = -1;
   for (;;) {
@@ -246,13 +248,15 @@ void shed_pending(int listen_fd) noexcept {
     const int c = sys.accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      break;  // EAGAIN: queue empty; or still no descriptor to be had
+      drained = errno == EAGAIN || errno == EWOULDBLOCK;
+      break;  // or still no descriptor to be had (another thread took the reserve's)
     }
     sys.close(c);
     g_reserve_fd = open_reserve();
     if (g_reserve_fd < 0) break;
   }
   g_reserve_fd = open_reserve();
+  return drained;
 }
 
 int accept_fallback(int fd, sockaddr* sa, socklen_t* len) noexcept {
@@ -292,7 +296,11 @@ IoStatus AcceptOp::io() noexcept {
     const int err = errno;
     if (err == EINTR || err == ECONNABORTED) continue;  // the client gave up: take the next
     if (would_block(err)) return IoStatus::park;
-    if (err == EMFILE || err == ENFILE) shed_pending(fd_->sysfd());
+    // Linux allocates the new descriptor before looking at the queue, so EMFILE comes back
+    // even when nobody is waiting. Shed the clients we cannot take; once the queue is empty,
+    // park for the next one as libuv does (returning the error would make a retrying caller
+    // spin). The error is reported only if shedding itself found no descriptor.
+    if ((err == EMFILE || err == ENFILE) && shed_pending(fd_->sysfd())) return IoStatus::park;
     res_ = errno_code(err);
     return IoStatus::done;
   }

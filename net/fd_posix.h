@@ -164,8 +164,8 @@ struct Accepted {
 };
 
 // accept4 (fallback accept + fcntl), ECONNABORTED retried. EMFILE/ENFILE: the pending clients
-// are accepted with a reserve descriptor and closed at once (so the listener's queue is empty
-// and the next Accept parks instead of spinning), and this Accept returns the error.
+// are accepted with a reserve descriptor and closed at once (they see end of stream), then the
+// Accept parks until the next client: no spin, and accepting resumes when descriptors free up.
 class AcceptOp : public LockedOp<AcceptOp, Accepted> {
  public:
   explicit AcceptOp(FD* fd) noexcept : LockedOp(fd, kRead) {}

@@ -64,13 +64,10 @@ Detached run_detached(Task<void> t) { co_await std::move(t); }
 Loop::Loop() = default;
 
 Loop::~Loop() {
-  // Posted closures that never ran are freed (not run); coroutines still suspended belong to
-  // their owners.
-  drain_remote();
-  while (Waiter* w = local_.pop()) {
-    auto* t = static_cast<LoopTask*>(w);
-    (void)t;
-  }
+  // A thread still inside schedule() finishes before the members go (see schedule). Tasks
+  // still queued are dropped: their owners (suspended coroutines, posted closures) are the
+  // caller's to end before destroying the Loop.
+  std::lock_guard<Mutex> g(remote_mu_);
 }
 
 Loop* Loop::current() noexcept { return tls_current; }
@@ -80,12 +77,12 @@ void Loop::schedule(LoopTask* t) noexcept {
     local_.push(t);
     return;
   }
-  {
-    std::lock_guard<Mutex> g(remote_mu_);
-    remote_.push(t);
-  }
-  // The flag lets the Loop thread skip the lock when nothing was posted; the wake is
-  // coalesced by the backend when several threads post before the Loop runs.
+  // The wake happens under the lock: the Loop thread takes the lock before it can run `t`, so
+  // once `t` can run (and, say, finish the Loop's last task and let its owner destroy the
+  // Loop) this thread no longer touches the Loop. The wake is coalesced by the backend (an
+  // atomic exchange, no syscall) while one is already pending.
+  std::lock_guard<Mutex> g(remote_mu_);
+  remote_.push(t);
   remote_pending_.store(true, std::memory_order_release);
   np_.wake();
 }
@@ -141,12 +138,12 @@ Timeout Loop::next_timeout() noexcept {
 // --- sleeping --------------------------------------------------------------------------------
 
 std::int64_t to_ns(std::chrono::steady_clock::time_point t) noexcept {
+  // now_ns() reads the same clock, so a time point converts without arithmetic on `now`
+  // (which would overflow for time_point::min() / max()).
   if (t == std::chrono::steady_clock::time_point{}) return 0;
-  const auto d = t - std::chrono::steady_clock::now();
-  const std::int64_t now = now_ns();
-  const std::int64_t dn = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-  if (dn <= 0) return now + dn > 0 ? now + dn : 1;  // in the past: still a valid (expired) time
-  return dn > INT64_MAX - now ? INT64_MAX : now + dn;
+  const std::int64_t ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  return ns > 0 ? ns : 1;  // before the clock's epoch: long past, still "a deadline"
 }
 
 bool SleepOp::step(Waiter* w) noexcept {
