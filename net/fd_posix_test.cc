@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <cerrno>
 #include <random>
 #include <string>
@@ -425,6 +427,105 @@ TEST_CASE("1,000 coroutines echo random sizes through 500 connections, byte for 
   while (loop.spawned() > 0 && std::chrono::steady_clock::now() - start < 120s)
     loop.run_once(Timeout::after(100ms));
   CHECK(loop.spawned() == 0);
+}
+
+TEST_CASE("unix sockets: stream Listen/Dial/Accept, the socket file goes with Close; unixgram") {
+  Loop loop;
+  char tmpl[] = "/tmp/netpoll-unix-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string path = std::string(tmpl) + "/s.sock";
+  {
+    Result<Listener> ln = Listen(loop, "unix", path);
+    REQUIRE(ln);
+    CHECK(ln->Addr().to_string() == path);
+    CHECK(::access(path.c_str(), F_OK) == 0);
+    loop.block_on([&]() -> Task<void> {
+      Result<Conn> c = co_await Dial(loop, "unix", path);
+      REQUIRE(c);
+      Result<Conn> s = co_await ln->Accept();
+      REQUIRE(s);
+      CHECK(c->RemoteAddr().to_string() == path);
+      REQUIRE(co_await c->Write(std::string_view("over unix")));
+      REQUIRE(!c->CloseWrite());
+      std::string got;
+      char b[32];
+      for (;;) {
+        Result<std::size_t> n = co_await s->Read(std::span<char>(b));
+        REQUIRE(n);
+        if (*n == 0) break;
+        got.append(b, *n);
+      }
+      CHECK(got == "over unix");
+    }());
+    // A second listener on the same live path fails with EADDRINUSE, naming the problem.
+    CHECK(Listen(loop, "unix", path).error() == std::errc::address_in_use);
+    REQUIRE(!ln->Close());
+    CHECK(::access(path.c_str(), F_OK) != 0);  // unlinked on Close
+  }
+  // Abstract namespace (Linux): no file at all.
+  Result<Listener> abs = Listen(loop, "unix", "@netpoll-test-" + std::to_string(::getpid()));
+  REQUIRE(abs);
+  CHECK(abs->Addr().to_string().rfind("@netpoll-test-", 0) == 0);
+  // unixgram: datagrams between two bound sockets.
+  const std::string pa = std::string(tmpl) + "/a", pb = std::string(tmpl) + "/b";
+  Result<PacketConn> a = ListenPacket(loop, "unixgram", pa);
+  Result<PacketConn> b = ListenPacket(loop, "unixgram", pb);
+  REQUIRE(a);
+  REQUIRE(b);
+  loop.block_on([&]() -> Task<void> {
+    REQUIRE(co_await a->WriteTo(as_bytes(std::string_view("dgram")), b->LocalAddr()));
+    char buf[16];
+    Result<Datagram> d = co_await b->ReadFrom(std::as_writable_bytes(std::span<char>(buf)));
+    REQUIRE(d);
+    CHECK(std::string(buf, d->size) == "dgram");
+    CHECK(d->from.to_string() == pa);
+  }());
+  a->Close();
+  b->Close();
+  ::unlink(pa.c_str());
+  ::unlink(pb.c_str());
+  ::rmdir(tmpl);
+  CHECK(Listen(loop, "unix", std::string(200, 'x')).error() == Errc::invalid_argument);
+}
+
+TEST_CASE("names are resolved with getaddrinfo off the Loop thread") {
+  // A name other than "localhost" that the hosts file maps to 127.0.0.1, if there is one.
+  std::string name;
+  if (std::FILE* f = std::fopen("/etc/hosts", "re")) {
+    char line[512];
+    while (!name.size() && std::fgets(line, sizeof line, f)) {
+      char ip[64], host[256];
+      if (std::sscanf(line, "%63s %255s", ip, host) == 2 && std::string(ip) == "127.0.0.1" &&
+          std::string(host) != "localhost")
+        name = host;
+    }
+    std::fclose(f);
+  }
+  if (name.empty()) {
+    MESSAGE("no extra 127.0.0.1 name in /etc/hosts; skipping");
+    return;
+  }
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp4", "127.0.0.1:0");
+  REQUIRE(ln);
+  const std::string addr = name + ":" + std::to_string(ln->Addr().port());
+  std::thread::id loop_thread;
+  bool ticked = false;
+  Result<Conn> c = loop.block_on([&]() -> Task<Result<Conn>> {
+    loop_thread = std::this_thread::get_id();
+    // The Loop keeps running other coroutines while the lookup is in flight.
+    loop.spawn([](bool& t) -> Task<void> { t = true; co_return; }(ticked));
+    co_return co_await Dial(loop, "tcp4", addr);
+  }());
+  REQUIRE(c);
+  CHECK(ticked);
+  CHECK(c->RemoteAddr() == ln->Addr());
+  // Service names work through the same path; unknown names give a resolver error.
+  Result<std::vector<SockAddr>> http = ResolveAddrs("tcp", "127.0.0.1:http");
+  if (http) CHECK(http->front().port() == 80);
+  Result<Conn> bad = loop.block_on(Dial(loop, "tcp", "no-such-host.invalid:80"));
+  REQUIRE(!bad);
+  CHECK(std::string(bad.error().category().name()) == "netpoll.resolve");
 }
 
 }  // TEST_SUITE
