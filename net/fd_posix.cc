@@ -82,27 +82,19 @@ std::error_code FD::setsockopt_int(int level, int name, int value) noexcept {
   return ec;
 }
 
-Result<SockAddr> FD::sockname() noexcept {
+Result<SockAddr> FD::address(int (*get)(int, sockaddr*, socklen_t*)) noexcept {
   if (!incref()) return Errc::closed;
   SockAddr a;
   a.set_len(SockAddr::capacity());
-  const int r = sys.getsockname(sysfd_, a.get(), a.len_ptr());
+  const int r = get(sysfd_, a.get(), a.len_ptr());
   const int err = errno;
   decref();
   if (r != 0) return errno_code(err);
   return a;
 }
 
-Result<SockAddr> FD::peername() noexcept {
-  if (!incref()) return Errc::closed;
-  SockAddr a;
-  a.set_len(SockAddr::capacity());
-  const int r = sys.getpeername(sysfd_, a.get(), a.len_ptr());
-  const int err = errno;
-  decref();
-  if (r != 0) return errno_code(err);
-  return a;
-}
+Result<SockAddr> FD::sockname() noexcept { return address(sys.getsockname); }
+Result<SockAddr> FD::peername() noexcept { return address(sys.getpeername); }
 
 std::error_code FD::socket_error() noexcept {
   int err = 0;

@@ -70,6 +70,7 @@ class FD {
   FD(Loop& loop, int sysfd, bool stream) noexcept : loop_(&loop), sysfd_(sysfd), stream_(stream) {}
   ~FD() = default;
   void destroy() noexcept;  // the last reference of a closed FD
+  Result<SockAddr> address(int (*get)(int, sockaddr*, socklen_t*)) noexcept;
   void unref_life() noexcept;
 
   Loop* loop_;

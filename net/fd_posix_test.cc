@@ -22,6 +22,7 @@
 #include "net/fd_mutex.h"
 #include "net/net.h"
 #include "net/sys_posix.h"
+#include "test/net_test_util.h"
 #include "test/test_util.h"
 
 using namespace netpoll;
@@ -51,18 +52,7 @@ void inject(int times, int err) {
   g_errno = err;
 }
 
-class LoopThread {
- public:
-  LoopThread() : thread_([this] { loop.run(); }) {}
-  ~LoopThread() {
-    loop.stop();
-    thread_.join();
-  }
-  Loop loop;
-
- private:
-  std::thread thread_;
-};
+using netpoll::testing::LoopThread;
 
 struct Pair {
   Conn client, server;

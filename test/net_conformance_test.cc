@@ -23,6 +23,7 @@
 
 #include "net/net.h"
 #include "test/alloc_counter.h"
+#include "test/net_test_util.h"
 #include "test/test_util.h"
 
 using namespace netpoll;
@@ -34,18 +35,7 @@ using netpoll::testing::elapsed_ns;
 namespace {
 
 // A Loop served by its own thread, for blocking-mode callers.
-class LoopThread {
- public:
-  LoopThread() : thread_([this] { loop.run(); }) {}
-  ~LoopThread() {
-    loop.stop();
-    thread_.join();
-  }
-  Loop loop;
-
- private:
-  std::thread thread_;
-};
+using netpoll::testing::LoopThread;
 
 // A loopback listener with a zero backlog that never accepts: once its queue is full, further
 // SYNs are dropped and a connect to it stays in progress.
