@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -516,6 +518,54 @@ TEST_CASE("names are resolved with getaddrinfo off the Loop thread") {
   Result<Conn> bad = loop.block_on(Dial(loop, "tcp", "no-such-host.invalid:80"));
   REQUIRE(!bad);
   CHECK(std::string(bad.error().category().name()) == "netpoll.resolve");
+}
+
+TEST_CASE("default socket options: TCP_NODELAY, SO_REUSEADDR, SO_BROADCAST, IPV6_V6ONLY") {
+  Loop loop;
+  auto opt = [](int fd, int level, int name) {
+    int v = -1;
+    socklen_t len = sizeof v;
+    REQUIRE(::getsockopt(fd, level, name, &v, &len) == 0);
+    return v;
+  };
+  Result<Listener> ln = Listen(loop, "tcp4", "127.0.0.1:0");
+  REQUIRE(ln);
+  CHECK(opt(ln->native_handle(), SOL_SOCKET, SO_REUSEADDR) != 0);
+  loop.block_on([&]() -> Task<void> {
+    Result<Conn> c = co_await Dial(loop, "tcp", ln->Addr().to_string());
+    REQUIRE(c);
+    Result<Conn> s = co_await ln->Accept();
+    REQUIRE(s);
+    CHECK(opt(c->native_handle(), IPPROTO_TCP, TCP_NODELAY) != 0);
+    CHECK(opt(s->native_handle(), IPPROTO_TCP, TCP_NODELAY) != 0);
+    REQUIRE(!c->SetNoDelay(false));
+    CHECK(opt(c->native_handle(), IPPROTO_TCP, TCP_NODELAY) == 0);
+  }());
+  Result<PacketConn> u = ListenPacket(loop, "udp4", "127.0.0.1:0");
+  REQUIRE(u);
+  CHECK(opt(u->native_handle(), SOL_SOCKET, SO_BROADCAST) != 0);
+  if (Result<Listener> dual = Listen(loop, "tcp", ":0")) {
+    CHECK(opt(dual->native_handle(), IPPROTO_IPV6, IPV6_V6ONLY) == 0);
+    Result<Listener> only6 = Listen(loop, "tcp6", "[::]:0");
+    REQUIRE(only6);
+    CHECK(opt(only6->native_handle(), IPPROTO_IPV6, IPV6_V6ONLY) != 0);
+  }
+}
+
+TEST_CASE("CloseRead: the next Read sees end of stream while writing goes on") {
+  LoopThread lt;
+  Result<Listener> ln = Listen(lt.loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  Pair p = pair(lt.loop, *ln);
+  REQUIRE(!p.server.CloseRead());
+  char b[8];
+  Result<std::size_t> n = p.server.Read(std::span<char>(b)).wait();
+  REQUIRE(n);
+  CHECK(*n == 0);
+  REQUIRE(p.server.Write(std::string_view("still")).wait());
+  Result<std::size_t> m = p.client.Read(std::span<char>(b)).wait();
+  REQUIRE(m);
+  CHECK(std::string(b, *m) == "still");
 }
 
 }  // TEST_SUITE
