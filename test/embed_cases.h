@@ -32,6 +32,13 @@ struct HostStats {
   int timer_wakeups = 0;   // steps because next_timeout() elapsed
   int zero_steps = 0;      // steps because next_timeout() was zero (tasks already queued)
   bool timed_out = false;  // the safety timeout ended run(): the test failed
+
+  // For the test log: how the host stepped the Loop.
+  std::string summary() const {
+    return "host steps: " + std::to_string(handle_wakeups) + " on the handle, " +
+           std::to_string(timer_wakeups) + " on the timer, " + std::to_string(zero_steps) +
+           " with tasks queued";
+  }
 };
 
 using namespace std::chrono_literals;
@@ -61,6 +68,7 @@ void check_echo() {
   host.run([&] { return loop.spawned() == 0; });
   for (auto& t : clients) t.join();
 
+  MESSAGE(host.stats().summary());
   CHECK_FALSE(host.stats().timed_out);
   for (const std::string& e : client_errors) CHECK_MESSAGE(e.empty(), e);
   INFO("first server error: ", rec.first_error);
@@ -92,6 +100,7 @@ void check_timers() {
   host.run([&] { return loop.spawned() == 0; });
   client.join();
 
+  MESSAGE(host.stats().summary());
   CHECK_FALSE(host.stats().timed_out);
   CHECK(sleep.done);
   CHECK(sleep.elapsed >= kSleep);
@@ -103,6 +112,55 @@ void check_timers() {
   CHECK(deadline.done);
   CHECK_MESSAGE(client_error.empty(), client_error);
   CHECK(host.stats().timer_wakeups >= 1);
+}
+
+// A deadline set from another thread while the host sleeps with nothing armed (pitfalls.md 7:
+// the host's timeout must follow changes made behind its back). next_timeout() published the
+// host's sleep, so the earlier timer wakes the native handle; the host steps, re-arms its timer
+// from next_timeout(), and the parked Read ends with deadline_exceeded, not early. A host that
+// is not woken, or does not re-arm, sleeps until its safety timeout and fails.
+template <class Host>
+void check_deadline_from_other_thread() {
+  constexpr auto kDeadline = 30ms;
+  net::Loop loop;
+  Result<net::Listener> ln = net::Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  const std::uint16_t port = ln->Addr().port();
+  DeadlineRecord deadline;
+  loop.spawn(deadline_server(*ln, Clock::duration::zero(), deadline));
+  std::string client_error;
+  std::thread client([&] { client_error = silent_client(port); });
+  Host host(loop);
+  std::atomic<Clock::rep> set_at{0};
+  std::string setter_error;
+  std::thread setter([&] {
+    const auto give_up = Clock::now() + kClientTimeout;
+    net::Conn* c = nullptr;
+    while (!(c = deadline.conn.load(std::memory_order_acquire)) && Clock::now() < give_up)
+      std::this_thread::sleep_for(1ms);
+    if (!c) return void(setter_error = "the server never accepted");
+    // Give the Read time to park and the host time to go to sleep with no timer (this makes
+    // the scenario likely; the checks below hold whatever the interleaving).
+    std::this_thread::sleep_for(20ms);
+    const Clock::time_point t = Clock::now();
+    set_at.store(t.time_since_epoch().count());
+    if (std::error_code ec = c->SetReadDeadline(t + kDeadline)) setter_error = ec.message();
+  });
+  host.run([&] { return loop.spawned() == 0; });
+  setter.join();
+  client.join();
+
+  MESSAGE(host.stats().summary());
+  CHECK_FALSE(host.stats().timed_out);
+  CHECK_MESSAGE(setter_error.empty(), setter_error);
+  INFO("deadline server: ", deadline.first_error);
+  CHECK(deadline.read_error == Errc::deadline_exceeded);
+  CHECK(deadline.read_returned - Clock::time_point(Clock::duration(set_at.load())) >= kDeadline);
+  CHECK(deadline.read_after_clear_ok);
+  CHECK(deadline.done);
+  CHECK_MESSAGE(client_error.empty(), client_error);
+  // Not checked: that a timer step ended the Read. If the setter or the host is descheduled
+  // past the deadline, the step the wake caused fires it; a lost wake shows as timed_out.
 }
 
 // loop.post from other threads while the host sleeps with nothing armed: the wake must make
@@ -132,6 +190,7 @@ void check_post() {
   host.run([&] { return ran == kThreads * kPosts; });
   for (auto& t : posters) t.join();
 
+  MESSAGE(host.stats().summary());
   CHECK_FALSE(host.stats().timed_out);
   CHECK(posters_waited_out.load() == 0);
   CHECK(ran == kThreads * kPosts);

@@ -76,12 +76,16 @@ net::Task<void> deadline_server(net::Listener& ln, Clock::duration d, DeadlineRe
   rec.accepted = true;
   std::array<char, 16> buf;
   const Clock::time_point t0 = Clock::now();
-  if (std::error_code ec = c->SetReadDeadline(t0 + d)) {
-    rec.first_error = "SetReadDeadline: " + ec.message();
-    co_return;
+  if (d != Clock::duration::zero()) {
+    if (std::error_code ec = c->SetReadDeadline(t0 + d)) {
+      rec.first_error = "SetReadDeadline: " + ec.message();
+      co_return;
+    }
   }
+  rec.conn.store(&*c, std::memory_order_release);
   Result<std::size_t> n = co_await c->Read(std::span<char>(buf));
-  rec.elapsed = Clock::now() - t0;
+  rec.read_returned = Clock::now();
+  rec.elapsed = rec.read_returned - t0;
   rec.read_error = n ? std::error_code() : n.error();
   if (n) {
     rec.first_error = "Read returned " + std::to_string(*n) + " bytes from a silent client";

@@ -11,6 +11,7 @@
 // inside a coroutine would throw through a noexcept resume and terminate the run.)
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -65,15 +66,20 @@ net::Task<void> sleeper(net::Loop& loop, Clock::duration d, SleepRecord& rec);
 
 struct DeadlineRecord {
   bool accepted = false;
+  // The accepted connection, published for another thread to set its deadline; valid until
+  // the Read has returned.
+  std::atomic<net::Conn*> conn{nullptr};
   std::error_code read_error;        // the Read parked past its deadline: deadline_exceeded
-  Clock::duration elapsed{};         // from setting the deadline to the Read's return
+  Clock::duration elapsed{};         // from just before the server sets d to the Read's return
+  Clock::time_point read_returned{};
   bool read_after_clear_ok = false;  // with the deadline cleared, reading works again
   bool done = false;
   std::string first_error;
 };
 // Accepts one connection whose client stays silent, parks a Read on it with a read deadline
-// `d` ahead, expects Errc::deadline_exceeded, then clears the deadline, writes "done" and reads
-// the client's "bye" (Go: a connection stays usable after a deadline expires).
+// `d` ahead (or none if d is zero: someone else sets it through rec.conn), expects
+// Errc::deadline_exceeded, then clears the deadline, writes "done" and reads the client's "bye"
+// (Go: a connection stays usable after a deadline expires).
 net::Task<void> deadline_server(net::Listener& ln, Clock::duration d, DeadlineRecord& rec);
 // The silent client for deadline_server: connects, sends nothing until it reads "done", then
 // sends "bye" and waits for the close. "" on success.

@@ -149,6 +149,10 @@ TEST_CASE("embed libuv: sleep_for and a read deadline fire through the host's uv
   check_timers<UvHost>();
 }
 
+TEST_CASE("embed libuv: a read deadline set from another thread while the host sleeps re-arms it") {
+  check_deadline_from_other_thread<UvHost>();
+}
+
 TEST_CASE("embed libuv: loop.post from other threads wakes the host through uv_poll_t") {
   check_post<UvHost>();
 }

@@ -73,6 +73,10 @@ TEST_CASE("embed poll(2): sleep_for and a read deadline fire through the poll ti
   check_timers<PollHost>();
 }
 
+TEST_CASE("embed poll(2): a read deadline set from another thread while the host sleeps re-arms it") {
+  check_deadline_from_other_thread<PollHost>();
+}
+
 TEST_CASE("embed poll(2): loop.post from other threads wakes the host") {
   check_post<PollHost>();
 }
