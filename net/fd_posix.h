@@ -94,6 +94,7 @@ class LockedOp {
   bool step(Waiter* w) noexcept;
   Result<T> result() noexcept { return std::move(res_); }
   Result<T> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
+  Loop* loop() const noexcept { return fd_ ? &fd_->loop() : nullptr; }
 
  protected:
   LockedOp(FD* fd, Mode m) noexcept : fd_(fd), mode_(m) {}

@@ -64,13 +64,28 @@ Detached run_detached(Task<void> t) { co_await std::move(t); }
 Loop::Loop() = default;
 
 Loop::~Loop() {
-  // A thread still inside schedule() finishes before the members go (see schedule). Tasks
-  // still queued are dropped: their owners (suspended coroutines, posted closures) are the
-  // caller's to end before destroying the Loop.
+  // A thread still inside schedule() finishes before the members go (see schedule). Posted
+  // closures that never ran are freed without running. Other queued tasks belong to suspended
+  // coroutines, which are their owners' to end before destroying the Loop (close their
+  // sockets and step the Loop until spawned() is 0).
   std::lock_guard<Mutex> g(remote_mu_);
+  while (Waiter* w = remote_.pop()) local_.push(w);
+  while (Waiter* w = local_.pop()) {
+    auto* t = static_cast<LoopTask*>(w);
+    if (t->runs(&PostedTask::go)) delete static_cast<PostedTask*>(t);
+  }
 }
 
 Loop* Loop::current() noexcept { return tls_current; }
+
+namespace {
+// Any per-thread address serves as the thread's tag (cheaper to store than a thread::id).
+thread_local char tls_tag;
+}  // namespace
+
+bool Loop::stepped_by_this_thread(const Loop* loop) noexcept {
+  return loop && loop->last_stepper_.load(std::memory_order_relaxed) == &tls_tag;
+}
 
 void Loop::schedule(LoopTask* t) noexcept {
   if (tls_current == this) {
@@ -106,6 +121,8 @@ void Loop::spawn(Task<void> t) {
 
 std::size_t Loop::run_once(Timeout t) {
   CurrentScope scope(this);
+  if (last_stepper_.load(std::memory_order_relaxed) != &tls_tag)
+    last_stepper_.store(&tls_tag, std::memory_order_relaxed);
   budget_ = kInlineBudget;
   drain_remote();
   WaiterList ready;

@@ -42,6 +42,7 @@ class LoopTask : public Waiter {
   void bind(Loop* loop) noexcept { loop_ = loop; }
   Loop* loop() const noexcept { return loop_; }
   void run() noexcept { run_(this); }
+  bool runs(RunFn f) const noexcept { return run_ == f; }
 
  private:
   static void notify_thunk(Waiter* w) noexcept;
@@ -61,6 +62,8 @@ class Loop {
 
   // The Loop being run on this thread, or nullptr.
   static Loop* current() noexcept;
+  // Whether `loop` (may be null) was last stepped (run / run_once) by the calling thread.
+  static bool stepped_by_this_thread(const Loop* loop) noexcept;
 
   Netpoll& netpoll() noexcept { return np_; }
 
@@ -113,6 +116,7 @@ class Loop {
   std::atomic<bool> stop_{false};
   std::atomic<std::size_t> spawned_{0};
   std::uint32_t budget_ = kInlineBudget;  // the Loop thread only
+  std::atomic<const void*> last_stepper_{nullptr};  // a per-thread tag of the last stepping thread
 };
 
 inline void LoopTask::notify_thunk(Waiter* w) noexcept {
@@ -158,10 +162,12 @@ class [[nodiscard]] Operation {
   }
   decltype(auto) await_resume() noexcept { return op_.result(); }
 
-  // Blocks the calling thread until the operation finishes. On a Loop thread this would stop
-  // the very poller it waits for, so there it fails with Errc::invalid_argument at once.
+  // Blocks the calling thread until the operation finishes. On a Loop thread (one running a
+  // Loop now, or the last thread that stepped the operation's Loop: an embedding host between
+  // two run_once calls) this would stop the very poller it waits for, so there it fails with
+  // Errc::invalid_argument at once.
   decltype(auto) wait() noexcept {
-    if (Loop::current()) return op_.fail_on_loop_thread();
+    if (Loop::current() || Loop::stepped_by_this_thread(op_.loop())) return op_.fail_on_loop_thread();
     run_blocking();
     return op_.result();
   }
@@ -189,8 +195,9 @@ class [[nodiscard]] Operation {
 // ---------------------------------------------------------------------------------------------
 // Task<T>: a lazily started coroutine returning T. `co_await task` runs it (symmetric transfer,
 // no extra scheduling); `task.wait()` runs it on a plain thread, where its operations block;
-// Loop::spawn / block_on run it on a Loop. An exception escaping a Task terminates: operations
-// report errors as values.
+// Loop::spawn / block_on run it on a Loop. Operations report errors as values; an exception
+// escaping a Task is rethrown to whoever awaits it (co_await, wait, block_on), and terminates
+// the program if the Task was spawned (nobody awaits it).
 namespace detail {
 struct TaskPromiseBase {
   std::coroutine_handle<> continuation;
@@ -208,7 +215,11 @@ struct TaskPromiseBase {
   };
   std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
-  [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
+  void unhandled_exception() noexcept { error = std::current_exception(); }
+  void rethrow() const {
+    if (error) std::rethrow_exception(error);
+  }
+  std::exception_ptr error;
 };
 
 template <class T>
@@ -219,14 +230,17 @@ struct TaskPromise : TaskPromiseBase {
   void return_value(U&& v) {
     value.emplace(std::forward<U>(v));
   }
-  T take() { return std::move(*value); }
+  T take() {
+    rethrow();
+    return std::move(*value);
+  }
 };
 
 template <>
 struct TaskPromise<void> : TaskPromiseBase {
   Task<void> get_return_object() noexcept;
   void return_void() const noexcept {}
-  void take() const noexcept {}
+  void take() const { rethrow(); }
 };
 }  // namespace detail
 
@@ -323,6 +337,7 @@ class SleepOp {
   bool step(Waiter* w) noexcept;
   void result() const noexcept {}
   void fail_on_loop_thread() const noexcept {}
+  Loop* loop() const noexcept { return loop_; }
 
  private:
   static void fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept;

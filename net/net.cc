@@ -360,6 +360,7 @@ class ResolveOp {
   }
   Result<std::vector<SockAddr>> result() noexcept { return std::move(res_); }
   Result<std::vector<SockAddr>> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
+  Loop* loop() const noexcept { return nullptr; }
 
  private:
   std::string network_, address_;

@@ -111,6 +111,7 @@ class AcceptConnOp {
   bool step(Waiter* w) noexcept { return inner_.step(w); }
   Result<Conn> result() noexcept;
   Result<Conn> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
+  Loop* loop() const noexcept { return inner_.loop(); }
 
  private:
   AcceptOp inner_;
