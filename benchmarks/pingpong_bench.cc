@@ -62,6 +62,7 @@
 #include "net/net.h"
 #include "net/sys_posix.h"
 #include "poller/clock.h"
+#include "benchmarks/harness.h"
 #include "test/alloc_counter.h"
 
 extern char** environ;
@@ -71,30 +72,23 @@ namespace {
 using netpoll::now_ns;
 using netpoll::Result;
 namespace net = netpoll::net;
+namespace bench = netpoll::bench;
+using bench::Impl;
+using bench::kImplName;
+using bench::kImpls;
+using bench::kLibuv;
+using bench::kNetpoll;
+using bench::kRaw;
+using bench::fail;
+using bench::errno_text;
+using bench::thread_cpu_ns;
 
 constexpr std::size_t kMsg = 5;
 // Every server reads into 64 KiB, libuv's suggested read size: a 5-byte read is always short,
 // which tells each of them the socket is drained without a read that fails with EAGAIN.
 constexpr std::size_t kReadBuf = 64 * 1024;
 
-enum Impl : int { kRaw, kNetpoll, kLibuv, kImpls };
-constexpr const char* kImplName[kImpls] = {"raw", "netpoll", "libuv"};
-
-void pin_to_cpu0() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(0, &set);
-  sched_setaffinity(0, sizeof set, &set);  // this thread; best effort (a 1-CPU box still runs)
-}
-
-double thread_cpu_ns() {
-  rusage ru{};
-  getrusage(RUSAGE_THREAD, &ru);
-  return (double(ru.ru_utime.tv_sec) + double(ru.ru_stime.tv_sec)) * 1e9 +
-         (double(ru.ru_utime.tv_usec) + double(ru.ru_stime.tv_usec)) * 1e3;
-}
-
-std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+void pin_to_cpu0() { bench::pin_to_cpu(0); }
 
 // --- what a server reports -------------------------------------------------------------------
 
@@ -523,12 +517,6 @@ struct Sample {
   double allocs_per_rt = 0;
 };
 
-int g_failures = 0;
-void fail(const std::string& what) {
-  std::fprintf(stderr, "pingpong_bench: WORKLOAD FAILED: %s\n", what.c_str());
-  ++g_failures;
-}
-
 Sample run_pair(Impl impl, std::uint64_t rounds, double seconds) {
   std::optional<net::HookGuard> hooks;
   if (impl == kNetpoll) {  // no operation is in flight: the table may be written
@@ -649,275 +637,39 @@ double strace_per_rt(const std::string& self, Impl impl, std::uint64_t n1, std::
   return double(b - a) / double(n2 - n1);
 }
 
-// --- output -----------------------------------------------------------------------------------
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-double minimum(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
-
-std::string fmt(double v, int prec) {
-  if (v < 0) return "n/a";
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", prec, v);
-  return b;
-}
-std::string json_num(double v, int prec) { return v < 0 ? "null" : fmt(v, prec); }
-
-std::string json_str(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\', o += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else o += c;
-  }
-  return o + "\"";
-}
-
-std::string machine_description() {
-  std::string model;
-  std::ifstream cpu("/proc/cpuinfo");
-  for (std::string l; std::getline(cpu, l);)
-    if (l.rfind("model name", 0) == 0) {
-      model = l.substr(l.find(':') + 2);
-      break;
-    }
-  utsname u{};
-  uname(&u);
-  return std::to_string(std::thread::hardware_concurrency()) + " CPUs" +
-         (model.empty() ? "" : " (" + model + ")") + ", " + u.sysname + " " + u.release;
-}
-
-// A minimal reader for the results file, enough to merge into it: it finds where each JSON
-// value ends, so the entries of other benchmarks are carried over byte for byte.
-class JsonScan {
- public:
-  explicit JsonScan(const std::string& s) : s_(s) {}
-  // Index just past the value starting at or after i; npos if malformed.
-  std::size_t value_end(std::size_t i) const {
-    i = ws(i);
-    if (i >= s_.size()) return npos;
-    const char c = s_[i];
-    if (c == '"') return string_end(i);
-    if (c == '{' || c == '[') {
-      const char close = c == '{' ? '}' : ']';
-      i = ws(i + 1);
-      if (i < s_.size() && s_[i] == close) return i + 1;
-      for (;;) {
-        if (c == '{') {
-          i = string_end(ws(i));
-          if (i == npos || (i = ws(i)) >= s_.size() || s_[i] != ':') return npos;
-          ++i;
-        }
-        i = value_end(i);
-        if (i == npos || (i = ws(i)) >= s_.size()) return npos;
-        if (s_[i] == close) return i + 1;
-        if (s_[i] != ',') return npos;
-        ++i;
-      }
-    }
-    std::size_t j = i;
-    while (j < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[j])) || std::strchr("+-.", s_[j]))) ++j;
-    return j > i ? j : npos;
-  }
-  // The members of the object at i as (key text without quotes, raw value text); nullopt if
-  // the text there is not an object.
-  std::optional<std::vector<std::pair<std::string, std::string>>> members(std::size_t i) const {
-    std::vector<std::pair<std::string, std::string>> m;
-    i = ws(i);
-    if (i >= s_.size() || s_[i] != '{' || value_end(i) == npos) return std::nullopt;
-    i = ws(i + 1);
-    if (s_[i] == '}') return m;
-    for (;;) {
-      const std::size_t k = ws(i), ke = string_end(k);
-      const std::size_t v = ws(ws(ke) + 1), ve = value_end(v);
-      m.emplace_back(s_.substr(k + 1, ke - k - 2), s_.substr(v, ve - v));
-      i = ws(ve);
-      if (s_[i] == '}') return m;
-      ++i;
-    }
-  }
-  // The raw texts of the elements of the array `a` (already extracted); nullopt if not one.
-  static std::optional<std::vector<std::string>> elements(const std::string& a) {
-    JsonScan j(a);
-    std::size_t i = j.ws(0);
-    if (i >= a.size() || a[i] != '[' || j.value_end(i) == npos) return std::nullopt;
-    std::vector<std::string> out;
-    i = j.ws(i + 1);
-    if (a[i] == ']') return out;
-    for (;;) {
-      const std::size_t v = j.ws(i), ve = j.value_end(v);
-      out.push_back(a.substr(v, ve - v));
-      i = j.ws(ve);
-      if (a[i] == ']') return out;
-      ++i;
-    }
-  }
-  static constexpr std::size_t npos = std::string::npos;
-
- private:
-  std::size_t ws(std::size_t i) const {
-    if (i == npos) return npos;
-    while (i < s_.size() && std::isspace(static_cast<unsigned char>(s_[i]))) ++i;
-    return i;
-  }
-  std::size_t string_end(std::size_t i) const {
-    if (i == npos || i >= s_.size() || s_[i] != '"') return npos;
-    for (++i; i < s_.size(); ++i) {
-      if (s_[i] == '\\') ++i;
-      else if (s_[i] == '"') return i + 1;
-    }
-    return npos;
-  }
-  const std::string& s_;
-};
-
-// Merges `entry` (a benchmark object whose id is `id`) into the results file at `path`: other
-// benchmarks and other top-level keys are kept, machine and libuv_version are updated. A file
-// that exists but does not parse is left alone (false), rather than replaced.
-bool merge_results(const std::string& path, const std::string& id, const std::string& entry,
-                   const std::string& machine, const std::string& libuv_version) {
-  std::string text;
-  {
-    std::ifstream in(path);
-    if (in) text.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  std::vector<std::pair<std::string, std::string>> top;
-  if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
-    auto m = JsonScan(text).members(0);
-    if (!m) {
-      std::fprintf(stderr, "pingpong_bench: %s is not a JSON object; not overwriting it\n", path.c_str());
-      return false;
-    }
-    top = std::move(*m);
-  }
-  auto set = [&](const std::string& k, const std::string& v) {
-    for (auto& kv : top)
-      if (kv.first == k) return void(kv.second = v);
-    top.emplace_back(k, v);
-  };
-  set("machine", json_str(machine));
-  set("libuv_version", json_str(libuv_version));
-  std::vector<std::string> benches;
-  for (auto& kv : top)
-    if (kv.first == "benchmarks") {
-      auto e = JsonScan::elements(kv.second);
-      if (!e) {
-        std::fprintf(stderr, "pingpong_bench: %s: \"benchmarks\" is not an array; not overwriting it\n", path.c_str());
-        return false;
-      }
-      benches = std::move(*e);
-    }
-  bool replaced = false;
-  for (auto& b : benches) {
-    auto m = JsonScan(b).members(0);
-    if (!m) continue;
-    for (auto& kv : *m)
-      if (kv.first == "id" && kv.second == json_str(id)) b = entry, replaced = true;
-  }
-  if (!replaced) benches.push_back(entry);
-  std::string arr = "[\n";
-  for (std::size_t i = 0; i < benches.size(); ++i) arr += "    " + benches[i] + (i + 1 < benches.size() ? ",\n" : "\n");
-  set("benchmarks", arr + "  ]");
-  std::string out = "{\n";
-  for (std::size_t i = 0; i < top.size(); ++i)
-    out += "  " + json_str(top[i].first) + ": " + top[i].second + (i + 1 < top.size() ? ",\n" : "\n");
-  out += "}\n";
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream o(tmp, std::ios::trunc);
-    o << out;
-    if (!o.flush()) return false;
-  }
-  return std::rename(tmp.c_str(), path.c_str()) == 0;
-}
-
-// Smoke check of the merge: another benchmark's entry and an unknown top-level key survive,
-// B1 is added once and then replaced, not duplicated.
-void check_merge() {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string dir = std::string(base && *base ? base : "/tmp") + "/pingpong_json_XXXXXX";
-  if (!mkdtemp(dir.data())) return fail("mkdtemp for the JSON check");
-  const std::string path = dir + "/latest.json";
-  {
-    std::ofstream o(path);
-    o << R"({"machine": "old", "note": {"a": [1, 2, "x\"y"]}, "benchmarks": [{"id": "B8", "v": -1.5e3}]})";
-  }
-  const bool ok = merge_results(path, "B1", R"({"id": "B1", "v": 1})", "m", "1.44") &&
-                  merge_results(path, "B1", R"({"id": "B1", "v": 2})", "m", "1.44");
-  std::ifstream in(path);
-  const std::string t((std::istreambuf_iterator<char>(in)), {});
-  if (!ok || t.find(R"({"id": "B8", "v": -1.5e3})") == std::string::npos ||
-      t.find(R"("note": {"a": [1, 2, "x\"y"]})") == std::string::npos ||
-      t.find(R"({"id": "B1", "v": 2})") == std::string::npos || t.find(R"("v": 1})") != std::string::npos ||
-      t.find(R"("machine": "m")") == std::string::npos)
-    fail("results merge produced:\n" + t);
-  std::remove(path.c_str());
-  ::rmdir(dir.c_str());
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool smoke = false, use_strace = true;
-  int reps = 5;
-  double seconds = 1.0;
-  std::string json_path;
-  bool enabled[kImpls] = {true, true, true};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--smoke") smoke = true;
-    else if (a == "--no-strace") use_strace = false;
-    else if (a == "--reps") reps = std::max(1, std::atoi(next().c_str()));
-    else if (a == "--seconds") seconds = std::max(0.01, std::atof(next().c_str()));
-    else if (a == "--json") json_path = next();
-    else if (a == "--impl") {  // profiling aid: run only these servers (no results file)
-      const std::string list = "," + next() + ",";
-      for (int k = 0; k < kImpls; ++k) enabled[k] = list.find(std::string(",") + kImplName[k] + ",") != std::string::npos;
-    }
-    else if (a == "--serve") {
-      const std::string which = next();
+  bench::Options o = bench::parse_options(argc, argv, " [--no-strace] | --serve raw|netpoll|libuv");
+  bool use_strace = true;
+  for (std::size_t i = 0; i < o.rest.size(); ++i) {
+    if (o.rest[i] == "--no-strace") use_strace = false;
+    else if (o.rest[i] == "--serve" && i + 1 < o.rest.size()) {
       for (int k = 0; k < kImpls; ++k)
-        if (which == kImplName[k]) return serve_child(static_cast<Impl>(k));
+        if (o.rest[i + 1] == kImplName[k]) return serve_child(static_cast<Impl>(k));
       std::fprintf(stderr, "pingpong_bench: --serve raw|netpoll|libuv\n");
       return 2;
     } else {
-      std::fprintf(stderr,
-                   "usage: pingpong_bench [--smoke] [--reps N] [--seconds S] [--no-strace] [--json PATH]\n"
-                   "                      [--impl raw,netpoll,libuv]\n");
+      std::fprintf(stderr, "pingpong_bench: unknown argument %s\n", o.rest[i].c_str());
       return 2;
     }
   }
   // --smoke: a few hundred round trips per server, one repetition; checks completion only.
   const std::uint64_t smoke_rounds = 300;
-  if (smoke) reps = 1;
   std::fprintf(stderr, "B1 ping-pong: 1 TCP connection over loopback, %zu-byte message, client and server on CPU 0%s\n",
-               kMsg, smoke ? " (smoke: figures meaningless)" : "");
+               kMsg, o.smoke ? " (smoke: figures meaningless)" : "");
 
   // A short warm-up per server (page faults, the first slab, libuv's first allocations).
-  if (!smoke)
+  if (!o.smoke)
     for (int k = 0; k < kImpls; ++k)
-      if (enabled[k]) (void)run_pair(static_cast<Impl>(k), 0, 0.2);
+      if (o.enabled[k]) (void)run_pair(static_cast<Impl>(k), 0, 0.2);
 
   std::vector<Sample> samples[kImpls];
-  for (int r = 0; r < reps; ++r) {
-    std::fprintf(stderr, "  [B1 %d/%d]", r + 1, reps);
-    for (int k = 0; k < kImpls; ++k) {
-      if (!enabled[k]) {
-        samples[k].push_back(Sample{-1, -1, -1, -1});
-        continue;
-      }
-      samples[k].push_back(run_pair(static_cast<Impl>(k), smoke ? smoke_rounds : 0, smoke ? 0 : seconds));
-      std::fprintf(stderr, " %s %.0f/s", kImplName[k], samples[k].back().rate);
-    }
-    std::fprintf(stderr, "\n");
-  }
+  std::vector<double> rates[kImpls];
+  bench::interleave(o, "B1", [&](Impl k, int) {
+    samples[k].push_back(run_pair(k, o.smoke ? smoke_rounds : 0, o.smoke ? 0 : o.seconds));
+    return samples[k].back().rate;
+  }, rates);
 
   double strace_rt[kImpls] = {-1, -1, -1};
   if (use_strace) {
@@ -925,77 +677,57 @@ int main(int argc, char** argv) {
     const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {
       self[n] = 0;
-      const std::uint64_t n1 = smoke ? 100 : 2000, n2 = smoke ? 300 : 6000;
+      const std::uint64_t n1 = o.smoke ? 100 : 2000, n2 = o.smoke ? 300 : 6000;
       std::fprintf(stderr, "  [B1 strace -f -c calibration: %llu and %llu round trips per server]\n",
                    static_cast<unsigned long long>(n1), static_cast<unsigned long long>(n2));
       for (int k = 0; k < kImpls; ++k)
-        if (enabled[k]) strace_rt[k] = strace_per_rt(self, static_cast<Impl>(k), n1, n2);
+        if (o.enabled[k]) strace_rt[k] = strace_per_rt(self, static_cast<Impl>(k), n1, n2);
     }
     if (strace_rt[kRaw] < 0 && strace_rt[kNetpoll] < 0 && strace_rt[kLibuv] < 0)
       std::fprintf(stderr, "  strace calibration unavailable (no strace, or ptrace not permitted): n/a\n");
   }
-  if (smoke) check_merge();
 
-  auto col = [&](int k, auto get) {
-    std::vector<double> v;
-    for (const Sample& s : samples[k]) v.push_back(get(s));
-    return v;
+  auto med = [&](auto get) {
+    double out[kImpls];
+    for (int k = 0; k < kImpls; ++k) {
+      std::vector<double> v;
+      for (const Sample& s : samples[k]) v.push_back(get(s));
+      out[k] = o.enabled[k] ? bench::median(v) : -1;
+    }
+    return std::to_array(out);
   };
-  double med[kImpls], mn[kImpls], cpu[kImpls], sys[kImpls], allocs[kImpls];
-  for (int k = 0; k < kImpls; ++k) {
-    med[k] = median(col(k, [](const Sample& s) { return s.rate; }));
-    mn[k] = minimum(col(k, [](const Sample& s) { return s.rate; }));
-    cpu[k] = median(col(k, [](const Sample& s) { return s.cpu_ns_per_rt; }));
-    sys[k] = median(col(k, [](const Sample& s) { return s.syscalls_per_rt; }));
-    allocs[k] = median(col(k, [](const Sample& s) { return s.allocs_per_rt; }));
-  }
-  auto ratio = [](double a, double b) { return a > 0 && b > 0 ? a / b : -1; };
+  auto arr = [](const std::array<double, kImpls>& a) -> const double(&)[kImpls] {
+    return *reinterpret_cast<const double(*)[kImpls]>(a.data());
+  };
+  const auto rate = med([](const Sample& s) { return s.rate; });
+  double mn[kImpls];
+  for (int k = 0; k < kImpls; ++k) mn[k] = bench::minimum(rates[k]);
+  const auto cpu_us = med([](const Sample& s) { return s.cpu_ns_per_rt / 1e3; });
+  const auto sys = med([](const Sample& s) { return s.syscalls_per_rt; });
+  const auto allocs = med([](const Sample& s) { return s.allocs_per_rt; });
 
-  std::printf("| B1 ping-pong, 1 conn, 5 B, same CPU | raw | netpoll | libuv | netpoll/raw | netpoll/libuv |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|\n");
-  std::printf("| round trips/s, median of %d | %s | %s | %s | %s | %s |\n", reps, fmt(med[kRaw], 0).c_str(),
-              fmt(med[kNetpoll], 0).c_str(), fmt(med[kLibuv], 0).c_str(),
-              fmt(ratio(med[kNetpoll], med[kRaw]), 3).c_str(), fmt(ratio(med[kNetpoll], med[kLibuv]), 3).c_str());
-  std::printf("| round trips/s, min of %d | %s | %s | %s | %s | %s |\n", reps, fmt(mn[kRaw], 0).c_str(),
-              fmt(mn[kNetpoll], 0).c_str(), fmt(mn[kLibuv], 0).c_str(),
-              fmt(ratio(mn[kNetpoll], mn[kRaw]), 3).c_str(), fmt(ratio(mn[kNetpoll], mn[kLibuv]), 3).c_str());
-  std::printf("| server syscalls/rt, counted in-process | %s | %s | %s | | |\n", fmt(sys[kRaw], 2).c_str(),
-              fmt(sys[kNetpoll], 2).c_str(), fmt(sys[kLibuv], 2).c_str());
-  std::printf("| server syscalls/rt, strace -f -c | %s | %s | %s | | |\n", fmt(strace_rt[kRaw], 2).c_str(),
-              fmt(strace_rt[kNetpoll], 2).c_str(), fmt(strace_rt[kLibuv], 2).c_str());
-  std::printf("| server CPU us/rt (getrusage, median) | %s | %s | %s | %s | %s |\n", fmt(cpu[kRaw] / 1e3, 2).c_str(),
-              fmt(cpu[kNetpoll] / 1e3, 2).c_str(), fmt(cpu[kLibuv] / 1e3, 2).c_str(),
-              fmt(ratio(cpu[kNetpoll], cpu[kRaw]), 3).c_str(), fmt(ratio(cpu[kNetpoll], cpu[kLibuv]), 3).c_str());
-  std::printf("| operator new calls/rt (process) | %s | %s | %s | | |\n", fmt(allocs[kRaw], 3).c_str(),
-              fmt(allocs[kNetpoll], 3).c_str(), fmt(allocs[kLibuv], 3).c_str());
+  std::printf("%s", bench::table_header("B1 ping-pong, 1 conn, 5 B, same CPU").c_str());
+  std::printf("%s", bench::table_row("round trips/s, median of " + std::to_string(o.reps), arr(rate), 0).c_str());
+  std::printf("%s", bench::table_row("round trips/s, min of " + std::to_string(o.reps), mn, 0).c_str());
+  std::printf("%s", bench::table_row("server syscalls/rt, counted in-process", arr(sys), 2, false).c_str());
+  std::printf("%s", bench::table_row("server syscalls/rt, strace -f -c", strace_rt, 2, false).c_str());
+  std::printf("%s", bench::table_row("server CPU us/rt (getrusage, median)", arr(cpu_us), 2).c_str());
+  std::printf("%s", bench::table_row("operator new calls/rt (process)", arr(allocs), 3, false).c_str());
 
-  const bool all = enabled[kRaw] && enabled[kNetpoll] && enabled[kLibuv];
-  if (!json_path.empty() && (smoke || !all))
-    std::fprintf(stderr, "  not writing %s: %s\n", json_path.c_str(), smoke ? "smoke run" : "not all servers ran");
-  if (!json_path.empty() && !smoke && all && g_failures == 0) {
-    auto triple = [&](const double* v, int prec) {
-      return std::string("{\"raw\": ") + json_num(v[kRaw], prec) + ", \"netpoll\": " + json_num(v[kNetpoll], prec) +
-             ", \"libuv\": " + json_num(v[kLibuv], prec) + "}";
-    };
-    double cpu_us[kImpls];
-    for (int k = 0; k < kImpls; ++k) cpu_us[k] = cpu[k] / 1e3;
-    const std::string entry =
-        std::string("{\"id\": \"B1\", \"name\": \"ping-pong, 1 TCP connection, 5-byte message, same CPU\", ") +
-        "\"metric\": \"round trips/s (median of " + std::to_string(reps) + " x " + fmt(seconds, 1) +
-        " s)\", \"unit\": \"round trips/s\", \"higher_is_better\": true, \"raw\": " + json_num(med[kRaw], 1) +
-        ", \"netpoll\": " + json_num(med[kNetpoll], 1) + ", \"libuv\": " + json_num(med[kLibuv], 1) +
-        ", \"netpoll_over_libuv\": " + json_num(ratio(med[kNetpoll], med[kLibuv]), 4) +
-        ", \"netpoll_over_raw\": " + json_num(ratio(med[kNetpoll], med[kRaw]), 4) + ", \"min\": " + triple(mn, 1) +
-        ", \"server_syscalls_per_rt_counted\": " + triple(sys, 3) +
-        ", \"server_syscalls_per_rt_strace\": " + triple(strace_rt, 3) +
-        ", \"server_cpu_us_per_rt\": " + triple(cpu_us, 3) + ", \"allocs_per_rt\": " + triple(allocs, 3) + "}";
-    if (merge_results(json_path, "B1", entry, machine_description(), uv_version_string()))
-      std::fprintf(stderr, "  B1 results merged into %s\n", json_path.c_str());
-    else
-      fail("could not write " + json_path);
-  }
-  if (g_failures) {
-    std::fprintf(stderr, "pingpong_bench: %d workload(s) failed\n", g_failures);
+  bench::Entry e;
+  e.id = "B1";
+  e.name = "ping-pong, 1 TCP connection, 5-byte message, same CPU";
+  e.metric = "round trips/s (median of " + std::to_string(o.reps) + " x " + bench::fmt(o.seconds, 1) + " s)";
+  e.unit = "round trips/s";
+  for (int k = 0; k < kImpls; ++k) e.value[k] = rate[k];
+  e.extra = "\"min\": " + bench::triple_json(mn, 1) +
+            ", \"server_syscalls_per_rt_counted\": " + bench::triple_json(arr(sys), 3) +
+            ", \"server_syscalls_per_rt_strace\": " + bench::triple_json(strace_rt, 3) +
+            ", \"server_cpu_us_per_rt\": " + bench::triple_json(arr(cpu_us), 3) +
+            ", \"allocs_per_rt\": " + bench::triple_json(arr(allocs), 3);
+  if (!bench::write_entry(o, e)) bench::fail("could not write the B1 result");
+  if (bench::failures()) {
+    std::fprintf(stderr, "pingpong_bench: %d workload(s) failed\n", bench::failures());
     return 1;
   }
   return 0;

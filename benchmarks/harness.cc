@@ -1,0 +1,183 @@
+#include "benchmarks/harness.h"
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+namespace netpoll::bench {
+
+void pin_to_cpu(int cpu) noexcept {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+namespace {
+double rusage_ns(int who) noexcept {
+  rusage ru{};
+  getrusage(who, &ru);
+  return (double(ru.ru_utime.tv_sec) + double(ru.ru_stime.tv_sec)) * 1e9 +
+         (double(ru.ru_utime.tv_usec) + double(ru.ru_stime.tv_usec)) * 1e3;
+}
+int g_failures = 0;
+}  // namespace
+
+double thread_cpu_ns() noexcept { return rusage_ns(RUSAGE_THREAD); }
+double process_cpu_ns() noexcept { return rusage_ns(RUSAGE_SELF); }
+std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+double median(std::vector<double> v) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+double minimum(const std::vector<double>& v) { return v.empty() ? -1 : *std::min_element(v.begin(), v.end()); }
+double ratio(double a, double b) noexcept { return a > 0 && b > 0 ? a / b : -1; }
+
+std::string fmt(double v, int prec) {
+  if (v < 0) return "n/a";
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", prec, v);
+  return b;
+}
+std::string json_num(double v, int prec) { return v < 0 ? "null" : fmt(v, prec); }
+
+std::string json_str(const std::string& s) {
+  std::string o = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\', o += c;
+    else if (static_cast<unsigned char>(c) < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      o += b;
+    } else o += c;
+  }
+  return o + "\"";
+}
+
+std::string machine_description() {
+  std::string model;
+  std::ifstream cpu("/proc/cpuinfo");
+  for (std::string l; std::getline(cpu, l);)
+    if (l.rfind("model name", 0) == 0) {
+      model = l.substr(l.find(':') + 2);
+      break;
+    }
+  utsname u{};
+  uname(&u);
+  return std::to_string(std::thread::hardware_concurrency()) + " CPUs" +
+         (model.empty() ? "" : " (" + model + ")") + ", " + u.sysname + " " + u.release;
+}
+
+std::string libuv_version() { return uv_version_string(); }
+
+void fail(const std::string& what) {
+  std::fprintf(stderr, "WORKLOAD FAILED: %s\n", what.c_str());
+  ++g_failures;
+}
+int failures() noexcept { return g_failures; }
+
+Options parse_options(int argc, char** argv, const char* usage_extra) {
+  Options o;
+  auto usage = [&] {
+    std::fprintf(stderr, "usage: %s [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,netpoll,libuv]%s\n",
+                 argv[0], usage_extra);
+    std::exit(2);
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) usage();
+      return argv[++i];
+    };
+    if (a == "--smoke") o.smoke = true;
+    else if (a == "--reps") o.reps = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--seconds") o.seconds = std::max(0.01, std::atof(next().c_str()));
+    else if (a == "--results") o.results_dir = next();
+    else if (a == "--impl") {
+      const std::string list = "," + next() + ",";
+      for (int k = 0; k < kImpls; ++k)
+        o.enabled[k] = list.find(std::string(",") + kImplName[k] + ",") != std::string::npos;
+    } else if (a == "-h" || a == "--help") usage();
+    else o.rest.push_back(a);
+  }
+  if (o.smoke) o.reps = 1;
+  return o;
+}
+
+void interleave(const Options& o, const std::string& label,
+                const std::function<double(Impl, int)>& one, std::vector<double> (&out)[kImpls]) {
+  for (int r = 0; r < o.reps; ++r) {
+    std::fprintf(stderr, "  [%s %d/%d]", label.c_str(), r + 1, o.reps);
+    for (int k = 0; k < kImpls; ++k) {
+      const double v = o.enabled[k] ? one(static_cast<Impl>(k), r) : -1;
+      out[k].push_back(v);
+      if (o.enabled[k]) std::fprintf(stderr, " %s %s", kImplName[k], fmt(v, v < 100 ? 2 : 0).c_str());
+    }
+    std::fprintf(stderr, "\n");
+  }
+}
+
+std::string triple_json(const double (&v)[kImpls], int prec) {
+  return std::string("{\"raw\": ") + json_num(v[kRaw], prec) + ", \"netpoll\": " + json_num(v[kNetpoll], prec) +
+         ", \"libuv\": " + json_num(v[kLibuv], prec) + "}";
+}
+
+std::string entry_json(const Entry& e) {
+  const double* v = e.value;
+  // For lower-is-better metrics (ns/op) the ratio is still netpoll/other of the metric; the
+  // report reads higher_is_better to say which way is a win.
+  std::string s = "{\"id\": " + json_str(e.id) + ", \"name\": " + json_str(e.name) +
+                  ", \"metric\": " + json_str(e.metric) + ", \"unit\": " + json_str(e.unit) +
+                  ", \"higher_is_better\": " + (e.higher_is_better ? "true" : "false") +
+                  ", \"raw\": " + json_num(v[kRaw], 3) + ", \"netpoll\": " + json_num(v[kNetpoll], 3) +
+                  ", \"libuv\": " + json_num(v[kLibuv], 3) +
+                  ", \"netpoll_over_libuv\": " + json_num(ratio(v[kNetpoll], v[kLibuv]), 4) +
+                  ", \"netpoll_over_raw\": " + json_num(ratio(v[kNetpoll], v[kRaw]), 4);
+  if (!e.extra.empty()) s += ", " + e.extra;
+  return s + "}";
+}
+
+bool write_entry(const Options& o, const Entry& e) {
+  if (o.results_dir.empty()) return true;
+  const char* why = o.smoke ? "smoke run" : !o.all_enabled() ? "not every implementation ran"
+                    : g_failures ? "a workload failed" : nullptr;
+  if (why) {
+    std::fprintf(stderr, "  %s: not writing results (%s)\n", e.id.c_str(), why);
+    return true;
+  }
+  const std::string path = o.results_dir + "/" + e.id + ".json";
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << entry_json(e) << "\n";
+    if (!f.flush()) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+std::string table_header(const std::string& title) {
+  return "| " + title + " | raw | netpoll | libuv | netpoll/raw | netpoll/libuv |\n|---|---:|---:|---:|---:|---:|\n";
+}
+
+std::string table_row(const std::string& label, const double (&v)[kImpls], int prec, bool ratios) {
+  std::string s = "| " + label + " | " + fmt(v[kRaw], prec) + " | " + fmt(v[kNetpoll], prec) + " | " +
+                  fmt(v[kLibuv], prec) + " | ";
+  if (ratios) s += fmt(ratio(v[kNetpoll], v[kRaw]), 3) + " | " + fmt(ratio(v[kNetpoll], v[kLibuv]), 3) + " |";
+  else s += " |  |";
+  return s + "\n";
+}
+
+}  // namespace netpoll::bench
