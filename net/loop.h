@@ -113,6 +113,7 @@ class Loop {
   Mutex remote_mu_;
   WaiterList remote_;         // guarded by remote_mu_
   std::atomic<bool> remote_pending_{false};
+  std::atomic<std::uint32_t> schedulers_{0};  // threads inside schedule()'s remote path
   std::atomic<bool> stop_{false};
   std::atomic<std::size_t> spawned_{0};
   std::uint32_t budget_ = kInlineBudget;  // the Loop thread only

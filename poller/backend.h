@@ -55,7 +55,9 @@ concept Backend = requires(B& b, const B& cb, typename B::handle_type h, Token t
   // so the caller recomputes. Errc::invalid_argument for an empty span.
   { b.wait(out, timeout) } noexcept -> std::same_as<Result<std::size_t>>;
   // From any thread: the current or next wait returns. Coalesced: while one wake is pending,
-  // further calls make no syscall.
+  // further calls make no syscall. Publication: what the caller stored with memory_order_seq_cst
+  // before wake() is seen by a seq_cst load the waiting thread makes after wait() returns (a
+  // coalesced wake is a Dekker pair with the wake's consumption, not a release/acquire edge).
   { b.wake() } noexcept -> std::same_as<void>;
   // Pollable where the OS allows (epoll/kqueue fd), so a host loop can nest this poller.
   { cb.native_handle() } noexcept -> std::same_as<typename B::native_handle_type>;

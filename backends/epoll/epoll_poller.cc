@@ -122,7 +122,7 @@ void EpollPoller::consume_wake() noexcept {
   // Pairs with the exchange in wake(): a wake() that saw `true` (and so made no syscall)
   // happened before this exchange, so whatever it published is visible to our caller, which
   // is returning from wait now and will look.
-  wake_pending_.exchange(false, std::memory_order_acq_rel);
+  wake_pending_.exchange(false, std::memory_order_seq_cst);
 }
 
 void EpollPoller::reset_wake_counter() noexcept {
@@ -190,9 +190,14 @@ std::size_t EpollPoller::wait_blocking(std::span<Event> out, int max, Timeout ti
 }
 
 void EpollPoller::wake() noexcept {
-  // A pending wake already guarantees the wait returns. This is an RMW, not a load, so the
-  // clearing exchange in consume_wake() synchronizes with it (a plain load could see a stale
-  // `true` after the waiter cleared it and miss the wake).
+  // A pending wake already guarantees the wait returns. Many threads waking one poller must
+  // not all bounce the flag's cache line with RMWs (B7: 4 wakers reached 64M wakes/s with an
+  // exchange first, 470M reading first; libuv's uv_async_send also reads first), so read it
+  // first. The read is seq_cst, the waiter's clearing exchange (consume_wake) too, and the
+  // caller publishes its work with a seq_cst store before calling wake() (Backend::wake's
+  // contract), which the waiter reads seq_cst after clearing: a Dekker pair, so a wake that
+  // returns here without a syscall cannot leave the waiter asleep on unseen work.
+  if (wake_pending_.load(std::memory_order_seq_cst)) return;
   if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
   const std::uint64_t one = 1;
   for (;;) {
