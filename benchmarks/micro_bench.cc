@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "benchmarks/harness.h"
 #include "test/alloc_counter.h"
 #include "poller/clock.h"
 #include "core/netpoll.h"
@@ -42,19 +43,10 @@ namespace {
 
 using netpoll::now_ns;
 bool g_smoke = false;
-int g_failures = 0;
 
-void fail(const std::string& what) {
-  std::fprintf(stderr, "micro_bench: WORKLOAD FAILED: %s\n", what.c_str());
-  ++g_failures;
-}
-
-void pin_to_cpu(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof set, &set);  // best effort: a 1-CPU machine still runs
-}
+using netpoll::bench::fail;
+using netpoll::bench::median;
+using netpoll::bench::pin_to_cpu;
 
 void unpin() {
   cpu_set_t all;
@@ -63,21 +55,12 @@ void unpin() {
   sched_setaffinity(0, sizeof all, &all);
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 struct Row {
   std::string name, unit, netpoll, baseline, ratio, note;
 };
 std::vector<Row> g_rows;
 
-std::string fmt(double v, int prec = 1) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", prec, v);
-  return b;
-}
+std::string fmt(double v, int prec = 1) { return netpoll::bench::fmt(v, prec); }
 
 // Runs each variant `reps` times, interleaved, and returns the medians (ns per op).
 std::vector<double> interleaved(int reps, const std::vector<std::function<double()>>& variants) {
@@ -303,8 +286,8 @@ int main(int argc, char** argv) {
   for (auto& r : g_rows)
     std::printf("| %s | %s | %s | %s | %s | %s |\n", r.name.c_str(), r.unit.c_str(), r.netpoll.c_str(),
                 r.baseline.c_str(), r.ratio.c_str(), r.note.c_str());
-  if (g_failures) {
-    std::fprintf(stderr, "micro_bench: %d workload(s) failed\n", g_failures);
+  if (netpoll::bench::failures()) {
+    std::fprintf(stderr, "micro_bench: %d workload(s) failed\n", netpoll::bench::failures());
     return 1;
   }
   return 0;
