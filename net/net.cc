@@ -43,15 +43,20 @@ Socket::Socket(Socket&& o) noexcept
 
 Socket& Socket::operator=(Socket&& o) noexcept {
   if (this != &o) {
-    this->~Socket();
-    new (this) Socket(std::move(o));
+    reset();
+    fd_ = std::exchange(o.fd_, nullptr);
+    net_ = o.net_;
+    laddr_ = o.laddr_;
+    unlink_path_ = std::move(o.unlink_path_);
   }
   return *this;
 }
 
-Socket::~Socket() {
+Socket::~Socket() { reset(); }
+
+void Socket::reset() noexcept {
   if (!fd_) return;
-  Close();
+  (void)Close();  // Errc::closed if the owner closed it already
   fd_->release();
   fd_ = nullptr;
 }

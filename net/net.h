@@ -69,6 +69,7 @@ class Socket {
 
  protected:
   Socket(FD* fd, Network n, SockAddr laddr) noexcept : fd_(fd), net_(n), laddr_(laddr) {}
+  void reset() noexcept;  // close (if still open) and let go of the FD
   FD* fd_ = nullptr;
   Network net_ = Network::tcp;
   SockAddr laddr_;

@@ -858,4 +858,24 @@ TEST_CASE("embedding: a blocking call on the host thread between steps fails ins
   CHECK(!got);
 }
 
+TEST_CASE("move-assigning a Conn closes the descriptor it held and takes the other") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  ConnPair a = loop.block_on(tcp_conn_pair(loop, *ln));
+  ConnPair b = loop.block_on(tcp_conn_pair(loop, *ln));
+  const SockAddr b_remote = b.client.RemoteAddr();
+  const int b_fd = b.client.native_handle();
+  a.client = std::move(b.client);
+  CHECK(a.client.native_handle() == b_fd);
+  CHECK(a.client.RemoteAddr() == b_remote);
+  CHECK(!b.client.valid());
+  loop.run_once(Timeout::zero());
+  CHECK(loop.block_on(read_all(a.server)) == "");  // a's old client was closed: EOF
+  loop.block_on([&]() -> Task<void> {
+    REQUIRE(co_await a.client.Write(std::string_view("moved")));
+    CHECK(co_await read_n(b.server, 5) == "moved");
+  }());
+}
+
 }  // TEST_SUITE
