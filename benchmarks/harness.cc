@@ -1,5 +1,6 @@
 #include "benchmarks/harness.h"
 
+#include <dirent.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -37,6 +38,16 @@ double thread_cpu_ns() noexcept { return rusage_ns(RUSAGE_THREAD); }
 double process_cpu_ns() noexcept { return rusage_ns(RUSAGE_SELF); }
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
+int open_fd_count() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return -1;
+  int n = 0;
+  while (const dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n - 1;  // the directory stream's own descriptor
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return -1;
   std::sort(v.begin(), v.end());
@@ -44,6 +55,12 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 double minimum(const std::vector<double>& v) { return v.empty() ? -1 : *std::min_element(v.begin(), v.end()); }
+void medians(const std::vector<double> (&v)[kImpls], double (&out)[kImpls]) {
+  for (int k = 0; k < kImpls; ++k) out[k] = median(v[k]);
+}
+void minima(const std::vector<double> (&v)[kImpls], double (&out)[kImpls]) {
+  for (int k = 0; k < kImpls; ++k) out[k] = minimum(v[k]);
+}
 double ratio(double a, double b) noexcept { return a > 0 && b > 0 ? a / b : -1; }
 
 std::string fmt(double v, int prec) {
@@ -115,6 +132,18 @@ Options parse_options(int argc, char** argv, const char* usage_extra) {
   }
   if (o.smoke) o.reps = 1;
   return o;
+}
+
+void reject_unknown(const Options& o, const char* prog) {
+  if (o.rest.empty()) return;
+  std::fprintf(stderr, "%s: unknown argument %s\n", prog, o.rest[0].c_str());
+  std::exit(2);
+}
+
+int exit_status(const char* prog) {
+  if (g_failures == 0) return 0;
+  std::fprintf(stderr, "%s: %d workload(s) failed\n", prog, g_failures);
+  return 1;
 }
 
 void interleave(const Options& o, const std::string& label,

@@ -23,9 +23,15 @@ void pin_to_cpu(int cpu) noexcept;
 double thread_cpu_ns() noexcept;
 double process_cpu_ns() noexcept;
 std::string errno_text(const char* what);
+// Descriptors this process has open (the entries of /proc/self/fd, not counting the one that
+// lists them); -1 if /proc is unavailable.
+int open_fd_count();
 
 double median(std::vector<double> v);
 double minimum(const std::vector<double>& v);
+// Per implementation: the median / minimum of its samples (-1 where it has none).
+void medians(const std::vector<double> (&v)[kImpls], double (&out)[kImpls]);
+void minima(const std::vector<double> (&v)[kImpls], double (&out)[kImpls]);
 // a / b, or -1 when either is not positive (shown as n/a).
 double ratio(double a, double b) noexcept;
 
@@ -58,6 +64,10 @@ struct Options {
 };
 // Parses argv; prints usage and exits 2 on a malformed known flag.
 Options parse_options(int argc, char** argv, const char* usage_extra = "");
+// For a binary that takes no arguments of its own: exits 2, naming the first unknown one.
+void reject_unknown(const Options& o, const char* prog);
+// main's return value: 1 after any fail() (saying how many, as `prog`), else 0.
+int exit_status(const char* prog);
 
 // Runs `one(impl, rep)` for rep in [0, reps), interleaving the enabled implementations, and
 // returns the values per implementation (a disabled one gets -1 entries). Prints a progress
