@@ -32,35 +32,6 @@ struct PostedTask final : LoopTask {
 };
 }  // namespace
 
-// A detached coroutine that owns a spawned Task and frees itself when it ends.
-struct DetachedPromise;
-struct Detached {
-  using promise_type = DetachedPromise;
-  std::coroutine_handle<DetachedPromise> h;
-};
-struct DetachedPromise {
-  struct Start final : LoopTask {
-    explicit Start(DetachedPromise* p) noexcept : LoopTask(&go), promise(p) {}
-    DetachedPromise* promise;
-  };
-  Start start{this};
-  Loop* loop = nullptr;
-  Detached get_return_object() noexcept {
-    return {std::coroutine_handle<DetachedPromise>::from_promise(*this)};
-  }
-  std::suspend_always initial_suspend() const noexcept { return {}; }
-  std::suspend_never final_suspend() const noexcept { return {}; }
-  void return_void() noexcept { loop->spawned_.fetch_sub(1, std::memory_order_relaxed); }
-  [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
-  static void go(LoopTask* t) noexcept {
-    std::coroutine_handle<DetachedPromise>::from_promise(*static_cast<Start*>(t)->promise).resume();
-  }
-};
-
-namespace {
-Detached run_detached(Task<void> t) { co_await std::move(t); }
-}  // namespace
-
 Loop::Loop() = default;
 
 Loop::~Loop() {
@@ -119,14 +90,6 @@ void Loop::drain_remote() noexcept {
 }
 
 void Loop::post(std::function<void()> fn) { schedule(new PostedTask(this, std::move(fn))); }
-
-void Loop::spawn(Task<void> t) {
-  spawned_.fetch_add(1, std::memory_order_relaxed);
-  Detached d = run_detached(std::move(t));
-  d.h.promise().loop = this;
-  d.h.promise().start.bind(this);
-  schedule(&d.h.promise().start);
-}
 
 std::size_t Loop::run_once(Timeout t) {
   CurrentScope scope(this);

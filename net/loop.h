@@ -52,6 +52,9 @@ class LoopTask : public Waiter {
 
 template <class T = void>
 class Task;
+namespace detail {
+struct TaskPromiseBase;
+}
 
 class Loop {
  public:
@@ -105,7 +108,7 @@ class Loop {
 
  private:
   friend class LoopTask;
-  friend struct DetachedPromise;
+  friend struct detail::TaskPromiseBase;
   void drain_remote() noexcept;
 
   Netpoll np_;
@@ -203,6 +206,14 @@ namespace detail {
 struct TaskPromiseBase {
   std::coroutine_handle<> continuation;
   Waiter* done_waiter = nullptr;  // Task::wait on a plain thread
+  // Loop::spawn: the task owns itself. `start` (on the Loop's queue) runs it first, and its
+  // final suspend frees the frame: no wrapper coroutine, no allocation beyond the frame.
+  struct Start final : LoopTask {
+    Start() noexcept : LoopTask(&go) {}
+    static void go(LoopTask* t) noexcept { static_cast<Start*>(t)->self.resume(); }
+    std::coroutine_handle<> self;
+  } start;
+  bool detached = false;
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
@@ -210,6 +221,12 @@ struct TaskPromiseBase {
       TaskPromiseBase& p = h.promise();
       if (p.continuation) return p.continuation;
       if (p.done_waiter) p.done_waiter->notify();
+      if (p.detached) {
+        if (p.error) std::terminate();  // nobody awaits a spawned task: nowhere to rethrow
+        Loop* loop = p.start.loop();
+        h.destroy();  // last touch of the frame
+        loop->spawned_.fetch_sub(1, std::memory_order_relaxed);
+      }
       return std::noop_coroutine();
     }
     void await_resume() const noexcept {}
@@ -305,6 +322,16 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
   return Task<void>(std::coroutine_handle<TaskPromise<void>>::from_promise(*this));
 }
 }  // namespace detail
+
+inline void Loop::spawn(Task<void> t) {
+  auto h = t.release();
+  detail::TaskPromiseBase& p = h.promise();
+  p.detached = true;
+  p.start.self = h;
+  p.start.bind(this);
+  spawned_.fetch_add(1, std::memory_order_relaxed);
+  schedule(&p.start);
+}
 
 template <class T>
 T Loop::block_on(Task<T> t) {
