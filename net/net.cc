@@ -304,6 +304,8 @@ Result<Conn> AcceptConnOp::result() noexcept {
   if (is_tcp(net_)) set_int(s, IPPROTO_TCP, TCP_NODELAY, 1);  // Go's default; best effort
   Result<FD*> fd = FD::open(fd_->loop(), s, true);
   if (!fd) return fd.error();
+  if (!listener_addr_.is_wildcard() && !listener_addr_.empty())
+    return Conn(*fd, net_, listener_addr_, a->peer);
   SockAddr local;
   local.set_len(SockAddr::capacity());
   if (sys.getsockname(s, local.get(), local.len_ptr()) != 0) local.set_len(0);

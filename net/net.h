@@ -108,7 +108,11 @@ class Listener;
 // Accept's operation: the FD-level accept, then the new Conn (registered, TCP_NODELAY on).
 class AcceptConnOp {
  public:
-  AcceptConnOp(FD* fd, Network n) noexcept : inner_(fd), fd_(fd), net_(n) {}
+  // `listener_addr`: an accepted connection's local address is the listener's unless the
+  // listener is bound to a wildcard, so only then is getsockname needed (a syscall less per
+  // accept otherwise).
+  AcceptConnOp(FD* fd, Network n, const SockAddr& listener_addr) noexcept
+      : inner_(fd), fd_(fd), net_(n), listener_addr_(listener_addr) {}
   bool step(Waiter* w) noexcept { return inner_.step(w); }
   Result<Conn> result() noexcept;
   Result<Conn> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
@@ -118,13 +122,14 @@ class AcceptConnOp {
   AcceptOp inner_;
   FD* fd_;
   Network net_;
+  SockAddr listener_addr_;  // a copy: the Listener may be moved while an Accept is pending
 };
 
 class Listener : public Socket {
  public:
   Listener() noexcept = default;
   Listener(FD* fd, Network n, SockAddr laddr) noexcept : Socket(fd, n, laddr) {}
-  Operation<AcceptConnOp> Accept() noexcept { return Operation<AcceptConnOp>(fd_, net_); }
+  Operation<AcceptConnOp> Accept() noexcept { return Operation<AcceptConnOp>(fd_, net_, laddr_); }
   const SockAddr& Addr() const noexcept { return laddr_; }
 
  private:

@@ -608,6 +608,8 @@ TEST_CASE("case 23: IPv6 loopback and a dual-stack listener accepting IPv4") {
     Result<Conn> s4 = co_await dual->Accept();
     REQUIRE(s4);
     CHECK(s4->RemoteAddr().to_string().rfind("127.0.0.1:", 0) == 0);  // v4-mapped, printed as v4
+    // Accepted on a wildcard: the local address is the concrete one the client reached.
+    CHECK(s4->LocalAddr().to_string() == "127.0.0.1:" + port);
     Result<Conn> c6 = co_await Dial(loop, "tcp6", "[::1]:" + port);
     REQUIRE(c6);
     Result<Conn> s6 = co_await dual->Accept();
