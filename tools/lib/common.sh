@@ -8,8 +8,8 @@ NETPOLL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # client).
 NETPOLL_BUILD_PACKAGES=(bazel-bootstrap bazel-rules-cc bazel-rules-java bazel-platforms doctest-dev g++
   libuv1-dev curl)
-# What tools/bench adds: the real HTTP clients for B3 and strace for syscall calibration.
-NETPOLL_BENCH_PACKAGES=(wrk nghttp2-client strace)
+# What tools/bench adds: the real HTTP clients for B3, strace and perf for syscall counts.
+NETPOLL_BENCH_PACKAGES=(wrk nghttp2-client strace linux-perf)
 
 # ensure_packages PKG...: installs the missing ones (as root), or prints the exact command
 # and exits 2 (not root). Nothing else is ever installed by hand.

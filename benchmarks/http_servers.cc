@@ -1,0 +1,596 @@
+// B3's servers (benchmarks.md): one HTTP/1.1 plaintext protocol, three I/O layers.
+//
+//   http_bench_server --impl raw|netpoll|libuv [ADDR]      (ADDR default 127.0.0.1:0)
+//
+// Prints exactly one line, "listening on <ip:port>", flushed, then serves until SIGTERM or
+// SIGINT, closes every connection and exits 0 (so a sanitizer build reports leaks at exit).
+//
+// Every implementation runs examples/http.h's Session, the I/O-free protocol engine, with the
+// same driving rules as examples' serve_conn, so only the I/O layer differs:
+//   - per batch of input: read into Session::read_space(), received(), process(), then ONE
+//     write of output(); Next::write means the output filled up: write, then process() again;
+//   - while a write is incomplete nothing more is read (back-pressure);
+//   - Next::close: after the last response, half-close and drain the peer's input (at most
+//     1 MiB, at most 2 s) when it may still be sending (Session::unread_input), then close;
+//   - TCP_NODELAY on every accepted connection (netpoll's Accept sets it);
+//   - a short stream read means the socket is drained: wait for the next readiness instead
+//     of reading again for EAGAIN (netpoll's FD and libuv's uv__read both do this).
+//
+//   raw      edge-triggered epoll (EPOLLIN|EPOLLRDHUP|EPOLLET), read until EAGAIN or a short
+//            read, EPOLLOUT added to the registration only once a write hits EAGAIN: the floor.
+//   netpoll  examples/serve.h's run_server + http::serve_conn: exactly examples/http_server.
+//   libuv    uv_tcp_t; uv_read_start with an alloc_cb handing out the Session's read_space;
+//            uv_try_write first and uv_write for the remainder, reading stopped until it
+//            completes; uv_shutdown + a uv_timer_t for the lingering close; uv_signal_t.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "examples/http.h"
+#include "examples/serve.h"
+#include "net/net.h"
+
+namespace {
+
+namespace http = netpoll::examples::http;
+using Next = http::Session::Next;
+
+constexpr const char* kProg = "http_bench_server";
+// The lingering close's bounds, as serve_conn's.
+constexpr std::size_t kDrainBudget = 1 << 20;
+constexpr std::int64_t kDrainNs = 2'000'000'000;
+
+std::int64_t mono_ns() noexcept {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// "a.b.c.d:port" (IPv4 only: enough for a loopback benchmark).
+bool parse_ipv4(const std::string& addr, sockaddr_in* out) {
+  const std::size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = addr.substr(0, colon);
+  if (host.empty()) host = "0.0.0.0";
+  char* end = nullptr;
+  const long port = std::strtol(addr.c_str() + colon + 1, &end, 10);
+  if (*end != 0 || port < 0 || port > 65535 || colon + 1 == addr.size()) return false;
+  *out = sockaddr_in{};
+  out->sin_family = AF_INET;
+  out->sin_port = htons(static_cast<std::uint16_t>(port));
+  return ::inet_pton(AF_INET, host.c_str(), &out->sin_addr) == 1;
+}
+
+void print_listening(const sockaddr_in& a) {
+  char ip[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &a.sin_addr, ip, sizeof ip);
+  std::printf("listening on %s:%u\n", ip, unsigned(ntohs(a.sin_port)));
+  std::fflush(stdout);
+}
+
+// --- raw: edge-triggered epoll -----------------------------------------------------------------
+
+struct RawConn {
+  RawConn(int f, http::Responses& r) noexcept : fd(f), s(r) {}
+  int fd;
+  http::Session s;
+  std::size_t sent = 0;    // bytes of s.output() already written
+  Next next = Next::read;  // what s.process() last asked for
+  // Invariant (edge-triggered): false only after a read returned EAGAIN or came back short
+  // since the last EPOLLIN edge, so the kernel will raise a new edge for any further input.
+  bool readable = false;
+  bool out_armed = false;  // EPOLLOUT is in the registration (added at the first EAGAIN)
+  bool draining = false;   // lingering close: our side is shut, discarding the peer's input
+  std::size_t drain_budget = kDrainBudget;
+  std::int64_t drain_deadline = 0;
+  RawConn* prev = nullptr;  // every open connection, for shutdown and drain deadlines
+  RawConn* link = nullptr;
+};
+
+class RawServer {
+ public:
+  int run(const sockaddr_in& addr);
+
+ private:
+  void accept_all();
+  // Advances `c` as far as it can go without blocking; false: close it.
+  bool drive(RawConn& c);
+  bool drain(RawConn& c);
+  bool arm_out(RawConn& c);
+  void close_conn(RawConn* c);
+  int drain_timeout_ms() const;
+  void expire_drains();
+
+  http::Responses responses_;
+  int ep_ = -1, lfd_ = -1, sigfd_ = -1;
+  RawConn* conns_ = nullptr;
+  std::size_t nconns_ = 0, ndraining_ = 0;
+};
+
+// epoll_data.ptr of the two non-connection descriptors.
+char g_listen_tag, g_signal_tag;
+
+int RawServer::run(const sockaddr_in& addr) {
+  netpoll::Result<int> sig = netpoll::examples::termination_signalfd();
+  if (!sig) {
+    std::fprintf(stderr, "%s: signalfd: %s\n", kProg, sig.error().message().c_str());
+    return 1;
+  }
+  sigfd_ = *sig;
+  lfd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  sockaddr_in a = addr;
+  socklen_t len = sizeof a;
+  ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+  epoll_event lev{}, sev{};
+  lev.events = EPOLLIN | EPOLLET;
+  lev.data.ptr = &g_listen_tag;
+  sev.events = EPOLLIN;
+  sev.data.ptr = &g_signal_tag;
+  if (lfd_ < 0 || ep_ < 0 || ::setsockopt(lfd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      ::bind(lfd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(lfd_, SOMAXCONN) != 0 || ::getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
+      ::epoll_ctl(ep_, EPOLL_CTL_ADD, lfd_, &lev) != 0 || ::epoll_ctl(ep_, EPOLL_CTL_ADD, sigfd_, &sev) != 0) {
+    std::fprintf(stderr, "%s: raw listen: %s\n", kProg, std::strerror(errno));
+    return 1;
+  }
+  print_listening(a);
+
+  epoll_event evs[64];
+  for (bool stop = false; !stop;) {
+    const int n = ::epoll_wait(ep_, evs, 64, drain_timeout_ms());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::fprintf(stderr, "%s: epoll_wait: %s\n", kProg, std::strerror(errno));
+      return 1;
+    }
+    // One epoll item per descriptor, so a connection closed below has no later event in
+    // this batch that could refer to it.
+    for (int i = 0; i < n; ++i) {
+      void* p = evs[i].data.ptr;
+      if (p == &g_listen_tag) {
+        accept_all();
+      } else if (p == &g_signal_tag) {
+        stop = true;
+      } else {
+        RawConn& c = *static_cast<RawConn*>(p);
+        if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c.readable = true;
+        if (!drive(c)) close_conn(&c);
+      }
+    }
+    if (ndraining_ > 0) expire_drains();
+  }
+  std::fprintf(stderr, "%s: terminated, closing %zu connection(s)\n", kProg, nconns_);
+  while (conns_) close_conn(conns_);
+  ::close(lfd_);
+  ::close(sigfd_);
+  ::close(ep_);
+  return 0;
+}
+
+void RawServer::accept_all() {
+  // Edge-triggered listener: accept until the queue is empty.
+  for (;;) {
+    const int fd = ::accept4(lfd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN)  // EMFILE and friends: drop this round (the benchmark never hits it)
+        std::fprintf(stderr, "%s: accept4: %s\n", kProg, std::strerror(errno));
+      return;
+    }
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto* c = new RawConn(fd, responses_);
+    epoll_event ev{};
+    // Registering reports input already queued as an edge at once, so the first read waits
+    // for the event (no speculative read).
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = c;
+    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      std::fprintf(stderr, "%s: epoll_ctl: %s\n", kProg, std::strerror(errno));
+      ::close(fd);
+      delete c;
+      continue;
+    }
+    c->link = conns_;
+    if (conns_) conns_->prev = c;
+    conns_ = c;
+    ++nconns_;
+  }
+}
+
+bool RawServer::arm_out(RawConn& c) {
+  if (c.out_armed) return true;  // edge-triggered: the next free space raises an edge
+  // Kept once added: with EPOLLET an idle EPOLLOUT costs nothing, and dropping it would cost
+  // an epoll_ctl per back-pressure episode. EPOLL_CTL_MOD reports current writability, so
+  // space freed before this call is not missed.
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = &c;
+  if (::epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev) != 0) return false;
+  c.out_armed = true;
+  return true;
+}
+
+bool RawServer::drive(RawConn& c) {
+  for (;;) {
+    if (c.draining) return drain(c);
+    // 1. The pending output: one send for the whole batch.
+    const std::span<const std::byte> out = c.s.output();
+    if (c.sent < out.size()) {
+      const ssize_t w = ::send(c.fd, out.data() + c.sent, out.size() - c.sent, MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return errno == EAGAIN ? arm_out(c) : false;
+      }
+      c.sent += static_cast<std::size_t>(w);
+      // A partial send means the send buffer is full: another would fail with EAGAIN.
+      if (c.sent < out.size()) return arm_out(c);
+    }
+    if (!out.empty()) {
+      c.s.clear_output();
+      c.sent = 0;
+    }
+    // 2. What the protocol asked for once that output is out.
+    if (c.next == Next::write) {
+      c.next = c.s.process();
+      continue;
+    }
+    if (c.next == Next::close) {
+      if (!c.s.unread_input() || ::shutdown(c.fd, SHUT_WR) != 0) return false;
+      c.draining = true;
+      c.drain_deadline = mono_ns() + kDrainNs;
+      ++ndraining_;
+      continue;
+    }
+    // 3. More input, until the socket is drained.
+    if (!c.readable) return true;
+    const std::span<std::byte> space = c.s.read_space();
+    const ssize_t n = ::read(c.fd, space.data(), space.size());
+    if (n > 0) {
+      if (static_cast<std::size_t>(n) < space.size()) c.readable = false;
+      c.s.received(static_cast<std::size_t>(n));
+      c.next = c.s.process();
+      continue;
+    }
+    if (n == 0) return false;  // the peer closed
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return false;
+    c.readable = false;
+    return true;
+  }
+}
+
+bool RawServer::drain(RawConn& c) {
+  while (c.readable) {
+    const std::span<std::byte> space = c.s.drain_space();
+    const ssize_t n = ::read(c.fd, space.data(), space.size());
+    if (n > 0) {
+      c.drain_budget -= std::min(c.drain_budget, static_cast<std::size_t>(n));
+      if (c.drain_budget == 0) return false;
+      if (static_cast<std::size_t>(n) < space.size()) c.readable = false;
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+      return false;  // the peer's end of stream: the close the drain waited for
+    } else if (errno == EAGAIN) {
+      c.readable = false;
+    }
+  }
+  return true;
+}
+
+void RawServer::close_conn(RawConn* c) {
+  if (c->draining) --ndraining_;
+  if (c->prev) c->prev->link = c->link;
+  else conns_ = c->link;
+  if (c->link) c->link->prev = c->prev;
+  --nconns_;
+  ::close(c->fd);  // also removes it from the epoll set (the only reference to the file)
+  delete c;
+}
+
+// Only while some connection is in its lingering close (never in the benchmark's runs).
+int RawServer::drain_timeout_ms() const {
+  if (ndraining_ == 0) return -1;
+  std::int64_t first = INT64_MAX;
+  for (const RawConn* c = conns_; c; c = c->link)
+    if (c->draining) first = std::min(first, c->drain_deadline);
+  const std::int64_t left = first - mono_ns();
+  return left <= 0 ? 0 : static_cast<int>((left + 999'999) / 1'000'000);
+}
+
+void RawServer::expire_drains() {
+  const std::int64_t now = mono_ns();
+  for (RawConn* c = conns_; c;) {
+    RawConn* nx = c->link;
+    if (c->draining && c->drain_deadline <= now) close_conn(c);
+    c = nx;
+  }
+}
+
+// --- libuv ---------------------------------------------------------------------------------------
+
+struct UvServer;
+
+struct UvConn {
+  UvConn(UvServer* srv, http::Responses& r) noexcept : server(srv), s(r) {}
+  uv_tcp_t tcp;
+  uv_timer_t linger;  // the lingering close's deadline
+  uv_write_t wreq;    // at most one write in flight (reading stops while it is)
+  uv_shutdown_t sreq;
+  UvServer* server;
+  http::Session s;
+  Next next = Next::read;
+  bool reading = false;
+  bool writing = false;
+  bool draining = false;
+  bool closing = false;
+  int open_handles = 2;  // tcp and linger; freed when both close callbacks have run
+  std::size_t drain_budget = kDrainBudget;
+  UvConn* prev = nullptr;  // every open connection, for shutdown
+  UvConn* link = nullptr;
+};
+
+struct UvServer {
+  uv_loop_t loop;
+  uv_tcp_t listener;
+  uv_signal_t sigterm, sigint;
+  http::Responses responses;
+  UvConn* conns = nullptr;
+  std::size_t nconns = 0;
+  bool stopping = false;
+
+  static UvConn& of(uv_handle_t* h) { return *static_cast<UvConn*>(h->data); }
+  static uv_stream_t* stream(UvConn& c) { return reinterpret_cast<uv_stream_t*>(&c.tcp); }
+
+  static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* b) {
+    UvConn& c = of(h);
+    // Invariant: reading is stopped while output is pending, so read_space() (which moves a
+    // partial request to the front of the input buffer) never runs under a write.
+    const std::span<std::byte> sp = c.draining ? c.s.drain_space() : c.s.read_space();
+    *b = uv_buf_init(reinterpret_cast<char*>(sp.data()), static_cast<unsigned>(sp.size()));
+  }
+
+  static void on_read(uv_stream_t* st, ssize_t n, const uv_buf_t*) {
+    UvConn& c = of(reinterpret_cast<uv_handle_t*>(st));
+    if (n == 0) return;  // EAGAIN: libuv waits for the next readiness
+    if (n < 0) {         // UV_EOF (also the end of a lingering close) or an error
+      close_conn(c);
+      return;
+    }
+    if (c.draining) {
+      c.drain_budget -= std::min(c.drain_budget, static_cast<std::size_t>(n));
+      if (c.drain_budget == 0) close_conn(c);
+      return;
+    }
+    c.s.received(static_cast<std::size_t>(n));
+    c.next = c.s.process();
+    flush(c);
+  }
+
+  // Writes the pending output and follows the protocol's Next until it needs input, a write
+  // is in flight, or the connection closes.
+  static void flush(UvConn& c) {
+    for (;;) {
+      const std::span<const std::byte> out = c.s.output();
+      if (!out.empty()) {
+        uv_buf_t b = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(out.data())),
+                                 static_cast<unsigned>(out.size()));
+        const int w = uv_try_write(stream(c), &b, 1);
+        if (w < 0 && w != UV_EAGAIN) {
+          close_conn(c);
+          return;
+        }
+        const std::size_t done = w > 0 ? static_cast<std::size_t>(w) : 0;
+        if (done < out.size()) {
+          // The send buffer is full: queue the rest (the Session's output buffer stays
+          // untouched until on_written) and stop reading until it is out.
+          b = uv_buf_init(b.base + done, static_cast<unsigned>(out.size() - done));
+          if (uv_write(&c.wreq, stream(c), &b, 1, &on_written) != 0) {
+            close_conn(c);
+            return;
+          }
+          c.writing = true;
+          if (c.reading) {
+            uv_read_stop(stream(c));
+            c.reading = false;
+          }
+          return;
+        }
+        c.s.clear_output();
+      }
+      if (c.next == Next::write) {
+        c.next = c.s.process();
+        continue;
+      }
+      if (c.next == Next::close) {
+        begin_close(c);
+        return;
+      }
+      start_reading(c);
+      return;
+    }
+  }
+
+  static void start_reading(UvConn& c) {
+    if (c.reading) return;
+    if (uv_read_start(stream(c), &on_alloc, &on_read) != 0) {
+      close_conn(c);
+      return;
+    }
+    c.reading = true;
+  }
+
+  static void on_written(uv_write_t* req, int status) {
+    UvConn& c = *static_cast<UvConn*>(req->data);
+    c.writing = false;
+    if (c.closing) return;  // cancelled by uv_close
+    if (status < 0) {
+      close_conn(c);
+      return;
+    }
+    c.s.clear_output();
+    flush(c);
+  }
+
+  // Next::close: the last response is out. Half-close and drain when the peer may still be
+  // sending (closing with unread input would reset the connection and could destroy that
+  // response in the peer's receive buffer).
+  static void begin_close(UvConn& c) {
+    if (!c.s.unread_input()) {
+      close_conn(c);
+      return;
+    }
+    c.sreq.data = &c;
+    if (uv_shutdown(&c.sreq, stream(c), &on_shutdown) != 0) {
+      close_conn(c);
+      return;
+    }
+    c.draining = true;
+    uv_timer_start(&c.linger, &on_linger_timeout, kDrainNs / 1'000'000, 0);
+    start_reading(c);
+  }
+
+  static void on_shutdown(uv_shutdown_t* req, int status) {
+    UvConn& c = *static_cast<UvConn*>(req->data);
+    if (status < 0 && !c.closing) close_conn(c);  // UV_ECANCELED comes from our own close
+  }
+
+  static void on_linger_timeout(uv_timer_t* t) { close_conn(of(reinterpret_cast<uv_handle_t*>(t))); }
+
+  static void close_conn(UvConn& c) {
+    if (c.closing) return;
+    c.closing = true;
+    UvServer& srv = *c.server;
+    if (c.prev) c.prev->link = c.link;
+    else srv.conns = c.link;
+    if (c.link) c.link->prev = c.prev;
+    --srv.nconns;
+    uv_close(reinterpret_cast<uv_handle_t*>(&c.tcp), &on_conn_handle_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&c.linger), &on_conn_handle_closed);
+  }
+
+  static void on_conn_handle_closed(uv_handle_t* h) {
+    UvConn& c = of(h);
+    if (--c.open_handles == 0) delete &c;
+  }
+
+  static void on_connection(uv_stream_t* l, int status) {
+    UvServer& srv = *static_cast<UvServer*>(l->data);
+    if (status < 0) {
+      std::fprintf(stderr, "%s: libuv listen: %s\n", kProg, uv_strerror(status));
+      return;
+    }
+    auto* c = new UvConn(&srv, srv.responses);
+    uv_tcp_init(&srv.loop, &c->tcp);
+    uv_timer_init(&srv.loop, &c->linger);
+    c->tcp.data = c;
+    c->linger.data = c;
+    c->wreq.data = c;
+    c->link = srv.conns;
+    if (srv.conns) srv.conns->prev = c;
+    srv.conns = c;
+    ++srv.nconns;
+    if (const int e = uv_accept(l, stream(*c))) {
+      std::fprintf(stderr, "%s: uv_accept: %s\n", kProg, uv_strerror(e));
+      close_conn(*c);
+      return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    start_reading(*c);
+  }
+
+  static void on_signal(uv_signal_t* s, int) {
+    UvServer& srv = *static_cast<UvServer*>(s->data);
+    if (srv.stopping) return;
+    srv.stopping = true;
+    std::fprintf(stderr, "%s: terminated, closing %zu connection(s)\n", kProg, srv.nconns);
+    uv_close(reinterpret_cast<uv_handle_t*>(&srv.listener), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&srv.sigterm), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&srv.sigint), nullptr);
+    while (srv.conns) close_conn(*srv.conns);
+  }
+
+  int run(const sockaddr_in& addr) {
+    uv_loop_init(&loop);
+    uv_tcp_init(&loop, &listener);
+    uv_signal_init(&loop, &sigterm);
+    uv_signal_init(&loop, &sigint);
+    listener.data = sigterm.data = sigint.data = this;
+    uv_signal_start(&sigterm, &on_signal, SIGTERM);
+    uv_signal_start(&sigint, &on_signal, SIGINT);
+    sockaddr_in a = addr;
+    int len = sizeof a;
+    int e = uv_tcp_bind(&listener, reinterpret_cast<const sockaddr*>(&a), 0);
+    if (!e) e = uv_listen(reinterpret_cast<uv_stream_t*>(&listener), SOMAXCONN, &on_connection);
+    if (!e) e = uv_tcp_getsockname(&listener, reinterpret_cast<sockaddr*>(&a), &len);
+    if (e) {
+      std::fprintf(stderr, "%s: libuv listen: %s\n", kProg, uv_strerror(e));
+      return 1;
+    }
+    print_listening(a);
+    uv_run(&loop, UV_RUN_DEFAULT);  // returns once on_signal has closed every handle
+    if (uv_loop_close(&loop) != 0) {
+      std::fprintf(stderr, "%s: uv_loop_close: handles left open\n", kProg);
+      return 1;
+    }
+    return 0;
+  }
+};
+
+int usage() {
+  std::fprintf(stderr, "usage: %s --impl raw|netpoll|libuv [ADDR]   (ADDR default 127.0.0.1:0)\n", kProg);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string impl, addr = "127.0.0.1:0";
+  int positional = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--impl" && i + 1 < argc) impl = argv[++i];
+    else if (a.rfind("--impl=", 0) == 0) impl = a.substr(7);
+    else if (!a.empty() && a[0] != '-' && positional++ == 0) addr = a;
+    else return usage();
+  }
+  if (impl == "netpoll") {
+    // Exactly examples/http_server's main: run_server + serve_conn over one Responses.
+    std::string prog = kProg;
+    char* args[] = {prog.data(), addr.data(), nullptr};
+    http::Responses responses;
+    return netpoll::examples::run_server(kProg, 2, args, [&responses](netpoll::net::Conn& c) {
+      return http::serve_conn(c, responses);
+    });
+  }
+  sockaddr_in a;
+  if (!parse_ipv4(addr, &a)) {
+    std::fprintf(stderr, "%s: %s: expected IPv4 a.b.c.d:port\n", kProg, addr.c_str());
+    return 2;
+  }
+  if (impl == "raw") return RawServer().run(a);
+  if (impl == "libuv") {
+    auto* srv = new UvServer;  // a few hundred bytes, but off the stack with the loop
+    const int rc = srv->run(a);
+    delete srv;
+    return rc;
+  }
+  return usage();
+}
