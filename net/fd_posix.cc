@@ -118,22 +118,16 @@ IoStatus ReadOp::start() noexcept {
 }
 
 IoStatus ReadOp::io() noexcept {
-  for (;;) {
-    const ssize_t n = sys.read(fd_->sysfd(), buf_.data(), buf_.size());
-    if (n >= 0) {
-      // Short stream read: the socket is empty now; the next read parks before any syscall.
-      // (A zero read is EOF, reported as 0.)
-      fd_->drained = fd_->stream() && n > 0 && static_cast<std::size_t>(n) < buf_.size();
-      res_ = static_cast<std::size_t>(n);
-      return IoStatus::done;
-    }
-    const int err = errno;
-    if (err == EINTR) continue;
+  const ssize_t n = sys.read(fd_->sysfd(), buf_.data(), buf_.size());
+  if (n < 0) {
     fd_->drained = false;
-    if (would_block(err)) return IoStatus::park;
-    res_ = errno_code(err);
-    return IoStatus::done;
+    return failed(errno);
   }
+  // Short stream read: the socket is empty now; the next read parks before any syscall.
+  // (A zero read is EOF, reported as 0.)
+  fd_->drained = fd_->stream() && n > 0 && static_cast<std::size_t>(n) < buf_.size();
+  res_ = static_cast<std::size_t>(n);
+  return IoStatus::done;
 }
 
 IoStatus WriteOp::start() noexcept {
@@ -152,11 +146,9 @@ IoStatus WriteOp::io() noexcept {
       done_ += static_cast<std::size_t>(n);
       continue;
     }
-    const int err = n == 0 ? EIO : errno;
-    if (err == EINTR) continue;
-    if (would_block(err)) return IoStatus::park;
-    res_ = errno_code(err);  // bytes written before the error are not reported (as a reset)
-    return IoStatus::done;
+    // Bytes written before an error are not reported (as with a reset). done_ persists, so
+    // an EINTR retry resumes where it stopped.
+    return failed(n == 0 ? EIO : errno);
   }
   res_ = done_;
   return IoStatus::done;
@@ -191,13 +183,7 @@ IoStatus WritevOp::io() noexcept {
     msg.msg_iov = iov;
     msg.msg_iovlen = cnt;
     const ssize_t n = sys.sendmsg(fd_->sysfd(), &msg, MSG_NOSIGNAL);
-    if (n <= 0) {
-      const int err = n == 0 ? EIO : errno;
-      if (err == EINTR) continue;
-      if (would_block(err)) return IoStatus::park;
-      res_ = errno_code(err);
-      return IoStatus::done;
-    }
+    if (n <= 0) return failed(n == 0 ? EIO : errno);  // index_/offset_ persist across retries
     written += static_cast<std::size_t>(n);
     std::size_t adv = static_cast<std::size_t>(n);
     while (adv > 0) {
@@ -351,38 +337,22 @@ IoStatus ConnectOp::io() noexcept {
 // --- datagrams ---------------------------------------------------------------------------------
 
 IoStatus RecvFromOp::io() noexcept {
-  for (;;) {
-    Datagram d;
-    d.from.set_len(SockAddr::capacity());
-    const ssize_t n = sys.recvfrom(fd_->sysfd(), buf_.data(), buf_.size(), 0, d.from.get(),
-                                   d.from.len_ptr());
-    if (n >= 0) {
-      d.size = static_cast<std::size_t>(n);
-      res_ = std::move(d);
-      return IoStatus::done;
-    }
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (would_block(err)) return IoStatus::park;
-    res_ = errno_code(err);
-    return IoStatus::done;
-  }
+  Datagram d;
+  d.from.set_len(SockAddr::capacity());
+  const ssize_t n = sys.recvfrom(fd_->sysfd(), buf_.data(), buf_.size(), 0, d.from.get(),
+                                 d.from.len_ptr());
+  if (n < 0) return failed(errno);
+  d.size = static_cast<std::size_t>(n);
+  res_ = std::move(d);
+  return IoStatus::done;
 }
 
 IoStatus SendToOp::io() noexcept {
-  for (;;) {
-    const ssize_t n = sys.sendto(fd_->sysfd(), buf_.data(), buf_.size(), MSG_NOSIGNAL,
-                                 to_.empty() ? nullptr : to_.get(), to_.len());
-    if (n >= 0) {
-      res_ = static_cast<std::size_t>(n);
-      return IoStatus::done;
-    }
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (would_block(err)) return IoStatus::park;
-    res_ = errno_code(err);
-    return IoStatus::done;
-  }
+  const ssize_t n = sys.sendto(fd_->sysfd(), buf_.data(), buf_.size(), MSG_NOSIGNAL,
+                               to_.empty() ? nullptr : to_.get(), to_.len());
+  if (n < 0) return failed(errno);
+  res_ = static_cast<std::size_t>(n);
+  return IoStatus::done;
 }
 
 }  // namespace netpoll::net

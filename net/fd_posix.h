@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -100,6 +101,14 @@ class LockedOp {
   LockedOp(FD* fd, Mode m) noexcept : fd_(fd), mode_(m) {}
   IoStatus start() noexcept { return IoStatus::again; }
   bool parks_first() const noexcept { return false; }
+  // After a failed syscall: EINTR makes the syscall again (step() calls io() again), EAGAIN
+  // parks, anything else finishes with the error.
+  IoStatus failed(int err) noexcept {
+    if (err == EINTR) return IoStatus::again;
+    if (err == EAGAIN || err == EWOULDBLOCK) return IoStatus::park;
+    res_ = errno_code(err);
+    return IoStatus::done;
+  }
 
   FD* fd_;
   Result<T> res_{Errc::invalid_argument};  // replaced when the operation finishes
