@@ -80,10 +80,7 @@ void Loop::schedule(LoopTask* t) noexcept {
   schedulers_.fetch_sub(1, std::memory_order_release);
 }
 
-void Loop::drain_remote() noexcept {
-  // seq_cst: the waiter's half of the Dekker pair in EpollPoller::wake (after a wake was
-  // consumed, this read must see what a waker that skipped its syscall published).
-  if (!remote_pending_.load(std::memory_order_seq_cst)) return;
+void Loop::drain_remote_slow() noexcept {
   std::lock_guard<Mutex> g(remote_mu_);
   remote_pending_.store(false, std::memory_order_relaxed);
   while (Waiter* w = remote_.pop()) local_.push(w);

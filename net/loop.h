@@ -109,7 +109,14 @@ class Loop {
  private:
   friend class LoopTask;
   friend struct detail::TaskPromiseBase;
-  void drain_remote() noexcept;
+  // Moves tasks scheduled from other threads onto the local queue. The check is inline: the
+  // empty case is one load on every loop step (B8).
+  void drain_remote() noexcept {
+    // seq_cst: the waiter's half of the Dekker pair in Backend::wake (after a wake was
+    // consumed, this read must see what a waker that skipped its syscall published).
+    if (remote_pending_.load(std::memory_order_seq_cst)) drain_remote_slow();
+  }
+  void drain_remote_slow() noexcept;
 
   Netpoll np_;
   WaiterList local_;          // the Loop thread only
