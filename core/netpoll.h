@@ -65,6 +65,15 @@ class BasicNetpoll {
     ready.notify_all();
   }
 
+  // Shutdown: evicts every descriptor of this poller, so every operation parked on or later
+  // started against one fails with Errc::closed. Free PollDescs are evicted too (harmless:
+  // opening one resets it); a descriptor opened concurrently may or may not be evicted.
+  void evict_all() noexcept {
+    WaiterList ready;
+    cache_.for_each([&](PollDesc* pd) { pd->evict(timers_, ready); });
+    ready.notify_all();
+  }
+
   // Go's pollClose: deregisters (before the caller closes the handle, so a dup'd or inherited
   // copy does not keep reporting) and returns pd to the cache. Evicts first if needed.
   // Precondition: no operation is parked on or about to use pd (the FD layer's reference

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include "core/mutex.h"
 #include "core/poll_desc.h"
@@ -47,6 +48,21 @@ class PollCache {
     PollDesc* pd = &slab[index % kSlabSize];
     if (pd->fdseq_.load(std::memory_order_acquire) != PollDesc::token_seq(t)) return nullptr;
     return pd;
+  }
+
+  // Calls f(PollDesc*) for every PollDesc carved so far, in use or free (slabs live as long as
+  // the cache, so no lock is held while f runs).
+  template <class F>
+  void for_each(F f) {
+    std::uint32_t slabs;
+    {
+      std::lock_guard<Mutex> g(mu_);
+      slabs = slab_count_;
+    }
+    for (std::uint32_t s = 0; s < slabs; ++s) {
+      PollDesc* slab = slabs_[s].load(std::memory_order_acquire);
+      for (std::uint32_t i = 0; i < kSlabSize; ++i) f(&slab[i]);
+    }
   }
 
   std::size_t capacity() const noexcept;  // PollDescs carved so far

@@ -110,6 +110,18 @@ void Loop::run() {
   while (!stop_.exchange(false, std::memory_order_seq_cst)) run_once(Timeout::infinite());
 }
 
+std::size_t Loop::shutdown(Timeout limit) {
+  if (current()) fatal("Loop::shutdown called from a Loop thread");
+  np_.evict_all();
+  const std::int64_t end = limit.is_infinite() ? INT64_MAX : now_ns() + limit.nanoseconds();
+  while (spawned() > 0) {
+    const std::int64_t left = end - now_ns();
+    if (left <= 0) break;
+    run_once(limit.is_infinite() ? Timeout::infinite() : Timeout::after_ns(left));
+  }
+  return spawned();
+}
+
 void Loop::stop() noexcept {
   stop_.store(true, std::memory_order_seq_cst);  // Backend::wake's contract
   np_.wake();

@@ -77,6 +77,12 @@ class Loop {
   std::size_t run_once(Timeout t);
   // Any thread. The current or next run() returns after its current step.
   void stop() noexcept;
+  // Ends what runs on this Loop before it is destroyed: evicts every descriptor (every pending
+  // and later operation on them fails with Errc::closed, so coroutines waiting on I/O unwind)
+  // and steps the Loop until every spawned task has finished or `limit` has passed (a
+  // coroutine in sleep_for finishes when its timer fires). Returns the spawned tasks still
+  // running (0: nothing is left to leak). Not from a Loop thread.
+  std::size_t shutdown(Timeout limit);
 
   // Any thread: run `fn` on the Loop thread. Allocates (a node per call): for control, not
   // for per-I/O work.
