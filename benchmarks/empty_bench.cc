@@ -85,7 +85,7 @@ struct LibuvLoop {
 
 int main(int argc, char** argv) {
   bench::Options o = bench::parse_options(argc, argv);
-  if (!o.rest.empty()) return std::fprintf(stderr, "empty_bench: unknown argument %s\n", o.rest[0].c_str()), 2;
+  bench::reject_unknown(o, "empty_bench");
   if (!o.smoke && o.reps < 7) o.reps = 7;
   const int iters = o.smoke ? 1000 : static_cast<int>(200000 * o.seconds);
   bench::pin_to_cpu(0);
@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
     return k == bench::kRaw ? raw.run(iters) : k == bench::kNetpoll ? np.run(iters) : uv.run(iters);
   }, ns);
   double med[kImpls], mn[kImpls];
-  for (int k = 0; k < kImpls; ++k) med[k] = bench::median(ns[k]), mn[k] = bench::minimum(ns[k]);
+  bench::medians(ns, med);
+  bench::minima(ns, mn);
   std::printf("%s", bench::table_header("B8 empty loop iteration (lower is better)").c_str());
   std::printf("%s", bench::table_row("ns/iteration, median of " + std::to_string(o.reps), med, 1).c_str());
   std::printf("%s", bench::table_row("ns/iteration, min of " + std::to_string(o.reps), mn, 1).c_str());

@@ -198,32 +198,28 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "  strace calibration unavailable (no strace, or ptrace not permitted): n/a\n");
   }
 
-  auto med = [&](auto get) {
-    double out[kImpls];
+  // The median over the repetitions of one Sample field, per implementation (-1: not run).
+  auto med = [&](auto get, double (&out)[kImpls]) {
     for (int k = 0; k < kImpls; ++k) {
       std::vector<double> v;
       for (const Sample& s : samples[k]) v.push_back(get(s));
       out[k] = o.enabled[k] ? bench::median(v) : -1;
     }
-    return std::to_array(out);
   };
-  auto arr = [](const std::array<double, kImpls>& a) -> const double(&)[kImpls] {
-    return *reinterpret_cast<const double(*)[kImpls]>(a.data());
-  };
-  const auto rate = med([](const Sample& s) { return s.rate; });
-  double mn[kImpls];
-  for (int k = 0; k < kImpls; ++k) mn[k] = bench::minimum(rates[k]);
-  const auto cpu_us = med([](const Sample& s) { return s.cpu_ns_per_rt / 1e3; });
-  const auto sys = med([](const Sample& s) { return s.syscalls_per_rt; });
-  const auto allocs = med([](const Sample& s) { return s.allocs_per_rt; });
+  double rate[kImpls], mn[kImpls], cpu_us[kImpls], sys[kImpls], allocs[kImpls];
+  med([](const Sample& s) { return s.rate; }, rate);
+  bench::minima(rates, mn);
+  med([](const Sample& s) { return s.cpu_ns_per_rt / 1e3; }, cpu_us);
+  med([](const Sample& s) { return s.syscalls_per_rt; }, sys);
+  med([](const Sample& s) { return s.allocs_per_rt; }, allocs);
 
   std::printf("%s", bench::table_header("B1 ping-pong, 1 conn, 5 B, same CPU").c_str());
-  std::printf("%s", bench::table_row("round trips/s, median of " + std::to_string(o.reps), arr(rate), 0).c_str());
+  std::printf("%s", bench::table_row("round trips/s, median of " + std::to_string(o.reps), rate, 0).c_str());
   std::printf("%s", bench::table_row("round trips/s, min of " + std::to_string(o.reps), mn, 0).c_str());
-  std::printf("%s", bench::table_row("server syscalls/rt, counted in-process", arr(sys), 2, false).c_str());
+  std::printf("%s", bench::table_row("server syscalls/rt, counted in-process", sys, 2, false).c_str());
   std::printf("%s", bench::table_row("server syscalls/rt, strace -f -c", strace_rt, 2, false).c_str());
-  std::printf("%s", bench::table_row("server CPU us/rt (getrusage, median)", arr(cpu_us), 2).c_str());
-  std::printf("%s", bench::table_row("operator new calls/rt (process)", arr(allocs), 3, false).c_str());
+  std::printf("%s", bench::table_row("server CPU us/rt (getrusage, median)", cpu_us, 2).c_str());
+  std::printf("%s", bench::table_row("operator new calls/rt (process)", allocs, 3, false).c_str());
 
   bench::Entry e;
   e.id = "B1";
@@ -232,10 +228,10 @@ int main(int argc, char** argv) {
   e.unit = "round trips/s";
   for (int k = 0; k < kImpls; ++k) e.value[k] = rate[k];
   e.extra = "\"min\": " + bench::triple_json(mn, 1) +
-            ", \"server_syscalls_per_rt_counted\": " + bench::triple_json(arr(sys), 3) +
+            ", \"server_syscalls_per_rt_counted\": " + bench::triple_json(sys, 3) +
             ", \"server_syscalls_per_rt_strace\": " + bench::triple_json(strace_rt, 3) +
-            ", \"server_cpu_us_per_rt\": " + bench::triple_json(arr(cpu_us), 3) +
-            ", \"allocs_per_rt\": " + bench::triple_json(arr(allocs), 3);
+            ", \"server_cpu_us_per_rt\": " + bench::triple_json(cpu_us, 3) +
+            ", \"allocs_per_rt\": " + bench::triple_json(allocs, 3);
   if (!bench::write_entry(o, e)) bench::fail("could not write the B1 result");
   return bench::exit_status("pingpong_bench");
 }

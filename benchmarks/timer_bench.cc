@@ -321,7 +321,7 @@ Mass mass(Impl k, std::size_t n) {
 
 int main(int argc, char** argv) {
   bench::Options o = bench::parse_options(argc, argv);
-  if (!o.rest.empty()) return std::fprintf(stderr, "timer_bench: unknown argument %s\n", o.rest[0].c_str()), 2;
+  bench::reject_unknown(o, "timer_bench");
   bench::pin_to_cpu(0);
   const std::size_t ops = o.smoke ? 10000 : 2'000'000;
   const std::size_t n = o.smoke ? 20000 : 1'000'000;
@@ -337,22 +337,21 @@ int main(int argc, char** argv) {
   bench::Options mo = o;
   mo.reps = o.smoke ? 1 : 3;
   std::vector<double> p99[kImpls];
-  std::vector<Mass> masses[kImpls];
+  std::vector<double> p50v[kImpls], earlyv[kImpls], cpuv[kImpls];
   bench::interleave(mo, "B6 1M timers p99 us", [&](Impl k, int) {
-    masses[k].push_back(mass(k, n));
-    return masses[k].back().p99_us;
+    const Mass m = mass(k, n);
+    p50v[k].push_back(m.p50_us);
+    earlyv[k].push_back(double(m.early));
+    cpuv[k].push_back(m.cpu_ns_per_timer);
+    return m.p99_us;
   }, p99);
   double med[kImpls], al[kImpls], p50[kImpls], p99m[kImpls], early[kImpls], cpu[kImpls];
-  for (int k = 0; k < kImpls; ++k) {
-    med[k] = bench::median(ns[k]);
-    al[k] = o.enabled[k] ? bench::median(allocs[k]) : -1;
-    std::vector<double> a, b, c, d;
-    for (const Mass& m : masses[k]) a.push_back(m.p50_us), b.push_back(m.p99_us), c.push_back(double(m.early)), d.push_back(m.cpu_ns_per_timer);
-    p50[k] = o.enabled[k] ? bench::median(a) : -1;
-    p99m[k] = o.enabled[k] ? bench::median(b) : -1;
-    early[k] = o.enabled[k] ? bench::median(c) : -1;
-    cpu[k] = o.enabled[k] ? bench::median(d) : -1;
-  }
+  bench::medians(ns, med);
+  bench::medians(allocs, al);  // a disabled implementation has no samples: -1
+  bench::medians(p50v, p50);
+  bench::medians(p99, p99m);
+  bench::medians(earlyv, early);
+  bench::medians(cpuv, cpu);
   const double dl[kImpls] = {-1, deadline_ns, -1};
   std::printf("%s", bench::table_header("B6 timers").c_str());
   std::printf("%s", bench::table_row("start+cancel ns/op, 10,000 queued (lower is better)", med, 1).c_str());

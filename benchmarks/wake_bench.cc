@@ -276,7 +276,7 @@ HammerResult hammer(Impl k, std::uint64_t per_thread) {
 
 int main(int argc, char** argv) {
   bench::Options o = bench::parse_options(argc, argv);
-  if (!o.rest.empty()) return std::fprintf(stderr, "wake_bench: unknown argument %s\n", o.rest[0].c_str()), 2;
+  bench::reject_unknown(o, "wake_bench");
   const std::uint64_t smoke_rounds = o.smoke ? 300 : 0;
   const double secs = o.smoke ? 0 : o.seconds;
   const std::uint64_t per_thread = o.smoke ? 1000 : 250000;
@@ -292,12 +292,10 @@ int main(int argc, char** argv) {
     return r.wakes_per_s;
   }, ham);
   double s[kImpls], c[kImpls], h[kImpls], w[kImpls];
-  for (int k = 0; k < kImpls; ++k) {
-    s[k] = bench::median(same[k]);
-    c[k] = bench::median(cross[k]);
-    h[k] = bench::median(ham[k]);
-    w[k] = o.enabled[k] ? bench::median(writes[k]) : -1;
-  }
+  bench::medians(same, s);
+  bench::medians(cross, c);
+  bench::medians(ham, h);
+  bench::medians(writes, w);  // a disabled implementation has no samples: -1
   std::printf("%s", bench::table_header("B7 cross-thread wakeup").c_str());
   std::printf("%s", bench::table_row("ping-pong round trips/s, same CPU", s, 0).c_str());
   std::printf("%s", bench::table_row("ping-pong round trips/s, across CPUs", c, 0).c_str());

@@ -56,15 +56,9 @@ void inject(int times, int err) {
 
 using netpoll::testing::LoopThread;
 
-struct Pair {
-  Conn client, server;
-};
-Pair pair(Loop& loop, Listener& ln) {
-  Result<Conn> c = Dial(loop, "tcp", ln.Addr().to_string()).wait();
-  REQUIRE(c);
-  Result<Conn> s = ln.Accept().wait();
-  REQUIRE(s);
-  return {std::move(*c), std::move(*s)};
+// A connected pair from a plain thread (a LoopThread serves `loop`).
+netpoll::testing::ConnPair pair(Loop& loop, Listener& ln) {
+  return netpoll::testing::tcp_conn_pair(loop, ln).wait();
 }
 
 int raw_connect(const SockAddr& a) {
@@ -123,7 +117,7 @@ TEST_CASE("case 6: EINTR on read and write is retried; close is never retried") 
   LoopThread lt;
   Result<Listener> ln = Listen(lt.loop, "tcp", "127.0.0.1:0");
   REQUIRE(ln);
-  Pair p = pair(lt.loop, *ln);
+  auto p = pair(lt.loop, *ln);
   inject(2, EINTR);
   sys.send = &failing<&::send, int, const void*, size_t, int>;
   REQUIRE(p.client.Write(std::string_view("abc")).wait());
@@ -151,7 +145,7 @@ TEST_CASE("case 6: a signal interrupting a thread parked in Read does not end th
   LoopThread lt;
   Result<Listener> ln = Listen(lt.loop, "tcp", "127.0.0.1:0");
   REQUIRE(ln);
-  Pair p = pair(lt.loop, *ln);
+  auto p = pair(lt.loop, *ln);
   struct sigaction sa {};
   sa.sa_handler = [](int) {};
   struct sigaction old {};
@@ -342,7 +336,7 @@ TEST_CASE("case 25: bad input gets a clear error, never a crash") {
   LoopThread lt;
   Result<Listener> ln2 = Listen(lt.loop, "tcp", "127.0.0.1:0");
   REQUIRE(ln2);
-  Pair p = pair(lt.loop, *ln2);
+  auto p = pair(lt.loop, *ln2);
   Result<std::size_t> z = p.server.Read(std::span<char>()).wait();
   REQUIRE(z);
   CHECK(*z == 0);
@@ -556,7 +550,7 @@ TEST_CASE("CloseRead: the next Read sees end of stream while writing goes on") {
   LoopThread lt;
   Result<Listener> ln = Listen(lt.loop, "tcp", "127.0.0.1:0");
   REQUIRE(ln);
-  Pair p = pair(lt.loop, *ln);
+  auto p = pair(lt.loop, *ln);
   REQUIRE(!p.server.CloseRead());
   char b[8];
   Result<std::size_t> n = p.server.Read(std::span<char>(b)).wait();

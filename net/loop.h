@@ -227,6 +227,11 @@ struct TaskPromiseBase {
     std::coroutine_handle<> self;
   } start;
   bool detached = false;
+  // Readies `start` to resume this task on `loop` (Loop::spawn, Loop::block_on).
+  void arm(std::coroutine_handle<> self, Loop* loop) noexcept {
+    start.self = self;
+    start.bind(loop);
+  }
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
@@ -340,8 +345,7 @@ inline void Loop::spawn(Task<void> t) {
   auto h = t.release();
   detail::TaskPromiseBase& p = h.promise();
   p.detached = true;
-  p.start.self = h;
-  p.start.bind(this);
+  p.arm(h, this);
   spawned_.fetch_add(1, std::memory_order_relaxed);
   schedule(&p.start);
 }
@@ -349,23 +353,14 @@ inline void Loop::spawn(Task<void> t) {
 template <class T>
 T Loop::block_on(Task<T> t) {
   if (current()) fatal("Loop::block_on called from a Loop thread");
-  std::atomic<bool> done{false};
   auto h = t.release();
-  // The task starts here (this thread is about to become the Loop thread); its completion
-  // flags `done` through a waiter, since no continuation is set.
-  struct Done final : Waiter {
-    std::atomic<bool>* flag;
-    explicit Done(std::atomic<bool>* f) : Waiter(&thunk), flag(f) {}
-    static void thunk(Waiter* w) noexcept { static_cast<Done*>(w)->flag->store(true); }
-  } on_done(&done);
-  h.promise().done_waiter = &on_done;
-  struct Start final : LoopTask {
-    std::coroutine_handle<> h;
-    explicit Start(Loop* l, std::coroutine_handle<> c) : LoopTask(&go, l), h(c) {}
-    static void go(LoopTask* t) noexcept { static_cast<Start*>(t)->h.resume(); }
-  } start(this, h);
-  local_.push(&start);
-  while (!done.load()) run_once(Timeout::infinite());
+  // The task starts on this thread, which is about to become the Loop thread, from the
+  // promise's own start task. With no continuation it stays suspended at its final suspend
+  // point when it ends, which is what done() reports.
+  detail::TaskPromiseBase& p = h.promise();
+  p.arm(h, this);
+  local_.push(&p.start);
+  while (!h.done()) run_once(Timeout::infinite());
   Task<T> owner(h);  // destroys the frame on return
   return h.promise().take();
 }

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -208,60 +209,75 @@ int listener_backlog() noexcept {
   return backlog;
 }
 
-Result<std::vector<SockAddr>> ResolveAddrs(std::string_view network, std::string_view address,
-                                           bool passive) {
+namespace {
+using Addrs = Result<std::vector<SockAddr>>;
+
+// Everything that needs no resolver: Unix paths, literals, the wildcard, "localhost", and
+// malformed input. nullopt when only getaddrinfo can answer (a host or a service name).
+std::optional<Addrs> resolve_without_lookup(std::string_view network, std::string_view address) {
   Result<Network> n = parse_network(network);
-  if (!n) return n.error();
+  if (!n) return Addrs(n.error());
   std::vector<SockAddr> out;
   if (is_unix(*n)) {
     Result<SockAddr> a = SockAddr::unix_path(address);
-    if (!a) return a.error();
+    if (!a) return Addrs(a.error());
     out.push_back(*a);
-    return out;
+    return Addrs(std::move(out));
   }
   Result<HostPort> hp = split_host_port(address);
-  if (!hp) return hp.error();
+  if (!hp) return Addrs(hp.error());
   const int want = family_of(*n);
   Result<std::uint16_t> port = parse_port(hp->port);
-  if (!port && !all_alpha(hp->port)) return port.error();
-  std::string host(hp->host);
-  if (port) {
-    // Literal addresses, the wildcard and "localhost" need no lookup.
-    if (host.empty()) {
-      out.push_back(*SockAddr::ip("", *port, want == AF_INET6 ? AF_INET6 : AF_INET));
-      return out;
-    }
-    if (is_loopback_name(host)) {
-      if (want != AF_INET6) out.push_back(*SockAddr::ip("127.0.0.1", *port, AF_INET));
-      if (want != AF_INET) out.push_back(*SockAddr::ip("::1", *port, AF_INET6));
-      return out;
-    }
-    if (Result<SockAddr> v4 = SockAddr::ip(host, *port, AF_INET); v4 && want != AF_INET6) {
-      out.push_back(*v4);
-      return out;
-    }
-    if (host.find(':') != std::string::npos) {
-      Result<SockAddr> v6 = SockAddr::ip(host, *port, AF_INET6);
-      if (!v6) return AddrErrc::invalid_host;
-      if (want == AF_INET) return AddrErrc::no_suitable_address;
-      out.push_back(*v6);
-      return out;
-    }
+  if (!port) {
+    if (!all_alpha(hp->port)) return Addrs(port.error());
+    return std::nullopt;  // a service name ("http")
   }
+  const std::string host(hp->host);
+  if (host.empty()) {
+    out.push_back(*SockAddr::ip("", *port, want == AF_INET6 ? AF_INET6 : AF_INET));
+  } else if (is_loopback_name(host)) {
+    if (want != AF_INET6) out.push_back(*SockAddr::ip("127.0.0.1", *port, AF_INET));
+    if (want != AF_INET) out.push_back(*SockAddr::ip("::1", *port, AF_INET6));
+  } else if (Result<SockAddr> v4 = SockAddr::ip(host, *port, AF_INET); v4 && want != AF_INET6) {
+    out.push_back(*v4);
+  } else if (host.find(':') != std::string::npos) {
+    Result<SockAddr> v6 = SockAddr::ip(host, *port, AF_INET6);
+    if (!v6) return Addrs(AddrErrc::invalid_host);
+    if (want == AF_INET) return Addrs(AddrErrc::no_suitable_address);
+    out.push_back(*v6);
+  } else {
+    return std::nullopt;  // a host name
+  }
+  return Addrs(std::move(out));
+}
+
+// getaddrinfo, for what resolve_without_lookup could not answer (the input is well-formed).
+Addrs lookup(std::string_view network, std::string_view address, bool passive) {
+  const Network n = *parse_network(network);
+  const HostPort hp = *split_host_port(address);
   addrinfo hints{};
-  hints.ai_family = want;
-  hints.ai_socktype = sock_type(*n);
+  hints.ai_family = family_of(n);
+  hints.ai_socktype = sock_type(n);
   hints.ai_flags = passive ? AI_PASSIVE : 0;
   addrinfo* res = nullptr;
-  const std::string service(hp->port.empty() ? "0" : std::string(hp->port));
+  const std::string host(hp.host);
+  const std::string service(hp.port.empty() ? "0" : std::string(hp.port));
   const int r = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
   if (r != 0) return gai_code(r);
+  std::vector<SockAddr> out;
   for (addrinfo* ai = res; ai; ai = ai->ai_next)
     if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
       out.push_back(SockAddr::from(ai->ai_addr, ai->ai_addrlen));
   ::freeaddrinfo(res);
   if (out.empty()) return AddrErrc::no_suitable_address;
   return out;
+}
+}  // namespace
+
+Result<std::vector<SockAddr>> ResolveAddrs(std::string_view network, std::string_view address,
+                                           bool passive) {
+  if (std::optional<Addrs> a = resolve_without_lookup(network, address)) return std::move(*a);
+  return lookup(network, address, passive);
 }
 
 Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view address) {
@@ -351,12 +367,12 @@ class ResolveOp {
     if (started_) return true;
     started_ = true;
     if (!Loop::current()) {  // a plain thread: just block
-      res_ = ResolveAddrs(network_, address_);
+      res_ = lookup(network_, address_, false);
       return true;
     }
     try {
       std::thread([this, w] {
-        res_ = ResolveAddrs(network_, address_);
+        res_ = lookup(network_, address_, false);
         w->notify();  // last touch of *this: the owner may resume and free it
       }).detach();
     } catch (const std::system_error& e) {
@@ -377,18 +393,6 @@ class ResolveOp {
 
 bool same_endpoint(const SockAddr& a, const SockAddr& b) noexcept {
   return a.family() == b.family() && a.port() == b.port() && a.to_string() == b.to_string();
-}
-
-// Whether a name needs getaddrinfo (a literal or localhost does not).
-bool needs_lookup(std::string_view network, std::string_view address) {
-  Result<Network> n = parse_network(network);
-  if (!n || is_unix(*n)) return false;
-  Result<HostPort> hp = split_host_port(address);
-  if (!hp) return false;
-  if (!parse_port(hp->port)) return true;
-  std::string host(hp->host);
-  if (host.empty() || is_loopback_name(host)) return false;
-  return !SockAddr::ip(host, 0, AF_INET) && !SockAddr::ip(host, 0, AF_INET6);
 }
 
 Task<Result<Conn>> dial_one(Loop& loop, Network n, SockAddr to, std::int64_t deadline) {
@@ -438,8 +442,8 @@ Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
       timeout.count() == 0 ? 0 : now_ns() + std::min<std::int64_t>(timeout.count(), INT64_MAX / 2);
   // (Not a ?: with co_await in one arm: GCC 12 mis-handles the temporaries' lifetimes.)
   Result<std::vector<SockAddr>> addrs{Errc::invalid_argument};
-  if (needs_lookup(network, address)) addrs = co_await Operation<ResolveOp>(network, address);
-  else addrs = ResolveAddrs(network, address);
+  if (std::optional<Addrs> literal = resolve_without_lookup(network, address)) addrs = std::move(*literal);
+  else addrs = co_await Operation<ResolveOp>(network, address);
   if (!addrs) co_return addrs.error();
   std::error_code first;
   for (const SockAddr& a : *addrs) {

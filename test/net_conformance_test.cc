@@ -36,7 +36,9 @@ using netpoll::testing::elapsed_ns;
 namespace {
 
 // A Loop served by its own thread, for blocking-mode callers.
+using netpoll::testing::ConnPair;
 using netpoll::testing::LoopThread;
+using netpoll::testing::tcp_conn_pair;
 
 // A loopback listener with a zero backlog that never accepts: once its queue is full, further
 // SYNs are dropped and a connect to it stays in progress.
@@ -85,27 +87,11 @@ Task<std::string> read_all(Conn& c) {
   co_return out;
 }
 
-// A connected pair over loopback TCP: client dialed, server accepted.
-struct ConnPair {
-  Conn client, server;
-};
-
-Task<ConnPair> tcp_conn_pair(Loop& loop, Listener& ln) {
-  Result<Conn> c = co_await Dial(loop, "tcp", ln.Addr().to_string());
-  REQUIRE(c);
-  Result<Conn> s = co_await ln.Accept();
-  REQUIRE(s);
-  co_return ConnPair{std::move(*c), std::move(*s)};
-}
-
+// A pair on a fresh listener, from a plain thread (a LoopThread serves `loop`).
 ConnPair blocking_pair(Loop& loop) {
   Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
   REQUIRE(ln);
-  Result<Conn> c = Dial(loop, "tcp", ln->Addr().to_string()).wait();
-  REQUIRE(c);
-  Result<Conn> s = ln->Accept().wait();
-  REQUIRE(s);
-  return ConnPair{std::move(*c), std::move(*s)};
+  return tcp_conn_pair(loop, *ln).wait();
 }
 
 }  // namespace

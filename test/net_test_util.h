@@ -2,9 +2,13 @@
 // core suites do not depend on net/.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <thread>
+#include <utility>
 
 #include "net/loop.h"
+#include "net/net.h"
 
 namespace netpoll::testing {
 
@@ -23,5 +27,18 @@ class LoopThread {
  private:
   std::thread thread_;
 };
+
+// A connected loopback TCP pair: client dialed to `ln`, server accepted from it. A Task, so a
+// coroutine awaits it and a plain thread calls .wait() (its operations then block).
+struct ConnPair {
+  net::Conn client, server;
+};
+inline net::Task<ConnPair> tcp_conn_pair(net::Loop& loop, net::Listener& ln) {
+  Result<net::Conn> c = co_await net::Dial(loop, "tcp", ln.Addr().to_string());
+  REQUIRE(c);
+  Result<net::Conn> s = co_await ln.Accept();
+  REQUIRE(s);
+  co_return ConnPair{std::move(*c), std::move(*s)};
+}
 
 }  // namespace netpoll::testing
