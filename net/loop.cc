@@ -7,20 +7,6 @@ namespace netpoll::net {
 namespace {
 thread_local Loop* tls_current = nullptr;
 
-// Makes `loop` current on this thread for a scope; nesting two Loops on one thread is a bug.
-class CurrentScope {
- public:
-  explicit CurrentScope(Loop* loop) noexcept {
-    if (tls_current && tls_current != loop) fatal("net::Loop: two Loops run on one thread");
-    prev_ = tls_current;
-    tls_current = loop;
-  }
-  ~CurrentScope() { tls_current = prev_; }
-
- private:
-  Loop* prev_;
-};
-
 struct PostedTask final : LoopTask {
   explicit PostedTask(Loop* loop, std::function<void()> f) : LoopTask(&go, loop), fn(std::move(f)) {}
   static void go(LoopTask* t) noexcept {
@@ -88,21 +74,27 @@ void Loop::drain_remote_slow() noexcept {
 
 void Loop::post(std::function<void()> fn) { schedule(new PostedTask(this, std::move(fn))); }
 
-std::size_t Loop::run_once(Timeout t) {
-  CurrentScope scope(this);
+Loop::Step Loop::begin_step() noexcept {
+  Step s{tls_current, false};
+  if (s.outer && s.outer != this) fatal("net::Loop: two Loops run on one thread");
+  tls_current = this;
   if (last_stepper_.load(std::memory_order_relaxed) != &tls_tag)
     last_stepper_.store(&tls_tag, std::memory_order_relaxed);
   budget_ = kInlineBudget;
   drain_remote();
-  WaiterList ready;
-  const Result<std::size_t> n = np_.poll(local_.empty() ? t : Timeout::zero(), ready);
-  if (!n) fatal("net::Loop: the poller failed");  // the backend already names real syscalls
+  s.busy = !local_.empty();
+  return s;
+}
+
+std::size_t Loop::end_step(Step s, bool polled, WaiterList& ready) noexcept {
+  if (!polled) fatal("net::Loop: the poller failed");  // the backend already names real syscalls
   ready.notify_all();  // LoopTasks land on local_; blocked threads wake
   drain_remote();
   // Only what is queued now: a task queued by these runs after the next poll.
   std::size_t todo = local_.size();
   std::size_t ran = 0;
   for (; ran < todo; ++ran) static_cast<LoopTask*>(local_.pop())->run();
+  tls_current = s.outer;
   return ran;
 }
 

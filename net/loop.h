@@ -74,7 +74,15 @@ class Loop {
   void run();
   // One step: runs queued tasks, polls once (waiting at most `t`, not at all if tasks are
   // queued), runs what became ready. Returns the number of tasks run.
-  std::size_t run_once(Timeout t);
+  // Inline with the poll it makes, so that the only frame live across the syscall is the
+  // caller's (each more cost ~9 ns per step, see EpollPoller::wait); the work before and after
+  // the poll is out of line.
+  [[gnu::always_inline]] std::size_t run_once(Timeout t) {
+    const Step s = begin_step();
+    WaiterList ready;
+    const Result<std::size_t> n = np_.poll(s.busy ? Timeout::zero() : t, ready);
+    return end_step(s, static_cast<bool>(n), ready);
+  }
   // Any thread. The current or next run() returns after its current step.
   void stop() noexcept;
   // Ends what runs on this Loop before it is destroyed: evicts every descriptor (every pending
@@ -123,6 +131,12 @@ class Loop {
     if (remote_pending_.load(std::memory_order_seq_cst)) drain_remote_slow();
   }
   void drain_remote_slow() noexcept;
+  struct Step {
+    Loop* outer;  // Loop::current() before the step: nullptr, or this Loop (a nested step)
+    bool busy;    // tasks are queued: poll without waiting
+  };
+  Step begin_step() noexcept;
+  std::size_t end_step(Step s, bool polled, WaiterList& ready) noexcept;
 
   Netpoll np_;
   WaiterList local_;          // the Loop thread only

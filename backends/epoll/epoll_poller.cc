@@ -155,14 +155,12 @@ std::size_t EpollPoller::wait_failed() noexcept {
   fatal_syscall("epoll_wait", errno);  // EBADF/EFAULT/EINVAL on our own epoll fd
 }
 
-Result<std::size_t> EpollPoller::wait(std::span<Event> out, Timeout timeout) noexcept {
+Result<std::size_t> EpollPoller::wait_slow(std::span<Event> out, Timeout timeout) noexcept {
   if (out.empty()) return Errc::invalid_argument;
-  const int max = static_cast<int>(std::min(out.size(), kMaxBatch));
-  if (!timeout.is_zero()) return wait_blocking(out, max, timeout);
-  // The zero-timeout poll is a loop's hot path (benchmarks.md B8): nothing but the syscall and
-  // the copy.
-  waits_.add();
-  const int n = epoll_wait(epfd_, kernel_events_.data(), max, 0);
+  return wait_blocking(out, batch(out), timeout);
+}
+
+std::size_t EpollPoller::after_zero_wait(std::span<Event> out, int n) noexcept {
   if (n < 0) return wait_failed();
   bool woken = false;
   return translate(out, n, &woken);
