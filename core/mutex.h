@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "core/address_wait.h"
+
 namespace netpoll {
 
 class Mutex {
@@ -31,7 +33,8 @@ class Mutex {
   }
   void unlock() noexcept {
     // Pairs with the acquire in lock(). Only a lock that saw contention pays for a notify.
-    if (state_.exchange(kUnlocked, std::memory_order_release) == kContended) state_.notify_one();
+    if (state_.exchange(kUnlocked, std::memory_order_release) == kContended)
+      address_wake_one(state_);
   }
 
  private:
@@ -41,7 +44,7 @@ class Mutex {
     // Once we have waited we must leave the lock marked contended: other sleepers may remain.
     if (c != kContended) c = state_.exchange(kContended, std::memory_order_acquire);
     while (c != kUnlocked) {
-      state_.wait(kContended, std::memory_order_relaxed);
+      address_wait(state_, kContended);
       c = state_.exchange(kContended, std::memory_order_acquire);
     }
   }

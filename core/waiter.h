@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "core/address_wait.h"
+
 namespace netpoll {
 
 class Waiter {
@@ -75,10 +77,10 @@ class WaiterList {
 class ThreadWaiter final : public Waiter {
  public:
   ThreadWaiter() noexcept : Waiter(&notify_thunk) {}
-  // Blocks until notify(). Sleeps in the kernel (C++20 atomic wait: a futex on Linux).
+  // Blocks until notify(). Sleeps in the kernel (address_wait: a futex on Linux).
   void park() noexcept {
     while (signaled_.load(std::memory_order_acquire) == 0)
-      signaled_.wait(0, std::memory_order_acquire);
+      address_wait(signaled_, 0);
     signaled_.store(0, std::memory_order_relaxed);
   }
 
@@ -87,9 +89,9 @@ class ThreadWaiter final : public Waiter {
     auto* self = static_cast<ThreadWaiter*>(w);
     // Release pairs with park()'s acquire: the waker's writes (readiness, errors) are visible.
     self->signaled_.store(1, std::memory_order_release);
-    // libstdc++ wakes by address (futex) and does not dereference it, so the parked thread
-    // returning and destroying *self between these two lines is harmless.
-    self->signaled_.notify_one();
+    // Wakes by address without dereferencing it: the parked thread returning and destroying
+    // *self between these two lines is harmless.
+    address_wake_one(self->signaled_);
   }
   std::atomic<std::uint32_t> signaled_{0};
 };
