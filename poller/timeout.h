@@ -50,6 +50,12 @@ class Timeout {
     return ms > max_ms ? max_ms : ms;
   }
 
+  // When a wait started at `now` (monotonic ns) ends: saturates at INT64_MAX instead of
+  // overflowing, which is also the answer for infinite.
+  constexpr std::int64_t deadline_from(std::int64_t now) const noexcept {
+    return ns_ > kInfinite - now ? kInfinite : now + ns_;
+  }
+
   friend constexpr bool operator==(Timeout, Timeout) = default;
   // The shorter of two timeouts (infinite is the longest).
   friend constexpr Timeout min(Timeout a, Timeout b) noexcept { return a.ns_ <= b.ns_ ? a : b; }

@@ -71,3 +71,12 @@ TEST_CASE("Event: which waiters a flag wakes") {
   CHECK(Event{{}, Event::kError, 0}.wakes_reader());
   CHECK(Event{{}, Event::kError, 0}.wakes_writer());
 }
+
+TEST_CASE("Timeout: deadline_from saturates instead of overflowing") {
+  using netpoll::Timeout;
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  CHECK(Timeout::after_ns(5).deadline_from(100) == 105);
+  CHECK(Timeout::zero().deadline_from(100) == 100);
+  CHECK(Timeout::after_ns(kMax - 1).deadline_from(10) == kMax);
+  CHECK(Timeout::infinite().deadline_from(0) == kMax);
+}

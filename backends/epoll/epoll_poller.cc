@@ -20,7 +20,6 @@ constexpr std::uint32_t kRegisterMask = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLE
 // (only on kernels without epoll_pwait2) are waited out in pieces, so the caller still never
 // sees an early return.
 constexpr std::int64_t kMaxEpollWaitMs = 0x7fffffff;
-constexpr std::int64_t kNoDeadline = std::numeric_limits<std::int64_t>::max();
 
 std::uint32_t to_flags(std::uint32_t ev) noexcept {
   std::uint32_t f = 0;
@@ -168,12 +167,8 @@ std::size_t EpollPoller::after_zero_wait(std::span<Event> out, int n) noexcept {
 
 std::size_t EpollPoller::wait_blocking(std::span<Event> out, int max, Timeout timeout) noexcept {
   // When a finite wait must end, to finish a timeout longer than epoll_wait can express (ms
-  // fallback); 0 for infinite. Saturates instead of overflowing for absurd timeouts.
-  std::int64_t deadline = 0;
-  if (!timeout.is_infinite()) {
-    const std::int64_t now = now_ns();
-    deadline = timeout.nanoseconds() > kNoDeadline - now ? kNoDeadline : now + timeout.nanoseconds();
-  }
+  // fallback); 0 for infinite.
+  const std::int64_t deadline = timeout.is_infinite() ? 0 : timeout.deadline_from(now_ns());
   for (;;) {
     const int n = blocking_syscall(max, timeout);
     if (n < 0) return wait_failed();

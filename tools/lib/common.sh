@@ -4,10 +4,10 @@
 NETPOLL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # Debian packages every build needs (offline Bazel 4.2.3 + rules, doctest, the compiler), plus
-# what the tests drive: libuv1-dev (the embedding test's host loop) and curl (the HTTP example's
-# client).
+# what the tests drive: libuv1-dev (the embedding test's host loop), curl (the HTTP example's
+# client), and the Windows build: the mingw-w64 cross compiler and wine to run its tests.
 NETPOLL_BUILD_PACKAGES=(bazel-bootstrap bazel-rules-cc bazel-rules-java bazel-platforms doctest-dev g++
-  libuv1-dev curl)
+  libuv1-dev curl g++-mingw-w64-x86-64-posix wine64 wine)
 # What tools/bench adds: the real HTTP clients for B3, strace and perf for syscall counts.
 NETPOLL_BENCH_PACKAGES=(wrk nghttp2-client strace linux-perf)
 

@@ -1,0 +1,157 @@
+#include "backends/iocp/iocp_poller.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+
+#include "poller/clock.h"
+
+namespace netpoll {
+namespace {
+
+// GetQueuedCompletionStatusEx takes a DWORD of milliseconds, INFINITE (0xFFFFFFFF) meaning
+// forever: finite timeouts are capped one below it (~49.7 days) and waited out in pieces.
+constexpr std::int64_t kMaxWaitMs = 0xFFFFFFFE;
+
+// Windows never maps the lowest 64 KiB of an address space: a small integer posted as an
+// "OVERLAPPED" by someone else is rejected without being dereferenced.
+constexpr std::uintptr_t kLowestMappable = 0x10000;
+
+[[noreturn]] void fatal_win32(const char* call, DWORD err) noexcept {
+  char msg[160];
+  std::snprintf(msg, sizeof msg, "%s failed: Win32 error %lu", call, static_cast<unsigned long>(err));
+  fatal(msg);
+}
+
+}  // namespace
+
+IocpOperation::Outcome IocpOperation::result(SOCKET s) noexcept {
+  DWORD bytes = 0, flags = 0;
+  if (WSAGetOverlappedResult(s, &ov_, &bytes, FALSE, &flags)) return {bytes, 0};
+  return {bytes, static_cast<DWORD>(WSAGetLastError())};
+}
+
+std::uint32_t IocpOperation::direction_of(const OVERLAPPED* ov, ULONG_PTR key) noexcept {
+  const auto addr = reinterpret_cast<std::uintptr_t>(ov);
+  if (addr < kLowestMappable || addr % alignof(OVERLAPPED) != 0) return 0;
+  const DWORD t = ov->Offset;
+  if ((t & 0xFFFF0000u) != kTagBase) return 0;
+  const std::uint32_t dir = t & 0xFFFFu;
+  if (dir != Event::kReadable && dir != Event::kWritable) return 0;
+  if (ov->OffsetHigh != static_cast<DWORD>(key)) return 0;
+  return dir;
+}
+
+IocpPoller::IocpPoller() {
+  // Concurrency 1: one thread waits on the port at a time (the Backend contract).
+  port_ = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 1);
+  if (!port_)
+    throw std::system_error(static_cast<int>(GetLastError()), std::system_category(),
+                            "CreateIoCompletionPort");
+}
+
+IocpPoller::~IocpPoller() { CloseHandle(port_); }
+
+std::error_code IocpPoller::register_handle(SOCKET s, Token token) noexcept {
+  if (token.value == Token::kReserved || s == INVALID_SOCKET) return Errc::invalid_argument;
+  const auto h = reinterpret_cast<HANDLE>(s);
+  if (h == port_) return Errc::invalid_argument;
+  if (!CreateIoCompletionPort(h, port_, static_cast<ULONG_PTR>(token.value), 0)) {
+    const DWORD err = GetLastError();
+    // A handle can be associated with one port, once; a second association is refused.
+    if (err == ERROR_INVALID_PARAMETER) return Errc::already_registered;
+    return win32_code(err);  // ERROR_INVALID_HANDLE: not an open handle
+  }
+  // The FD layer relies on this: an overlapped call that succeeds at once has its result and
+  // must not also see a packet (which would complete a later operation on the same slot).
+  if (!SetFileCompletionNotificationModes(h, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
+                                                 FILE_SKIP_SET_EVENT_ON_HANDLE))
+    return win32_code(GetLastError());
+  registrations_.fetch_add(1, std::memory_order_relaxed);
+  return {};
+}
+
+std::error_code IocpPoller::deregister_handle(SOCKET s) noexcept {
+  if (s == INVALID_SOCKET) return Errc::invalid_argument;
+  // Nothing to undo: the association ends when the socket is closed, and packets still queued
+  // for it carry a token the core no longer accepts.
+  deregistrations_.fetch_add(1, std::memory_order_relaxed);
+  return {};
+}
+
+ULONG IocpPoller::dequeue(ULONG max, DWORD ms) noexcept {
+  waits_.add();
+  ULONG n = 0;
+  if (GetQueuedCompletionStatusEx(port_, entries_.data(), max, &n, ms, FALSE)) return n;
+  const DWORD err = GetLastError();
+  if (err == WAIT_TIMEOUT) return 0;
+  fatal_win32("GetQueuedCompletionStatusEx", err);  // the port itself is broken
+}
+
+std::size_t IocpPoller::translate(std::span<Event> out, ULONG n, bool* woken) noexcept {
+  std::size_t k = 0;
+  for (ULONG i = 0; i < n; ++i) {
+    const OVERLAPPED_ENTRY& e = entries_[i];
+    if (e.lpCompletionKey == Token::kReserved && e.lpOverlapped == nullptr) {
+      wakeups_.add();
+      // Pairs with wake(): see EpollPoller::consume_wake.
+      wake_pending_.exchange(false, std::memory_order_seq_cst);
+      *woken = true;
+      continue;
+    }
+    const std::uint32_t dir = IocpOperation::direction_of(e.lpOverlapped, e.lpCompletionKey);
+    if (dir == 0) {
+      foreign_.add();
+      continue;
+    }
+    out[k].token = Token{e.lpCompletionKey};
+    out[k].flags = dir;
+    out[k].result = e.dwNumberOfBytesTransferred;
+    ++k;
+  }
+  return k;
+}
+
+Result<std::size_t> IocpPoller::wait(std::span<Event> out, Timeout timeout) noexcept {
+  if (out.empty()) return Errc::invalid_argument;
+  const auto max = static_cast<ULONG>(std::min(out.size(), kMaxBatch));
+  bool woken = false;
+  if (timeout.is_zero()) return translate(out, dequeue(max, 0), &woken);
+  // The millisecond timeout is rounded up, and GetQueuedCompletionStatusEx may still return a
+  // little early (timer tick granularity): a wait that found nothing of ours re-waits until
+  // the deadline has passed. 0: infinite.
+  const std::int64_t deadline = timeout.is_infinite() ? 0 : timeout.deadline_from(now_ns());
+  for (;;) {
+    const DWORD ms = timeout.is_infinite()
+                         ? INFINITE
+                         : static_cast<DWORD>(timeout.milliseconds_ceil(kMaxWaitMs));
+    const std::size_t k = translate(out, dequeue(max, ms), &woken);
+    if (k != 0 || woken) return k;
+    if (deadline == 0) continue;  // only foreign packets: keep waiting
+    const std::int64_t left = deadline - now_ns();
+    if (left <= 0) return k;
+    timeout = Timeout::after_ns(left);
+  }
+}
+
+void IocpPoller::wake() noexcept {
+  // Read first, then exchange: see EpollPoller::wake for the coalescing and its Dekker pairing.
+  if (wake_pending_.load(std::memory_order_seq_cst)) return;
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  if (!PostQueuedCompletionStatus(port_, 0, static_cast<ULONG_PTR>(Token::kReserved), nullptr))
+    fatal_win32("PostQueuedCompletionStatus", GetLastError());
+  wake_signals_.fetch_add(1, std::memory_order_relaxed);
+}
+
+PollerStats IocpPoller::stats() const noexcept {
+  PollerStats s;
+  s.waits = waits_.get();
+  s.wakeups = wakeups_.get();
+  s.wake_signals = wake_signals_.load(std::memory_order_relaxed);
+  s.registrations = registrations_.load(std::memory_order_relaxed);
+  s.deregistrations = deregistrations_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace netpoll
