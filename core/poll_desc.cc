@@ -55,6 +55,21 @@ bool PollDesc::commit_park(Mode m, Waiter* w) noexcept {
   return slot(m).compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(w));
 }
 
+bool PollDesc::commit_park_for_completion(Mode m, Waiter* w) noexcept {
+  std::uintptr_t expected = kWaiting;
+  return slot(m).compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(w));
+}
+
+void PollDesc::wait_completion(Mode m, ThreadWaiter& w) noexcept {
+  // Not a spin: each round sleeps until an event, a close or a deadline moves the slot, and
+  // a close or deadline fires once.
+  for (;;) {
+    if (begin_park(m)) return;
+    if (commit_park_for_completion(m, &w)) w.park();
+    if (end_park(m)) return;
+  }
+}
+
 bool PollDesc::end_park(Mode m) noexcept {
   const std::uintptr_t old = slot(m).exchange(kIdle);
   if (old > kWaiting) fatal("PollDesc: waiter still published after it was woken");

@@ -91,6 +91,14 @@ class alignas(64) PollDesc {
   // All three for a plain thread: returns when ready, or the error (closed, deadline, event).
   std::error_code wait(Mode m, ThreadWaiter& w) noexcept;
 
+  // Completion backends (IOCP) only. After a close or deadline ended a park and the operation
+  // was cancelled, the kernel still owns its memory until the (aborted or completed) packet
+  // is dequeued: park for that packet whatever close and deadlines say (Go's
+  // pollWaitCanceled). Use instead of commit_park; a close or deadline may still wake the
+  // waiter (end_park returns false): park again. The thread version loops itself.
+  bool commit_park_for_completion(Mode m, Waiter* w) noexcept;
+  void wait_completion(Mode m, ThreadWaiter& w) noexcept;
+
   // --- the poller side -----------------------------------------------------------------------
   // Records readiness (ioready) or just wakes (close/deadline) for direction m; returns the
   // waiter to notify, if one was parked.

@@ -5,10 +5,6 @@
 // pending operation, none for one that succeeded at once"; hangup and error are the
 // operation's own status (IocpOperation::result), not event flags; deregistration cannot undo
 // an association (it counts only; the token check drops late packets: see the core's tests).
-#include <winsock2.h>
-#include <mswsock.h>
-#include <ws2tcpip.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -18,6 +14,7 @@
 #include <vector>
 
 #include "backends/iocp/iocp_poller.h"
+#include "backends/iocp/iocp_test_util.h"
 #include "doctest/doctest.h"
 #include "poller/clock.h"
 #include "poller/error.h"
@@ -29,66 +26,14 @@ using netpoll::IocpOperation;
 using netpoll::IocpPoller;
 using netpoll::Timeout;
 using netpoll::Token;
+using namespace netpoll::testing;
 
 namespace {
-
-struct Winsock {
-  Winsock() {
-    WSADATA d;
-    REQUIRE(WSAStartup(MAKEWORD(2, 2), &d) == 0);
-  }
-  ~Winsock() { WSACleanup(); }
-};
-
-SOCKET overlapped_socket() {
-  SOCKET s = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
-                        WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-  REQUIRE(s != INVALID_SOCKET);
-  return s;
-}
-
-// A connected loopback TCP pair made with blocking calls (overlapped sockets allow them).
-struct Pair {
-  SOCKET a = INVALID_SOCKET, b = INVALID_SOCKET;
-  Pair() {
-    SOCKET l = overlapped_socket();
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(listen(l, 4) == 0);
-    int len = sizeof addr;
-    REQUIRE(getsockname(l, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    a = overlapped_socket();
-    REQUIRE(connect(a, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    b = accept(l, nullptr, nullptr);
-    REQUIRE(b != INVALID_SOCKET);
-    closesocket(l);
-  }
-  ~Pair() {
-    if (a != INVALID_SOCKET) closesocket(a);
-    if (b != INVALID_SOCKET) closesocket(b);
-  }
-};
 
 std::size_t wait_once(IocpPoller& p, std::span<Event> out, Timeout t) {
   auto n = p.wait(out, t);
   REQUIRE(n.ok());
   return *n;
-}
-
-// Starts an overlapped receive into `buf`; returns WSA_IO_PENDING or 0 (done at once).
-int start_recv(SOCKET s, IocpOperation& op, Token t, char* buf, ULONG len) {
-  WSABUF wb{len, buf};
-  DWORD flags = 0;
-  if (WSARecv(s, &wb, 1, nullptr, &flags, op.begin(t, Event::kReadable), nullptr) == 0) return 0;
-  return WSAGetLastError();
-}
-
-int start_send(SOCKET s, IocpOperation& op, Token t, const char* buf, ULONG len) {
-  WSABUF wb{len, const_cast<char*>(buf)};
-  if (WSASend(s, &wb, 1, nullptr, 0, op.begin(t, Event::kWritable), nullptr) == 0) return 0;
-  return WSAGetLastError();
 }
 
 std::int64_t elapsed_ns(std::int64_t since) { return netpoll::now_ns() - since; }
