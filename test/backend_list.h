@@ -9,6 +9,9 @@
 #ifdef NETPOLL_HAVE_EPOLL
 #include "backends/epoll/epoll_poller.h"
 #endif
+#ifdef NETPOLL_HAVE_KQUEUE
+#include "backends/kqueue/kqueue_poller.h"
+#endif
 
 namespace netpoll::testing {
 
@@ -18,7 +21,15 @@ using EpollBackends = std::tuple<EpollPoller>;
 using EpollBackends = std::tuple<>;
 #endif
 
-using Backends = decltype(std::tuple_cat(std::declval<EpollBackends>()));
+// On macOS/FreeBSD the real kqueue; on Linux the same sources over the kqueue test double.
+#ifdef NETPOLL_HAVE_KQUEUE
+using KqueueBackends = std::tuple<KqueuePoller>;
+#else
+using KqueueBackends = std::tuple<>;
+#endif
+
+using Backends = decltype(std::tuple_cat(std::declval<EpollBackends>(),
+                                         std::declval<KqueueBackends>()));
 static_assert(std::tuple_size_v<Backends> > 0, "no poller backend was built for this target");
 
 }  // namespace netpoll::testing
