@@ -71,6 +71,7 @@ class KqueuePoller {
   std::size_t translate(std::span<Event> out, int n, bool* woken) noexcept;
   std::size_t wait_failed() noexcept;
   void drain_wake_pipe() noexcept;
+  friend struct KqueuePollerTestPeer;  // backends/kqueue/kqueue_poller_test.cc
 
   int kq_ = -1;
   int wake_pipe_[2] = {-1, -1};  // the fallback wake: [0] registered for read, [1] written

@@ -334,6 +334,12 @@ int Kq::apply_descriptor(const struct kevent& kev) {
     else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) kind = Kind::file;
     // "Note that this filter is not supported for vnodes".
     if (kind == Kind::file && kev.filter == EVFILT_WRITE) return EINVAL;
+    // Beyond the manual, as FreeBSD's pipe_kqfilter (and macOS) do: a pipe whose other end is
+    // gone refuses EVFILT_WRITE with EPIPE. Linux shows that as POLLERR on the write end.
+    if (kind == Kind::pipe && kev.filter == EVFILT_WRITE) {
+      pollfd p{fd, POLLOUT, 0};
+      if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) return EPIPE;
+    }
     kn = alloc();
     kn->ident = kev.ident;
     kn->filter = kev.filter;
@@ -451,8 +457,11 @@ Verdict Kq::evaluate_descriptor(Knote& kn) {
     }
     int avail = 0;
     if (ioctl(fd, FIONREAD, &avail) == 0) kn.data = avail;
-    // The read direction is shut (peer's FIN or close, or the last writer of a pipe gone).
-    if (re & (POLLRDHUP | POLLHUP)) {
+    // The read direction is shut: the peer's FIN or close, or the other end of a pipe gone
+    // (POLLHUP on a read end, POLLERR on a write end, whose EVFILT_READ FreeBSD also ends
+    // with EV_EOF when the reader leaves).
+    const short shut = kn.kind == Kind::pipe ? (POLLHUP | POLLERR) : (POLLRDHUP | POLLHUP);
+    if (re & shut) {
       kn.eof = EV_EOF;
       if (sock_error) kn.fflags = kUnreadSocketError;
     }
@@ -497,8 +506,9 @@ void Kq::harvest(int inner, int slot) {
 
 int Kq::scan(struct kevent* out, int nevents) {
   int count = 0;
-  // Each queued knote is looked at once: level-triggered ones go back to the tail.
-  for (std::size_t budget = queued_; budget > 0 && count < nevents; --budget) {
+  // Each queued knote is looked at once: level-triggered ones go back to the tail. (Dropping
+  // a closed descriptor may unqueue its other knote too, hence the head_ test.)
+  for (std::size_t budget = queued_; budget > 0 && head_ && count < nevents; --budget) {
     Knote* kn = head_;
     unqueue(kn);
     const Verdict v = evaluate(*kn);

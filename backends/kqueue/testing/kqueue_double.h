@@ -5,7 +5,8 @@
 // FreeBSD's names and values, so backends/kqueue compiles against it unchanged (kqueue_sys.h).
 // What it implements, each checked case by case in kqueue_double_test.cc:
 //   filters  EVFILT_READ (sockets, listening sockets, pipes/fifos, regular files),
-//            EVFILT_WRITE (sockets, pipes/fifos; EINVAL for regular files, as the manual says),
+//            EVFILT_WRITE (sockets, pipes/fifos; EINVAL for regular files, as the manual says;
+//            EPIPE for a pipe whose reader is gone, as FreeBSD's kernel does),
 //            EVFILT_USER (NOTE_TRIGGER, NOTE_FFNOP/FFAND/FFOR/FFCOPY);
 //   flags    EV_ADD (re-adding modifies), EV_DELETE, EV_ENABLE, EV_DISABLE, EV_DISPATCH,
 //            EV_ONESHOT, EV_CLEAR, EV_RECEIPT, EV_EOF, EV_ERROR;
