@@ -5,9 +5,10 @@ NETPOLL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # Debian packages every build needs (offline Bazel 4.2.3 + rules, doctest, the compiler), plus
 # what the tests drive: libuv1-dev (the embedding test's host loop) and curl (the HTTP example's
-# client).
+# client); and freebsd-manpages, the kevent(2) manual the kqueue test double is written from and
+# its suite quotes (`man 2 kevent`; backends/kqueue/testing/).
 NETPOLL_BUILD_PACKAGES=(bazel-bootstrap bazel-rules-cc bazel-rules-java bazel-platforms doctest-dev g++
-  libuv1-dev curl)
+  libuv1-dev curl freebsd-manpages)
 # What tools/bench adds: the real HTTP clients for B3, strace and perf for syscall counts.
 NETPOLL_BENCH_PACKAGES=(wrk nghttp2-client strace linux-perf)
 
