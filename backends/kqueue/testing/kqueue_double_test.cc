@@ -200,6 +200,15 @@ TEST_CASE("timeouts: NULL waits indefinitely; a zero timespec polls; a timeout i
   CHECK(kevent(kq.fd, nullptr, 0, out, 2, nullptr) == 1);  // only the trigger ends this
   trigger.join();
   CHECK(out[0].filter == EVFILT_USER);
+  // A timeout far beyond the 24-hour cap (BUGS) is accepted, not EINVAL or an overflow, and
+  // still ends with an event. (That the cap itself is 24 hours is not waited out here.)
+  const timespec centuries{static_cast<time_t>(1) << 40, 999999999};
+  std::thread trigger2([&] {
+    std::this_thread::sleep_for(20ms);
+    CHECK(change(kq, make(1, EVFILT_USER, 0, NOTE_TRIGGER)) == 0);
+  });
+  CHECK(kevent(kq.fd, nullptr, 0, out, 2, &centuries) == 1);
+  trigger2.join();
 }
 
 TEST_CASE("'[EINVAL] The specified time limit or filter is invalid'") {
