@@ -78,4 +78,26 @@ class SingleWriterCounter {
   std::atomic<std::uint64_t> v_{0};
 };
 
+// The counters behind PollerStats, kept the same way by every backend.
+struct PollerCounters {
+  SingleWriterCounter waits;    // the waiting thread only
+  SingleWriterCounter wakeups;  // the waiting thread only
+  std::atomic<std::uint64_t> wake_signals{0};  // from any thread
+  std::atomic<std::uint64_t> wake_drains{0};
+  std::atomic<std::uint64_t> registrations{0};
+  std::atomic<std::uint64_t> deregistrations{0};
+
+  static void bump(std::atomic<std::uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }
+  PollerStats snapshot() const noexcept {
+    PollerStats s;
+    s.waits = waits.get();
+    s.wakeups = wakeups.get();
+    s.wake_signals = wake_signals.load(std::memory_order_relaxed);
+    s.wake_drains = wake_drains.load(std::memory_order_relaxed);
+    s.registrations = registrations.load(std::memory_order_relaxed);
+    s.deregistrations = deregistrations.load(std::memory_order_relaxed);
+    return s;
+  }
+};
+
 }  // namespace netpoll

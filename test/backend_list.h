@@ -9,6 +9,9 @@
 #ifdef NETPOLL_HAVE_EPOLL
 #include "backends/epoll/epoll_poller.h"
 #endif
+#ifdef NETPOLL_HAVE_KQUEUE
+#include "backends/kqueue/kqueue_poller.h"
+#endif
 #ifdef NETPOLL_HAVE_IOCP
 #include "backends/iocp/iocp_poller.h"
 #endif
@@ -21,14 +24,22 @@ using EpollBackends = std::tuple<EpollPoller>;
 using EpollBackends = std::tuple<>;
 #endif
 
+// On macOS/FreeBSD the real kqueue; on Linux the same sources over the kqueue test double.
+#ifdef NETPOLL_HAVE_KQUEUE
+using KqueueBackends = std::tuple<KqueuePoller>;
+#else
+using KqueueBackends = std::tuple<>;
+#endif
+
 #ifdef NETPOLL_HAVE_IOCP
 using IocpBackends = std::tuple<IocpPoller>;
 #else
 using IocpBackends = std::tuple<>;
 #endif
 
-using Backends =
-    decltype(std::tuple_cat(std::declval<EpollBackends>(), std::declval<IocpBackends>()));
+using Backends = decltype(std::tuple_cat(std::declval<EpollBackends>(),
+                                         std::declval<KqueueBackends>(),
+                                         std::declval<IocpBackends>()));
 static_assert(std::tuple_size_v<Backends> > 0, "no poller backend was built for this target");
 
 }  // namespace netpoll::testing

@@ -98,6 +98,12 @@ ConnPair blocking_pair(Loop& loop) {
 
 TEST_SUITE("net") {
 
+TEST_CASE("the net layer names the poller backend it was built over") {
+  // The same suite is built over the OS's backend and, on Linux, over the kqueue double.
+  MESSAGE("backend: " << netpoll::Poller::kName);
+  CHECK(!std::string_view(netpoll::Poller::kName).empty());
+}
+
 TEST_CASE("Listen/Dial/Accept: addresses, echo both ways, EOF") {
   Loop loop;
   Result<Listener> ln = Listen(loop, "tcp4", "127.0.0.1:0");

@@ -31,6 +31,9 @@ using namespace netpoll::testing;
 #ifdef NETPOLL_HAVE_EPOLL
 TYPE_TO_STRING(netpoll::EpollPoller);
 #endif
+#ifdef NETPOLL_HAVE_KQUEUE
+TYPE_TO_STRING(netpoll::KqueuePoller);
+#endif
 
 namespace {
 

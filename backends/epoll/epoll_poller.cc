@@ -7,9 +7,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 
-#include "poller/clock.h"
+#include "poller/wait_deadline.h"
 
 namespace netpoll {
 namespace {
@@ -79,7 +78,7 @@ std::error_code EpollPoller::register_handle(int fd, Token token) noexcept {
       default: return errno_code(errno);  // EBADF, ENOMEM, ENOSPC (max_user_watches), ELOOP
     }
   }
-  registrations_.fetch_add(1, std::memory_order_relaxed);
+  PollerCounters::bump(counters_.registrations);
   return {};
 }
 
@@ -94,12 +93,12 @@ std::error_code EpollPoller::deregister_handle(int fd) noexcept {
     if (errno == ENOENT) return Errc::not_registered;
     return errno_code(errno);  // EBADF: already closed (the kernel dropped it with the file)
   }
-  deregistrations_.fetch_add(1, std::memory_order_relaxed);
+  PollerCounters::bump(counters_.deregistrations);
   return {};
 }
 
 int EpollPoller::blocking_syscall(int max, Timeout timeout) noexcept {
-  waits_.add();
+  counters_.waits.add();
   if (timeout.is_infinite()) return epoll_wait(epfd_, kernel_events_.data(), max, -1);
   if (have_pwait2_) {
     timespec ts;
@@ -116,19 +115,11 @@ int EpollPoller::blocking_syscall(int max, Timeout timeout) noexcept {
                     static_cast<int>(timeout.milliseconds_ceil(kMaxEpollWaitMs)));
 }
 
-void EpollPoller::consume_wake() noexcept {
-  wakeups_.add();
-  // Pairs with the exchange in wake(): a wake() that saw `true` (and so made no syscall)
-  // happened before this exchange, so whatever it published is visible to our caller, which
-  // is returning from wait now and will look.
-  wake_pending_.exchange(false, std::memory_order_seq_cst);
-}
-
 void EpollPoller::reset_wake_counter() noexcept {
   std::uint64_t count;
   // EAGAIN is benign: another thread's wake was consumed in between; the counter is 0.
   if (read(wakefd_, &count, sizeof count) < 0 && errno != EAGAIN) fatal_syscall("read(eventfd)", errno);
-  wake_drains_.fetch_add(1, std::memory_order_relaxed);
+  PollerCounters::bump(counters_.wake_drains);
 }
 
 // Copies the kernel's batch into `out`, consuming the wake event; sets *woken if it was there.
@@ -137,7 +128,8 @@ inline std::size_t EpollPoller::translate(std::span<Event> out, int n, bool* wok
   for (int i = 0; i < n; ++i) {
     const epoll_event& ev = kernel_events_[static_cast<std::size_t>(i)];
     if (ev.data.u64 == Token::kReserved) {
-      consume_wake();
+      counters_.wakeups.add();
+      wake_flag_.consume();
       *woken = true;
       continue;
     }
@@ -166,32 +158,20 @@ std::size_t EpollPoller::after_zero_wait(std::span<Event> out, int n) noexcept {
 }
 
 std::size_t EpollPoller::wait_blocking(std::span<Event> out, int max, Timeout timeout) noexcept {
-  // When a finite wait must end, to finish a timeout longer than epoll_wait can express (ms
-  // fallback); 0 for infinite.
-  const std::int64_t deadline = timeout.is_infinite() ? 0 : timeout.deadline_from(now_ns());
+  // A timeout longer than epoll_wait can express (ms fallback) is waited out in pieces.
+  const WaitDeadline deadline(timeout);
   for (;;) {
     const int n = blocking_syscall(max, timeout);
     if (n < 0) return wait_failed();
     bool woken = false;
     const std::size_t k = translate(out, n, &woken);
-    if (k != 0 || woken || deadline == 0) return k;
-    // Nothing arrived: make sure the full timeout passed (it may have been clamped).
-    const std::int64_t left = deadline - now_ns();
-    if (left <= 0) return k;
-    timeout = Timeout::after_ns(left);
+    if (k != 0 || woken || !deadline.more(&timeout)) return k;
   }
 }
 
 void EpollPoller::wake() noexcept {
-  // A pending wake already guarantees the wait returns. Many threads waking one poller must
-  // not all bounce the flag's cache line with RMWs (B7: 4 wakers reached 64M wakes/s with an
-  // exchange first, 470M reading first; libuv's uv_async_send also reads first), so read it
-  // first. The read is seq_cst, the waiter's clearing exchange (consume_wake) too, and the
-  // caller publishes its work with a seq_cst store before calling wake() (Backend::wake's
-  // contract), which the waiter reads seq_cst after clearing: a Dekker pair, so a wake that
-  // returns here without a syscall cannot leave the waiter asleep on unseen work.
-  if (wake_pending_.load(std::memory_order_seq_cst)) return;
-  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  // A pending wake already guarantees the wait returns (see WakeFlag).
+  if (!wake_flag_.claim()) return;
   const std::uint64_t one = 1;
   for (;;) {
     if (write(wakefd_, &one, sizeof one) == static_cast<ssize_t>(sizeof one)) break;
@@ -199,18 +179,7 @@ void EpollPoller::wake() noexcept {
     if (errno != EAGAIN) fatal_syscall("write(eventfd)", errno);
     reset_wake_counter();  // counter saturated (never in practice): reset it and write again
   }
-  wake_signals_.fetch_add(1, std::memory_order_relaxed);
-}
-
-PollerStats EpollPoller::stats() const noexcept {
-  PollerStats s;
-  s.waits = waits_.get();
-  s.wakeups = wakeups_.get();
-  s.wake_drains = wake_drains_.load(std::memory_order_relaxed);
-  s.wake_signals = wake_signals_.load(std::memory_order_relaxed);
-  s.registrations = registrations_.load(std::memory_order_relaxed);
-  s.deregistrations = deregistrations_.load(std::memory_order_relaxed);
-  return s;
+  PollerCounters::bump(counters_.wake_signals);
 }
 
 }  // namespace netpoll

@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "poller/backend.h"
+#include "poller/wake_flag.h"
 
 namespace netpoll {
 
@@ -49,7 +50,7 @@ class EpollPoller {
   Result<std::size_t> wait(std::span<Event> out, Timeout timeout) noexcept {
     if (!timeout.is_zero() || out.empty()) [[unlikely]]
       return wait_slow(out, timeout);
-    waits_.add();
+    counters_.waits.add();
     const int n = epoll_wait(epfd_, kernel_events_.data(), batch(out), 0);
     if (n == 0) [[likely]]
       return std::size_t{0};
@@ -57,7 +58,7 @@ class EpollPoller {
   }
   void wake() noexcept;
   int native_handle() const noexcept { return epfd_; }
-  PollerStats stats() const noexcept;
+  PollerStats stats() const noexcept { return counters_.snapshot(); }
 
  private:
   friend struct EpollPollerTestPeer;  // backends/epoll/epoll_poller_test.cc
@@ -70,24 +71,15 @@ class EpollPoller {
   int blocking_syscall(int max, Timeout timeout) noexcept;
   std::size_t translate(std::span<Event> out, int n, bool* woken) noexcept;
   std::size_t wait_failed() noexcept;
-  void consume_wake() noexcept;
   void reset_wake_counter() noexcept;
 
   int epfd_ = -1;
   int wakefd_ = -1;
-  // True from the wake() that wrote the eventfd until a wait has seen its event: while set,
-  // wake() makes no syscall. Cleared with an exchange (not a store) so a concurrent wake()
-  // that saw it set synchronizes with the clearing wait (see consume_wake).
-  std::atomic<bool> wake_pending_{false};
+  // Set from the wake() that wrote the eventfd until a wait has seen its event.
+  WakeFlag wake_flag_;
   bool have_pwait2_ = true;  // cleared on the first ENOSYS; only the waiting thread touches it
   std::array<epoll_event, kMaxBatch> kernel_events_{};
-
-  SingleWriterCounter waits_;
-  SingleWriterCounter wakeups_;
-  std::atomic<std::uint64_t> wake_drains_{0};
-  std::atomic<std::uint64_t> wake_signals_{0};
-  std::atomic<std::uint64_t> registrations_{0};
-  std::atomic<std::uint64_t> deregistrations_{0};
+  PollerCounters counters_;
 };
 
 static_assert(Backend<EpollPoller>);

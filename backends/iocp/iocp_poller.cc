@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <limits>
 
-#include "poller/clock.h"
+#include "poller/wait_deadline.h"
 
 namespace netpoll {
 namespace {
@@ -68,7 +67,7 @@ std::error_code IocpPoller::register_handle(SOCKET s, Token token) noexcept {
   if (!SetFileCompletionNotificationModes(h, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
                                                  FILE_SKIP_SET_EVENT_ON_HANDLE))
     return win32_code(GetLastError());
-  registrations_.fetch_add(1, std::memory_order_relaxed);
+  PollerCounters::bump(counters_.registrations);
   return {};
 }
 
@@ -76,12 +75,12 @@ std::error_code IocpPoller::deregister_handle(SOCKET s) noexcept {
   if (s == INVALID_SOCKET) return Errc::invalid_argument;
   // Nothing to undo: the association ends when the socket is closed, and packets still queued
   // for it carry a token the core no longer accepts.
-  deregistrations_.fetch_add(1, std::memory_order_relaxed);
+  PollerCounters::bump(counters_.deregistrations);
   return {};
 }
 
 ULONG IocpPoller::dequeue(ULONG max, DWORD ms) noexcept {
-  waits_.add();
+  counters_.waits.add();
   ULONG n = 0;
   if (GetQueuedCompletionStatusEx(port_, entries_.data(), max, &n, ms, FALSE)) return n;
   const DWORD err = GetLastError();
@@ -94,9 +93,8 @@ std::size_t IocpPoller::translate(std::span<Event> out, ULONG n, bool* woken) no
   for (ULONG i = 0; i < n; ++i) {
     const OVERLAPPED_ENTRY& e = entries_[i];
     if (e.lpCompletionKey == Token::kReserved && e.lpOverlapped == nullptr) {
-      wakeups_.add();
-      // Pairs with wake(): see EpollPoller::consume_wake.
-      wake_pending_.exchange(false, std::memory_order_seq_cst);
+      counters_.wakeups.add();
+      wake_flag_.consume();
       *woken = true;
       continue;
     }
@@ -120,38 +118,25 @@ Result<std::size_t> IocpPoller::wait(std::span<Event> out, Timeout timeout) noex
   if (timeout.is_zero()) return translate(out, dequeue(max, 0), &woken);
   // The millisecond timeout is rounded up, and GetQueuedCompletionStatusEx may still return a
   // little early (timer tick granularity): a wait that found nothing of ours re-waits until
-  // the deadline has passed. 0: infinite.
-  const std::int64_t deadline = timeout.is_infinite() ? 0 : timeout.deadline_from(now_ns());
+  // the deadline has passed.
+  const WaitDeadline deadline(timeout);
   for (;;) {
     const DWORD ms = timeout.is_infinite()
                          ? INFINITE
                          : static_cast<DWORD>(timeout.milliseconds_ceil(kMaxWaitMs));
     const std::size_t k = translate(out, dequeue(max, ms), &woken);
     if (k != 0 || woken) return k;
-    if (deadline == 0) continue;  // only foreign packets: keep waiting
-    const std::int64_t left = deadline - now_ns();
-    if (left <= 0) return k;
-    timeout = Timeout::after_ns(left);
+    if (timeout.is_infinite()) continue;  // only foreign packets: keep waiting
+    if (!deadline.more(&timeout)) return k;
   }
 }
 
 void IocpPoller::wake() noexcept {
-  // Read first, then exchange: see EpollPoller::wake for the coalescing and its Dekker pairing.
-  if (wake_pending_.load(std::memory_order_seq_cst)) return;
-  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  // A pending wake already guarantees the wait returns (see WakeFlag).
+  if (!wake_flag_.claim()) return;
   if (!PostQueuedCompletionStatus(port_, 0, static_cast<ULONG_PTR>(Token::kReserved), nullptr))
     fatal_win32("PostQueuedCompletionStatus", GetLastError());
-  wake_signals_.fetch_add(1, std::memory_order_relaxed);
-}
-
-PollerStats IocpPoller::stats() const noexcept {
-  PollerStats s;
-  s.waits = waits_.get();
-  s.wakeups = wakeups_.get();
-  s.wake_signals = wake_signals_.load(std::memory_order_relaxed);
-  s.registrations = registrations_.load(std::memory_order_relaxed);
-  s.deregistrations = deregistrations_.load(std::memory_order_relaxed);
-  return s;
+  PollerCounters::bump(counters_.wake_signals);
 }
 
 }  // namespace netpoll

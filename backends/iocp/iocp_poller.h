@@ -35,6 +35,7 @@
 #include <system_error>
 
 #include "poller/backend.h"
+#include "poller/wake_flag.h"
 
 namespace netpoll {
 
@@ -95,23 +96,17 @@ class IocpPoller {
   Result<std::size_t> wait(std::span<Event> out, Timeout timeout) noexcept;
   void wake() noexcept;
   HANDLE native_handle() const noexcept { return port_; }
-  PollerStats stats() const noexcept;
+  PollerStats stats() const noexcept { return counters_.snapshot(); }
 
  private:
   ULONG dequeue(ULONG max, DWORD ms) noexcept;
   std::size_t translate(std::span<Event> out, ULONG n, bool* woken) noexcept;
 
   HANDLE port_ = nullptr;
-  // True from the wake() that posted a packet until a wait dequeued it (see EpollPoller).
-  std::atomic<bool> wake_pending_{false};
+  WakeFlag wake_flag_;  // set from the wake() that posted a packet until a wait dequeued it
   std::array<OVERLAPPED_ENTRY, kMaxBatch> entries_{};
-
-  SingleWriterCounter waits_;
-  SingleWriterCounter wakeups_;
+  PollerCounters counters_;
   SingleWriterCounter foreign_;  // packets dropped as not ours
-  std::atomic<std::uint64_t> wake_signals_{0};
-  std::atomic<std::uint64_t> registrations_{0};
-  std::atomic<std::uint64_t> deregistrations_{0};
 
  public:
   // Packets dequeued that were not ours (posted by someone else with the port handle).
