@@ -233,6 +233,8 @@ std::optional<Addrs> resolve_without_lookup(std::string_view network, std::strin
     return std::nullopt;  // a service name ("http")
   }
   const std::string host(hp->host);
+  // Neither a literal nor a name (getaddrinfo would see only the part before the NUL).
+  if (host.find('\0') != std::string::npos) return Addrs(AddrErrc::invalid_host);
   if (host.empty()) {
     out.push_back(*SockAddr::ip("", *port, want == AF_INET6 ? AF_INET6 : AF_INET));
   } else if (is_loopback_name(host)) {
