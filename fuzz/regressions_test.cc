@@ -1,15 +1,19 @@
-// Bugs the fuzzers found (fuzz/), each kept as a plain test that fails without its fix.
+// Bugs the reliability work found (the fuzzers in fuzz/, test/fault_injection_test), each kept
+// as a plain test that fails without its fix.
 #include <doctest/doctest.h>
 
+#include <cerrno>
 #include <string>
 #include <string_view>
 
 #include "net/net.h"
+#include "net/sys_posix.h"
+#include "test/test_util.h"
 
 using namespace netpoll;
 using namespace netpoll::net;
 
-TEST_SUITE("fuzz regressions") {
+TEST_SUITE("reliability regressions") {
 
 // address_fuzzer: SockAddr::ip copied the host into a C string, so an embedded NUL ended it
 // early and "127.0.0.1\0junk" was accepted as 127.0.0.1 (and a name with a NUL went to
@@ -30,6 +34,27 @@ TEST_CASE("an IP host with an embedded NUL is invalid, not the part before the N
   REQUIRE(!c);
   CHECK(c.error() == AddrErrc::invalid_host);
   CHECK(ResolveAddrs("tcp", std::string("[::1\0]:80", 9)).error() == AddrErrc::invalid_host);
+}
+
+// fault_injection_test: getsockname failing after bind made Listen(":0") succeed with
+// Addr() reporting port 0, so nobody could learn the port it listened on.
+TEST_CASE("Listen/ListenPacket on port 0 report a getsockname failure, leaking nothing") {
+  HookGuard guard;
+  Loop loop;
+  (void)Listen(loop, "tcp", "127.0.0.1:0");  // opens the EMFILE reserve descriptor once
+  const std::size_t fds = netpoll::testing::open_fd_count();
+  sys.getsockname = [](int, sockaddr*, socklen_t*) -> int {
+    errno = ENOBUFS;
+    return -1;
+  };
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(!ln);
+  CHECK(ln.error() == std::errc::no_buffer_space);
+  Result<PacketConn> pc = ListenPacket(loop, "udp", "127.0.0.1:0");
+  REQUIRE(!pc);
+  CHECK(pc.error() == std::errc::no_buffer_space);
+  CHECK(netpoll::testing::open_fd_count() == fds);
+  CHECK(loop.netpoll().cache().in_use() == 0);
 }
 
 }  // TEST_SUITE
