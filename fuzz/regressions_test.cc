@@ -2,12 +2,17 @@
 // as a plain test that fails without its fix.
 #include <doctest/doctest.h>
 
+#include <sys/socket.h>
+
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <string>
 #include <string_view>
 
 #include "net/net.h"
 #include "net/sys_posix.h"
+#include "test/net_test_util.h"
 #include "test/test_util.h"
 
 using namespace netpoll;
@@ -55,6 +60,37 @@ TEST_CASE("Listen/ListenPacket on port 0 report a getsockname failure, leaking n
   CHECK(pc.error() == std::errc::no_buffer_space);
   CHECK(netpoll::testing::open_fd_count() == fds);
   CHECK(loop.netpoll().cache().in_use() == 0);
+}
+
+// fault_injection_test (fallback mode): where accept4 is refused, EMFILE from accept was
+// reported instead of shedding the pending client and parking, because the shedding loop used
+// accept4 only; a caller retrying Accept would spin.
+TEST_CASE("EMFILE on the accept fallback sheds the pending client and parks") {
+  HookGuard guard;
+  netpoll::testing::LoopThread lt;
+  Result<Listener> ln = Listen(lt.loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  netpoll::testing::Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(::connect(client.get(), ln->Addr().get(), ln->Addr().len()) == 0);
+  static std::atomic<int> emfile_left;
+  emfile_left = 1;
+  sys.accept4 = [](int, sockaddr*, socklen_t*, int) -> int {
+    errno = ENOSYS;
+    return -1;
+  };
+  sys.accept = [](int fd, sockaddr* a, socklen_t* l) -> int {
+    if (emfile_left.fetch_sub(1) > 0) {
+      errno = EMFILE;
+      return -1;
+    }
+    return ::accept(fd, a, l);
+  };
+  REQUIRE(!ln->SetDeadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
+  Result<Conn> c = ln->Accept().wait();
+  REQUIRE(!c);
+  REQUIRE(c.error() == Errc::deadline_exceeded);  // parked, not EMFILE
+  char b;
+  CHECK(::recv(client.get(), &b, 1, 0) == 0);  // the pending client was accepted and closed
 }
 
 }  // TEST_SUITE

@@ -221,11 +221,10 @@ const Rule kRules[] = {
     {kGetpeername, kAnyStep, {ENOTCONN, ENOBUFS}, Outcome::fails},
     {kSetfl, kAnyStep, {EINVAL, EBADF}, Outcome::fails},
     {kSetfd, kAnyStep, {EINVAL, EBADF}, Outcome::fails},
-    // Fallback mode (accept4 refused, typed socket() refused): accept's errors as accept4's,
-    // except EMFILE/ENFILE: shedding needs accept4, so the error is reported (see report).
+    // Fallback mode (accept4 refused, typed socket() refused): accept's errors as accept4's.
     {kAccept, kAnyStep, {EINTR, ECONNABORTED}, Outcome::same, 0, true},
-    {kAccept, kAnyStep, {EAGAIN}, Outcome::parks, 0, true},
-    {kAccept, kAnyStep, {EMFILE, ENFILE, ENOBUFS, ENOMEM, EPERM, EPROTO}, Outcome::fails, 0, true},
+    {kAccept, kAnyStep, {EAGAIN, EMFILE, ENFILE}, Outcome::parks, 0, true},
+    {kAccept, kAnyStep, {ENOBUFS, ENOMEM, EPERM, EPROTO}, Outcome::fails, 0, true},
     {kSetfl, kAnyStep, {EINVAL, EBADF}, Outcome::fails, 0, true},
     {kSetfd, kAnyStep, {EINVAL, EBADF}, Outcome::fails, 0, true},
 };
