@@ -263,7 +263,14 @@ std::error_code ec_of(const Result<T>& r) {
 struct Deadlines {
   std::chrono::milliseconds normal;  // before anything was injected
   std::chrono::milliseconds after;   // once the fault fired: the rest only has to unwind
-  TimePoint next() const { return std::chrono::steady_clock::now() + (g.fired ? after : normal); }
+  // From this step on `after` applies even before the fault fires: the step a parking fault
+  // will hit waits out its deadline, so that one is short (the steps before it keep the long
+  // one, so a slow machine cannot make them time out).
+  Step short_from = kStepCount;
+  std::chrono::milliseconds current() const {
+    return g.fired || g.step >= short_from ? after : normal;
+  }
+  TimePoint next() const { return std::chrono::steady_clock::now() + current(); }
 };
 
 std::string payload(std::size_t n, char seed) {
@@ -295,8 +302,7 @@ Task<void> workload(Loop& loop, const Deadlines& dl, Results& r) {
 
   enter(kDialStep);
   const std::string target = ln.valid() ? ln.Addr().to_string() : "127.0.0.1:1";
-  const auto dial_timeout = g.fired ? dl.after : dl.normal;
-  Result<Conn> cr = co_await Dial(loop, "tcp", target, dial_timeout);
+  Result<Conn> cr = co_await Dial(loop, "tcp", target, dl.current());
   r[kDialStep] = ec_of(cr);
   Conn client = cr ? std::move(*cr) : Conn{};
 
@@ -485,7 +491,7 @@ void run_matrix(bool fallback, Totals& t) {
         }
         const Rule* planned = find_rule(sys, where, err, in_step, fallback);
         const bool parks = planned && planned->out == Outcome::parks;
-        const Deadlines dl = parks ? Deadlines{250ms, 50ms} : clean_dl;
+        const Deadlines dl = parks ? Deadlines{5000ms, 100ms, where} : clean_dl;
         const std::string name = kSysName[s], en = errno_name(err);
         CAPTURE(name);
         CAPTURE(nth);
