@@ -46,6 +46,24 @@ using namespace netpoll;
 
 int g_step = 0;
 
+// What the inputs exercised, printed at exit when NETPOLL_FUZZ_STATS is set (tools/fuzz -runs
+// over a corpus shows whether the interesting paths are reached at all).
+struct Coverage {
+  std::uint64_t inputs = 0, steps = 0, events = 0, stale_dropped = 0, wakes_by_event = 0,
+                wakes_by_deadline = 0, wakes_by_close = 0, reuses_in_batch = 0;
+  ~Coverage() {
+    if (!std::getenv("NETPOLL_FUZZ_STATS")) return;
+    std::fprintf(stderr,
+                 "netpoll_ops: %llu inputs, %llu steps, %llu events (%llu stale, dropped), woken by "
+                 "event %llu / deadline %llu / close %llu, batches dispatched after a close %llu\n",
+                 (unsigned long long)inputs, (unsigned long long)steps, (unsigned long long)events,
+                 (unsigned long long)stale_dropped, (unsigned long long)wakes_by_event,
+                 (unsigned long long)wakes_by_deadline, (unsigned long long)wakes_by_close,
+                 (unsigned long long)reuses_in_batch);
+  }
+};
+Coverage g_cov;
+
 [[noreturn]] void violation(const char* what, int slot) {
   std::fprintf(stderr, "netpoll_ops_fuzzer: invariant violated at step %d (slot %d): %s\n", g_step,
                slot, what);
@@ -119,6 +137,7 @@ class Harness {
   void run(fuzz::Input& in) {
     while (!in.done() && g_step < 400) {
       ++g_step;
+      ++g_cov.steps;
       const unsigned op = in.below(16);
       const unsigned s = in.below(kSlots);
       if (trace_) std::fprintf(stderr, "step %d: op %u slot %u\n", g_step, op, s);
@@ -176,6 +195,7 @@ class Harness {
       ParkWaiter& w = sl.w[dir_index(m)];
       if (!w.parked) continue;
       EXPECT(w.woken, si);
+      ++g_cov.wakes_by_close;
       EXPECT(!sl.pd->end_park(m), si);
       EXPECT(sl.pd->check(m) == Errc::closed, si);
       w.parked = w.woken = false;
@@ -200,6 +220,7 @@ class Harness {
     sl.reset();
     --live_;
     EXPECT(np_.cache().in_use() == live_, si);
+    if (held_n_ > 0) ++g_cov.reuses_in_batch;
     // Bound the descriptors the orphans hold.
     while (orphans_.size() > 4) close_orphan(0);
   }
@@ -378,6 +399,7 @@ class Harness {
         const bool ready = sl.pd->end_park(m);
         const std::error_code ec = sl.pd->check(m);
         if (!ready) EXPECT(ec == Errc::deadline_exceeded || ec == Errc::closed, s);
+        ++(ready ? g_cov.wakes_by_event : g_cov.wakes_by_deadline);
         w.parked = w.woken = false;
       }
     }
@@ -386,8 +408,12 @@ class Harness {
   // An accepted event must carry the live registration's exact token.
   void check_events(const Event* evs, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
+      ++g_cov.events;
       PollDesc* pd = np_.cache().lookup(evs[i].token);
-      if (!pd) continue;
+      if (!pd) {
+        ++g_cov.stale_dropped;
+        continue;
+      }
       bool found = false;
       for (Slot& sl : slots_)
         if (sl.live && sl.pd == pd) found = sl.token.value == evs[i].token.value;
@@ -506,6 +532,7 @@ class Harness {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::size_t fds_before = open_fd_count();
   g_step = 0;
+  ++g_cov.inputs;
   {
     fuzz::Input in(data, size);
     Harness h;
