@@ -106,14 +106,8 @@ R hooked(A... a) {
     if constexpr (S == kSocket)
       if (std::get<1>(std::tie(a...)) & SOCK_NONBLOCK) fail = EINVAL;
   }
-  if (fail && fails_after_call(S, fail)) {
-    (void)Real(a...);
-  } else if (fail) {
-    errno = fail;
-    return static_cast<R>(-1);
-  } else {
-    return Real(a...);
-  }
+  if (!fail) return Real(a...);
+  if (fails_after_call(S, fail)) (void)Real(a...);
   errno = fail;
   return static_cast<R>(-1);
 }
