@@ -223,7 +223,9 @@ bool shed_pending(int listen_fd) noexcept {
       sys.close(g_reserve_fd);
       g_reserve_fd = -1;
     }
-    const int c = sys.accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    int c = sys.accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    // Without accept4 (AcceptOp's fallback), plain accept: c is closed at once anyway.
+    if (c < 0 && (errno == ENOSYS || errno == EINVAL)) c = sys.accept(listen_fd, nullptr, nullptr);
     if (c < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       drained = errno == EAGAIN || errno == EWOULDBLOCK;

@@ -190,6 +190,15 @@ Result<FD*> bind_socket(Loop& loop, Network n, const Plan& p, bool listen) noexc
   return FD::open(loop, *s, sock_type(n) == SOCK_STREAM);
 }
 
+// Without getsockname, a socket bound to port 0 has an address nobody knows: Listen reports
+// the error rather than a listener whose Addr() says port 0 (the requested address is right
+// otherwise, so it stands in).
+bool unknown_port(const Plan& p) noexcept { return p.family != AF_UNIX && p.addr.port() == 0; }
+std::error_code release_with(FD* fd, std::error_code ec) noexcept {
+  fd->release();
+  return ec;
+}
+
 bool is_loopback_name(std::string_view h) noexcept { return h == "localhost"; }
 bool all_alpha(std::string_view s) noexcept {
   for (char c : s)
@@ -233,6 +242,8 @@ std::optional<Addrs> resolve_without_lookup(std::string_view network, std::strin
     return std::nullopt;  // a service name ("http")
   }
   const std::string host(hp->host);
+  // Neither a literal nor a name (getaddrinfo would see only the part before the NUL).
+  if (host.find('\0') != std::string::npos) return Addrs(AddrErrc::invalid_host);
   if (host.empty()) {
     out.push_back(*SockAddr::ip("", *port, want == AF_INET6 ? AF_INET6 : AF_INET));
   } else if (is_loopback_name(host)) {
@@ -295,6 +306,7 @@ Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view a
   }
   if (!fd) return fd.error();
   Result<SockAddr> local = (*fd)->sockname();
+  if (!local && unknown_port(p)) return release_with(*fd, local.error());
   Listener l(*fd, *n, local ? *local : p.addr);
   if (p.family == AF_UNIX && address[0] != '@') l.unlink_path_ = std::string(address);
   return l;
@@ -310,6 +322,7 @@ Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::strin
   Result<FD*> fd = bind_socket(loop, *n, p, false);
   if (!fd) return fd.error();
   Result<SockAddr> local = (*fd)->sockname();
+  if (!local && unknown_port(p)) return release_with(*fd, local.error());
   return PacketConn(*fd, *n, local ? *local : p.addr);
 }
 

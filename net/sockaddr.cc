@@ -35,7 +35,9 @@ Result<SockAddr> SockAddr::unix_path(std::string_view path) noexcept {
 Result<SockAddr> SockAddr::ip(std::string_view host, std::uint16_t port, int family) noexcept {
   SockAddr a;
   char buf[INET6_ADDRSTRLEN + 1];
-  if (host.size() >= sizeof buf) return Errc::invalid_argument;
+  // An embedded NUL would end the C string early: "1.2.3.4\0junk" is not 1.2.3.4.
+  if (host.size() >= sizeof buf || host.find('\0') != std::string_view::npos)
+    return Errc::invalid_argument;
   std::memcpy(buf, host.data(), host.size());
   buf[host.size()] = '\0';
   if (family == AF_INET) {

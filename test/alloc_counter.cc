@@ -9,10 +9,20 @@
 
 namespace {
 std::atomic<std::uint64_t> g_allocs{0};
+std::atomic<std::uint64_t> g_frees{0};
+void counted_free(void* p) noexcept {
+  if (p) g_frees.fetch_add(1, std::memory_order_relaxed);
+  std::free(p);
+}
 }
 
 std::uint64_t netpoll::testing::allocation_count() noexcept {
   return g_allocs.load(std::memory_order_relaxed);
+}
+
+std::int64_t netpoll::testing::live_allocation_count() noexcept {
+  return static_cast<std::int64_t>(g_allocs.load(std::memory_order_relaxed) -
+                                   g_frees.load(std::memory_order_relaxed));
 }
 
 void* operator new(std::size_t n) {
@@ -33,17 +43,19 @@ void* operator new(std::size_t n, std::align_val_t a) {
   return p;
 }
 namespace {
-void free_aligned(void* p) noexcept {
-  if (p) std::free(static_cast<void**>(p)[-1]);
+void counted_free_aligned(void* p) noexcept {
+  if (!p) return;
+  g_frees.fetch_add(1, std::memory_order_relaxed);
+  std::free(static_cast<void**>(p)[-1]);
 }
 }  // namespace
 void* operator new[](std::size_t n) { return operator new(n); }
 void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { free_aligned(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { free_aligned(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { free_aligned(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { free_aligned(p); }
+void operator delete(void* p) noexcept { counted_free(p); }
+void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { counted_free_aligned(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_free_aligned(p); }
+void operator delete[](void* p) noexcept { counted_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { counted_free_aligned(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_free_aligned(p); }

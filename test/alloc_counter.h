@@ -6,4 +6,7 @@
 
 namespace netpoll::testing {
 std::uint64_t allocation_count() noexcept;
+// Allocations not yet freed (operator new minus operator delete of non-null pointers): equal
+// before and after a piece of work means it left nothing behind on the heap.
+std::int64_t live_allocation_count() noexcept;
 }  // namespace netpoll::testing

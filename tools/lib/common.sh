@@ -12,6 +12,9 @@ NETPOLL_BUILD_PACKAGES=(bazel-bootstrap bazel-rules-cc bazel-rules-java bazel-pl
   libuv1-dev curl freebsd-manpages g++-mingw-w64-x86-64-posix wine64 wine)
 # What tools/bench adds: the real HTTP clients for B3, strace and perf for syscall counts.
 NETPOLL_BENCH_PACKAGES=(wrk nghttp2-client strace linux-perf)
+# What tools/fuzz adds (tools/test runs it in regression mode): clang-14 and its runtime
+# libraries, which hold libFuzzer (libclang_rt.fuzzer) and the sanitizers it links with.
+NETPOLL_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
 # ensure_packages PKG...: installs the missing ones (as root), or prints the exact command
 # and exits 2 (not root). Nothing else is ever installed by hand.
