@@ -6,6 +6,8 @@
 #include <tuple>
 #include <utility>
 
+#include "doctest/doctest.h"
+
 #ifdef NETPOLL_HAVE_EPOLL
 #include "backends/epoll/epoll_poller.h"
 #endif
@@ -43,3 +45,14 @@ using Backends = decltype(std::tuple_cat(std::declval<EpollBackends>(),
 static_assert(std::tuple_size_v<Backends> > 0, "no poller backend was built for this target");
 
 }  // namespace netpoll::testing
+
+// Names for doctest's template test cases.
+#ifdef NETPOLL_HAVE_EPOLL
+TYPE_TO_STRING(netpoll::EpollPoller);
+#endif
+#ifdef NETPOLL_HAVE_KQUEUE
+TYPE_TO_STRING(netpoll::KqueuePoller);
+#endif
+#ifdef NETPOLL_HAVE_IOCP
+TYPE_TO_STRING(netpoll::IocpPoller);
+#endif

@@ -34,12 +34,6 @@ using netpoll::Timer;
 using netpoll::WaiterList;
 using namespace netpoll::testing;
 
-#ifdef NETPOLL_HAVE_EPOLL
-TYPE_TO_STRING(netpoll::EpollPoller);
-#endif
-#ifdef NETPOLL_HAVE_KQUEUE
-TYPE_TO_STRING(netpoll::KqueuePoller);
-#endif
 
 namespace {
 

@@ -131,11 +131,6 @@ void close_with_reset(Fd& fd) {
   fd.reset();
 }
 
-int stress_scale() {
-  const char* v = std::getenv("NETPOLL_STRESS");
-  return (v && std::string_view(v) == "large") ? 10 : 1;
-}
-
 std::size_t raise_fd_limit() {
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);

@@ -15,6 +15,7 @@
 #include "core/netpoll.h"
 #include "poller/event.h"
 #include "poller/timeout.h"
+#include "test/portable_util.h"
 
 namespace netpoll::testing {
 
@@ -56,10 +57,6 @@ std::string drain(int fd, bool* eof = nullptr);
 bool would_block_read(int fd);
 // Closes with SO_LINGER {1, 0} so the peer sees a RST.
 void close_with_reset(Fd& fd);
-
-// The stress size knob (testing.md): NETPOLL_STRESS=large (tools/test passes it through)
-// multiplies iteration counts by 10; the default run is small.
-int stress_scale();
 
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
 std::size_t raise_fd_limit();
@@ -115,10 +112,5 @@ class PollerThread {
   std::atomic<std::uint64_t> iterations_{0};
   std::thread thread_;
 };
-
-using Clock = std::chrono::steady_clock;
-inline std::int64_t elapsed_ns(Clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - since).count();
-}
 
 }  // namespace netpoll::testing

@@ -1,4 +1,5 @@
 // The IOCP backend against the Backend contract, in completion terms (runs under wine here).
+// Identity, wakes and timeouts are checked for every backend by test/poller_contract_test.cc.
 //
 // What differs from the readiness backends, by design: nothing is reported for a socket until
 // an overlapped operation on it completes, so "one event per edge" becomes "one packet per
@@ -41,14 +42,6 @@ std::int64_t elapsed_ns(std::int64_t since) { return netpoll::now_ns() - since; 
 constexpr Token kA{0x0000000700000011ull}, kB{0x0000000900000022ull};
 
 }  // namespace
-
-TEST_CASE("iocp: backend identifies itself") {
-  IocpPoller p;
-  MESSAGE("backend: " << IocpPoller::kName);
-  CHECK(std::string_view(IocpPoller::kName) == "iocp");
-  CHECK(p.native_handle() != nullptr);
-  CHECK(p.native_handle() != INVALID_HANDLE_VALUE);
-}
 
 TEST_CASE("iocp: a pending receive completes with one packet for its direction and bytes") {
   Winsock ws;
@@ -219,63 +212,6 @@ TEST_CASE("iocp: foreign packets on the port are dropped, never dereferenced as 
   CHECK(evs[0].token == kA);
   CHECK(evs[0].flags == Event::kWritable);
   CHECK(evs[0].result == 6);
-}
-
-TEST_CASE("iocp: wake interrupts an infinite wait, coalesces, is never lost (case 14)") {
-  IocpPoller p;
-  Event evs[8];
-  std::thread t([&] {
-    std::this_thread::sleep_for(20ms);
-    p.wake();
-  });
-  CHECK(wait_once(p, evs, Timeout::infinite()) == 0);
-  t.join();
-  CHECK(p.stats().wakeups == 1);
-  for (int i = 0; i < 1000; ++i) p.wake();
-  CHECK(p.stats().wake_signals == 2);  // one packet for the thousand
-  CHECK(wait_once(p, evs, Timeout::after(5s)) == 0);
-  CHECK(p.stats().wakeups == 2);
-  CHECK(wait_once(p, evs, Timeout::after(20ms)) == 0);  // consumed once
-  CHECK(p.stats().wakeups == 2);
-
-  constexpr int kThreads = 4, kWakes = 2000;
-  std::atomic<int> done{0};
-  std::thread poller([&] {
-    Event e[8];
-    while (done.load() < kThreads) REQUIRE(p.wait(std::span<Event>(e), Timeout::infinite()).ok());
-  });
-  std::vector<std::thread> wakers;
-  for (int i = 0; i < kThreads; ++i)
-    wakers.emplace_back([&] {
-      for (int k = 0; k < kWakes; ++k) p.wake();
-      done.fetch_add(1);
-      p.wake();  // a lost wake hangs the poller thread and this test
-    });
-  for (auto& w : wakers) w.join();
-  poller.join();
-  const auto s = p.stats();
-  CHECK(s.wake_signals <= s.wakeups + 1);
-  CHECK(s.wakeups <= s.wake_signals);
-}
-
-TEST_CASE("iocp: timeouts never return early; zero never blocks") {
-  IocpPoller p;
-  Event evs[4];
-  for (auto d : {std::chrono::nanoseconds(1us), std::chrono::nanoseconds(1ms),
-                 std::chrono::nanoseconds(1500us), std::chrono::nanoseconds(50ms)}) {
-    CAPTURE(d.count());
-    const std::int64_t t0 = netpoll::now_ns();
-    CHECK(wait_once(p, evs, Timeout::after(d)) == 0);
-    CHECK(elapsed_ns(t0) >= d.count());
-  }
-  for (int i = 0; i < 1000; ++i) CHECK(wait_once(p, evs, Timeout::zero()) == 0);
-  // Beyond a DWORD of milliseconds: waits in pieces, and a wake still ends it.
-  std::thread t([&] {
-    std::this_thread::sleep_for(20ms);
-    p.wake();
-  });
-  CHECK(wait_once(p, evs, Timeout::after_ns(std::numeric_limits<std::int64_t>::max() - 1)) == 0);
-  t.join();
 }
 
 TEST_CASE("iocp: bad input gets a clear error, never a crash (case 25)") {
