@@ -2,12 +2,15 @@
 // the Windows build's included.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <span>
 #include <string_view>
+#include <thread>
 
+#include "core/waiter.h"
 #include "doctest/doctest.h"
 #include "poller/event.h"
 #include "poller/timeout.h"
@@ -33,5 +36,50 @@ std::size_t wait_once(B& b, std::span<Event> out, Timeout t) {
   REQUIRE(n.ok());
   return *n;
 }
+
+constexpr std::int64_t ms(std::int64_t v) { return v * 1000000; }
+
+// Polls `np` with short timeouts for `window`, collecting waiters into `ready`.
+template <class N>
+void poll_for(N& np, std::chrono::milliseconds window, WaiterList& ready) {
+  const auto end = Clock::now() + window;
+  while (Clock::now() < end) {
+    auto n = np.poll(Timeout::after_ns(5'000'000), ready);
+    REQUIRE(n.ok());
+  }
+}
+
+// Runs BasicNetpoll::poll(infinite) on its own thread, notifying waiters, until destroyed.
+template <class N>
+class PollerThread {
+ public:
+  explicit PollerThread(N& np) : np_(np), thread_([this] { run(); }) {}
+  ~PollerThread() {
+    stop_.store(true);
+    np_.wake();
+    thread_.join();
+  }
+  std::uint64_t iterations() const { return iterations_.load(); }
+
+ private:
+  void run() {
+    WaiterList ready;
+    while (!stop_.load()) {
+      (void)np_.poll(Timeout::infinite(), ready);
+      ready.notify_all();
+      iterations_.fetch_add(1);
+    }
+  }
+  N& np_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> iterations_{0};
+  std::thread thread_;
+};
+
+// An open, idle handle of the kind backend B registers (a socket), closed at scope exit:
+// defined per handle type beside the OS helpers (test/test_util.h for POSIX descriptors,
+// backends/iocp/iocp_test_util.h for Winsock sockets); test/idle_handle.h picks them up.
+template <class B>
+struct IdleHandle;
 
 }  // namespace netpoll::testing

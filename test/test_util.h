@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <concepts>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -86,31 +87,12 @@ std::vector<Event> collect_for(B& b, std::chrono::milliseconds window) {
 // OR of the flags of all events for `token`, and how many there were.
 std::uint32_t flags_for(const std::vector<Event>& evs, Token token, int* count = nullptr);
 
-// Runs BasicNetpoll::poll(infinite) on its own thread, notifying waiters, until destroyed.
-template <class N>
-class PollerThread {
- public:
-  explicit PollerThread(N& np) : np_(np), thread_([this] { run(); }) {}
-  ~PollerThread() {
-    stop_.store(true);
-    np_.wake();
-    thread_.join();
-  }
-  std::uint64_t iterations() const { return iterations_.load(); }
-
- private:
-  void run() {
-    WaiterList ready;
-    while (!stop_.load()) {
-      (void)np_.poll(Timeout::infinite(), ready);
-      ready.notify_all();
-      iterations_.fetch_add(1);
-    }
-  }
-  N& np_;
-  std::atomic<bool> stop_{false};
-  std::atomic<std::uint64_t> iterations_{0};
-  std::thread thread_;
+// For backends that register POSIX descriptors: one end of an AF_UNIX socket pair.
+template <class B>
+  requires std::same_as<typename B::handle_type, int>
+struct IdleHandle<B> {
+  Pair p = unix_pair();
+  int get() const noexcept { return p.b.get(); }
 };
 
 }  // namespace netpoll::testing

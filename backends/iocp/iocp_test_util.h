@@ -6,6 +6,7 @@
 
 #include "backends/iocp/iocp_poller.h"
 #include "doctest/doctest.h"
+#include "test/portable_util.h"
 
 namespace netpoll::testing {
 
@@ -65,5 +66,17 @@ inline int start_send(SOCKET s, IocpOperation& op, Token t, const char* buf, ULO
   if (WSASend(s, &wb, 1, nullptr, 0, op.begin(t, Event::kWritable), nullptr) == 0) return 0;
   return WSAGetLastError();
 }
+
+// The portable suites' idle handle on IOCP: an unconnected overlapped socket.
+template <>
+struct IdleHandle<IocpPoller> {
+  Winsock ws;
+  SOCKET s = overlapped_socket();
+  IdleHandle() = default;
+  IdleHandle(const IdleHandle&) = delete;
+  IdleHandle& operator=(const IdleHandle&) = delete;
+  ~IdleHandle() { closesocket(s); }
+  SOCKET get() const noexcept { return s; }
+};
 
 }  // namespace netpoll::testing
