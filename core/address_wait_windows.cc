@@ -14,11 +14,11 @@ void address_wait(std::atomic<std::uint32_t>& word, std::uint32_t old) noexcept 
   WaitOnAddress(&word, &old, sizeof old, INFINITE);
 }
 
-// WakeByAddressAll, not Single: wine 8 keys its waits on a hash of the address shared with its
-// own locks, and waking one sleeper there can wake another address's and leave ours asleep (a
-// ThreadWaiter hung in about 1 of 10 test runs under wine with Single, none in 48 with All).
-// Every caller re-checks its word after waking, so the extra wakeups are only a cost, and a
-// netpoll word rarely has more than one sleeper.
+// WakeByAddressAll, not Single: it was tried against a suspected lost wakeup in wine's hashed
+// address waits; the hang it was meant to fix turned out to follow the wineserver's lifetime
+// instead (backends/iocp/README.md), so All is a precaution, not a measured fix. It costs only
+// extra wakeups: every caller re-checks its word, and a netpoll word rarely has more than one
+// sleeper.
 void address_wake_one(std::atomic<std::uint32_t>& word) noexcept { WakeByAddressAll(&word); }
 
 }  // namespace netpoll

@@ -65,7 +65,7 @@ class PollerThread {
   void run() {
     WaiterList ready;
     while (!stop_.load()) {
-      (void)np_.poll(Timeout::infinite(), ready);
+      CHECK(np_.poll(Timeout::infinite(), ready).ok());
       ready.notify_all();
       iterations_.fetch_add(1);
     }

@@ -1,7 +1,6 @@
 // The core (BasicNetpoll: PollCache, PollDesc, timers) over the IOCP backend: completions
 // ready PollDescs, stale packets are dropped by the sequence check, and a cancelled
 // operation's memory stays the kernel's until its packet was dispatched (testing.md case 24).
-#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -25,111 +24,91 @@ using Netpoll = netpoll::BasicNetpoll<netpoll::IocpPoller>;
 
 namespace {
 
-// Polls `np` on its own thread until stopped (the role the Loop thread plays).
-class PollThread {
- public:
-  explicit PollThread(Netpoll& np) : np_(np), t_([this] {
-      while (!stop_.load()) {
-        WaiterList ready;
-        REQUIRE(np_.poll(Timeout::infinite(), ready).ok());
-        ready.notify_all();
-      }
-    }) {}
-  ~PollThread() {
-    stop_.store(true);
-    np_.wake();
-    t_.join();
-  }
+// One connected pair with its receiving end (pr.b) registered, and that end's read operation.
+struct Registered {
+  Winsock ws;
+  Netpoll np;
+  Pair pr;
+  PollDesc* pd = open();
+  IocpOperation rop;
+  char buf[16];
 
- private:
-  Netpoll& np_;
-  std::atomic<bool> stop_{false};
-  std::thread t_;
+  PollDesc* open() {
+    auto r = np.open(pr.b);
+    REQUIRE(r.ok());
+    return *r;
+  }
+  int start_read() { return start_recv(pr.b, rop, pd->token(), buf, sizeof buf); }
 };
 
 }  // namespace
 
 TEST_CASE("iocp netpoll: a completion readies the PollDesc; a parked thread wakes") {
-  Winsock ws;
-  Netpoll np;
-  Pair pr;
-  auto pd = np.open(pr.b);
-  REQUIRE(pd.ok());
-  IocpOperation rop;
-  char buf[16];
-  REQUIRE((*pd)->prepare(netpoll::kRead) == std::error_code());
-  REQUIRE(start_recv(pr.b, rop, (*pd)->token(), buf, sizeof buf) == WSA_IO_PENDING);
+  Registered f;
+  auto& [ws, np, pr, pd, rop, buf] = f;
+  REQUIRE(pd->prepare(netpoll::kRead) == std::error_code());
+  REQUIRE(f.start_read() == WSA_IO_PENDING);
   {
-    PollThread poller(np);
+    PollerThread<Netpoll> poller(np);
     std::thread sender([&] {
       std::this_thread::sleep_for(20ms);
       REQUIRE(send(pr.a, "ping", 4, 0) == 4);
     });
     ThreadWaiter w;
-    CHECK((*pd)->wait(netpoll::kRead, w) == std::error_code());
+    CHECK(pd->wait(netpoll::kRead, w) == std::error_code());
     sender.join();
   }
   CHECK(rop.result(pr.b).bytes == 4);
-  CHECK(np.close(*pd) == std::error_code());
+  CHECK(np.close(pd) == std::error_code());
 }
 
 TEST_CASE("iocp netpoll: a deadline cancels; the aborted packet is awaited (case 24)") {
-  Winsock ws;
-  Netpoll np;
-  Pair pr;
-  auto pd = np.open(pr.b);
-  REQUIRE(pd.ok());
-  IocpOperation rop;
-  char buf[16];
-  PollThread poller(np);
-  REQUIRE(start_recv(pr.b, rop, (*pd)->token(), buf, sizeof buf) == WSA_IO_PENDING);
-  np.set_deadline(*pd, netpoll::now_ns() + 20'000'000, netpoll::kRead);
+  Registered f;
+  auto& [ws, np, pr, pd, rop, buf] = f;
+  PollerThread<Netpoll> poller(np);
+  REQUIRE(f.start_read() == WSA_IO_PENDING);
+  np.set_deadline(pd, netpoll::now_ns() + 20'000'000, netpoll::kRead);
   ThreadWaiter w;
-  CHECK((*pd)->wait(netpoll::kRead, w) == Errc::deadline_exceeded);
+  CHECK(pd->wait(netpoll::kRead, w) == Errc::deadline_exceeded);
   // What the FD layer does next: cancel, then wait for the packet before touching `rop` again.
   REQUIRE(CancelIoEx(reinterpret_cast<HANDLE>(pr.b), rop.overlapped()));
-  (*pd)->wait_completion(netpoll::kRead, w);
+  pd->wait_completion(netpoll::kRead, w);
   CHECK(rop.result(pr.b).error == ERROR_OPERATION_ABORTED);
   // The deadline still holds for a new operation; cleared, the socket works again.
-  CHECK((*pd)->prepare(netpoll::kRead) == Errc::deadline_exceeded);
-  np.set_deadline(*pd, 0, netpoll::kRead);
-  REQUIRE((*pd)->prepare(netpoll::kRead) == std::error_code());
-  REQUIRE(start_recv(pr.b, rop, (*pd)->token(), buf, sizeof buf) == WSA_IO_PENDING);
+  CHECK(pd->prepare(netpoll::kRead) == Errc::deadline_exceeded);
+  np.set_deadline(pd, 0, netpoll::kRead);
+  REQUIRE(pd->prepare(netpoll::kRead) == std::error_code());
+  REQUIRE(f.start_read() == WSA_IO_PENDING);
   REQUIRE(send(pr.a, "x", 1, 0) == 1);
-  CHECK((*pd)->wait(netpoll::kRead, w) == std::error_code());
+  CHECK(pd->wait(netpoll::kRead, w) == std::error_code());
   CHECK(rop.result(pr.b).bytes == 1);
-  CHECK(np.close(*pd) == std::error_code());
+  CHECK(np.close(pd) == std::error_code());
 }
 
 TEST_CASE("iocp netpoll: close with a receive pending; a stale packet after reuse is dropped") {
-  Winsock ws;
-  Netpoll np;
-  Pair pr;
-  auto pd = np.open(pr.b);
-  REQUIRE(pd.ok());
-  const netpoll::Token old = (*pd)->token();
-  IocpOperation rop;
-  char buf[16];
+  Registered f;
+  auto& [ws, np, pr, pd, rop, buf] = f;
+  const netpoll::Token old = pd->token();
   {
-    PollThread poller(np);
-    REQUIRE(start_recv(pr.b, rop, old, buf, sizeof buf) == WSA_IO_PENDING);
+    PollerThread<Netpoll> poller(np);
+    REQUIRE(f.start_read() == WSA_IO_PENDING);
     std::thread closer([&] {
       std::this_thread::sleep_for(20ms);
-      np.evict(*pd);
+      np.evict(pd);
     });
     ThreadWaiter w;
-    CHECK((*pd)->wait(netpoll::kRead, w) == Errc::closed);
+    CHECK(pd->wait(netpoll::kRead, w) == Errc::closed);
     closer.join();
     REQUIRE(CancelIoEx(reinterpret_cast<HANDLE>(pr.b), rop.overlapped()));
-    (*pd)->wait_completion(netpoll::kRead, w);  // returns only once the packet was dispatched
+    pd->wait_completion(netpoll::kRead, w);  // returns only once the packet was dispatched
   }
   CHECK(rop.result(pr.b).error == ERROR_OPERATION_ABORTED);
-  CHECK(np.close(*pd) == std::error_code());
+  CHECK(np.close(pd) == std::error_code());
   // The slot is reused for another socket with a new sequence.
   SOCKET other = overlapped_socket();
   auto pd2 = np.open(other);
   REQUIRE(pd2.ok());
-  CHECK(*pd2 == *pd);  // type-stable memory, same slot
+  CHECK(*pd2 == pd);  // type-stable memory, same slot
   CHECK((*pd2)->token() != old);
   // A packet for the old token (say, one queued before the close) arrives now: dropped.
   IocpOperation late;

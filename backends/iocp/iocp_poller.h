@@ -97,6 +97,8 @@ class IocpPoller {
   void wake() noexcept;
   HANDLE native_handle() const noexcept { return port_; }
   PollerStats stats() const noexcept { return counters_.snapshot(); }
+  // Packets dequeued that were not ours (posted by someone else with the port handle).
+  std::uint64_t foreign_packets() const noexcept { return foreign_.get(); }
 
  private:
   ULONG dequeue(ULONG max, DWORD ms) noexcept;
@@ -107,10 +109,6 @@ class IocpPoller {
   std::array<OVERLAPPED_ENTRY, kMaxBatch> entries_{};
   PollerCounters counters_;
   SingleWriterCounter foreign_;  // packets dropped as not ours
-
- public:
-  // Packets dequeued that were not ours (posted by someone else with the port handle).
-  std::uint64_t foreign_packets() const noexcept { return foreign_.get(); }
 };
 
 static_assert(Backend<IocpPoller>);

@@ -6,18 +6,13 @@
 // pending operation, none for one that succeeded at once"; hangup and error are the
 // operation's own status (IocpOperation::result), not event flags; deregistration cannot undo
 // an association (it counts only; the token check drops late packets: see the core's tests).
-#include <atomic>
 #include <chrono>
-#include <cstring>
-#include <limits>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "backends/iocp/iocp_poller.h"
 #include "backends/iocp/iocp_test_util.h"
 #include "doctest/doctest.h"
-#include "poller/clock.h"
 #include "poller/error.h"
 
 using namespace std::chrono_literals;
@@ -30,14 +25,6 @@ using netpoll::Token;
 using namespace netpoll::testing;
 
 namespace {
-
-std::size_t wait_once(IocpPoller& p, std::span<Event> out, Timeout t) {
-  auto n = p.wait(out, t);
-  REQUIRE(n.ok());
-  return *n;
-}
-
-std::int64_t elapsed_ns(std::int64_t since) { return netpoll::now_ns() - since; }
 
 constexpr Token kA{0x0000000700000011ull}, kB{0x0000000900000022ull};
 
@@ -201,7 +188,7 @@ TEST_CASE("iocp: foreign packets on the port are dropped, never dereferenced as 
   REQUIRE(PostQueuedCompletionStatus(port, 4, kA.value, other));  // tag names another key
   REQUIRE(PostQueuedCompletionStatus(port, 5, Token::kReserved, &plain));
   Event evs[8];
-  const std::int64_t t0 = netpoll::now_ns();
+  const auto t0 = Clock::now();
   CHECK(wait_once(p, evs, Timeout::after(30ms)) == 0);
   CHECK(elapsed_ns(t0) >= 30'000'000);  // foreign packets do not end a timed wait early
   CHECK(p.foreign_packets() == 5);
