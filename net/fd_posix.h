@@ -1,12 +1,6 @@
-// FD: Go's internal/poll.FD for POSIX sockets — a descriptor, its PollDesc, an FdMutex — and
-// the operations on it as state machines (Operation<Op> makes them awaitable or blocking).
-//
-// Lifetime. An FD is heap-allocated by open() and frees itself. Two things keep it alive: its
-// owner (a Conn / Listener / PacketConn, until release()) and the descriptor being open. The
-// descriptor is closed by whoever drops the last FdMutex reference after close() (an
-// operation woken by the close, or close() itself): deregister, then close(2), never retried.
-// So an owner may close and release while operations are still unwinding on other threads or
-// coroutines; they finish with Errc::closed and the last one frees the memory.
+// The POSIX operations on an FD (net/fd.h) as state machines: take the direction's lock,
+// make the syscall, park on EAGAIN until readiness / deadline / close (Operation<Op> makes them
+// awaitable or blocking).
 //
 // Edge-triggered discipline (architecture.md): no epoll_ctl after open(); writes go straight
 // to the socket and park only on EAGAIN; a short stream read means the socket is drained, so
@@ -21,66 +15,13 @@
 #include <system_error>
 
 #include "core/poll_desc.h"
+#include "net/fd.h"
 #include "net/fd_mutex.h"
 #include "net/loop.h"
 #include "net/sockaddr.h"
 #include "poller/result.h"
 
 namespace netpoll::net {
-
-class FD {
- public:
-  // Takes ownership of `sysfd` (already nonblocking and close-on-exec) and registers it with
-  // loop's poller. On error the descriptor is closed. `stream`: a zero read is EOF and a short
-  // read drains (SOCK_STREAM); false for datagram sockets.
-  static Result<FD*> open(Loop& loop, int sysfd, bool stream) noexcept;
-
-  int sysfd() const noexcept { return sysfd_; }
-  Loop& loop() const noexcept { return *loop_; }
-  bool stream() const noexcept { return stream_; }
-
-  // Go's FD.Close: later operations fail with Errc::closed, parked ones wake with it, and the
-  // descriptor closes when the last in-flight operation is done. Errc::closed if already
-  // closed.
-  std::error_code close() noexcept;
-  // The owner lets go (after close()). The memory is freed now or by the last operation.
-  void release() noexcept;
-
-  // Absolute monotonic ns (now_ns()); 0 clears; a past time expires at once.
-  std::error_code set_deadline(std::int64_t deadline_ns, Mode m) noexcept;
-  std::error_code shutdown(int how) noexcept;
-  std::error_code setsockopt_int(int level, int name, int value) noexcept;
-  Result<SockAddr> sockname() noexcept;
-  Result<SockAddr> peername() noexcept;
-
-  // --- for the operations ---------------------------------------------------------------------
-  FdMutex& mu() noexcept { return mu_; }
-  PollDesc* pd() const noexcept { return pd_; }
-  bool incref() noexcept { return mu_.incref(); }
-  void decref() noexcept {
-    if (mu_.decref()) destroy();
-  }
-  void rwunlock(bool read) noexcept {
-    if (mu_.rwunlock(read)) destroy();
-  }
-  // The socket's pending error (SO_ERROR); Errc::event_error if it has none.
-  std::error_code socket_error() noexcept;
-  bool drained = false;  // guarded by the read lock: the last stream read came back short
-
- private:
-  FD(Loop& loop, int sysfd, bool stream) noexcept : loop_(&loop), sysfd_(sysfd), stream_(stream) {}
-  ~FD() = default;
-  void destroy() noexcept;  // the last reference of a closed FD
-  Result<SockAddr> address(int (*get)(int, sockaddr*, socklen_t*)) noexcept;
-  void unref_life() noexcept;
-
-  Loop* loop_;
-  PollDesc* pd_ = nullptr;
-  int sysfd_;
-  bool stream_;
-  FdMutex mu_;
-  std::atomic<int> life_{2};  // the owner + the open descriptor
-};
 
 // ---------------------------------------------------------------------------------------------
 // The shared machine of every locked I/O operation: take the direction's lock, check the
@@ -170,7 +111,7 @@ class WritevOp : public LockedOp<WritevOp, std::size_t> {
 };
 
 struct Accepted {
-  int sysfd = -1;
+  NativeSocket sysfd = kInvalidSocket;
   SockAddr peer;
 };
 

@@ -1,40 +1,14 @@
 #include "net/net.h"
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
 #include <optional>
 #include <thread>
 #include <utility>
 
-#include "net/sys_posix.h"
+#include "net/sock.h"
 #include "poller/error.h"
 
 namespace netpoll::net {
-
-void reserve_descriptor_for_emfile() noexcept;  // fd_posix.cc
-
-// --- errors from getaddrinfo ---------------------------------------------------------------------
-
-namespace {
-class GaiCategory final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "netpoll.resolve"; }
-  std::string message(int c) const override { return std::string("lookup: ") + gai_strerror(c); }
-};
-const GaiCategory g_gai;
-std::error_code gai_code(int r) noexcept {
-  if (r == EAI_SYSTEM) return errno_code(errno);
-  return {r, g_gai};
-}
-}  // namespace
 
 // --- Socket ----------------------------------------------------------------------------------------
 
@@ -66,7 +40,7 @@ std::error_code Socket::Close() noexcept {
   if (!fd_) return Errc::closed;
   std::error_code ec = fd_->close();
   if (!ec && !unlink_path_.empty()) {
-    ::unlink(unlink_path_.c_str());  // Go's unlinkOnClose for listeners it created
+    std::remove(unlink_path_.c_str());  // Go's unlinkOnClose for listeners it created
     unlink_path_.clear();
   }
   return ec;
@@ -87,11 +61,11 @@ std::error_code Socket::SetWriteDeadline(TimePoint t) noexcept {
 
 std::error_code Conn::CloseWrite() noexcept {
   if (!fd_) return Errc::closed;
-  return fd_->shutdown(SHUT_WR);
+  return fd_->shutdown(kShutWrite);
 }
 std::error_code Conn::CloseRead() noexcept {
   if (!fd_) return Errc::closed;
-  return fd_->shutdown(SHUT_RD);
+  return fd_->shutdown(kShutRead);
 }
 std::error_code Conn::SetNoDelay(bool on) noexcept {
   if (!fd_) return Errc::closed;
@@ -115,24 +89,8 @@ int sock_type(Network n) noexcept {
   }
 }
 
-// A nonblocking close-on-exec socket; the fallback is for kernels refusing the type flags.
-Result<int> sys_socket(int family, int type) noexcept {
-  int s = sys.socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (s >= 0) return s;
-  if (errno != EINVAL && errno != EPROTONOSUPPORT) return errno_code(errno);
-  s = sys.socket(family, type, 0);
-  if (s < 0) return errno_code(errno);
-  if (sys.fcntl_setfd(s, FD_CLOEXEC) != 0 || sys.fcntl_setfl(s, O_NONBLOCK | O_RDWR) != 0) {
-    const int err = errno;
-    sys.close(s);
-    return errno_code(err);
-  }
-  return s;
-}
-
-std::error_code set_int(int s, int level, int name, int v) noexcept {
-  if (sys.setsockopt(s, level, name, &v, sizeof v) != 0) return errno_code(errno);
-  return {};
+std::error_code set_int(NativeSocket s, int level, int name, int v) noexcept {
+  return os::set_int(s, level, name, v);
 }
 
 // Go's setDefaultSockopts: IPV6_V6ONLY as the family choice decided; broadcast for UDP.
@@ -162,31 +120,21 @@ Plan listen_plan(Network n, const SockAddr& a) noexcept {
   return {a, a.family(), n == Network::tcp6 || n == Network::udp6};
 }
 
-int read_somaxconn() noexcept {
-  std::FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "re");
-  if (!f) return SOMAXCONN;
-  long v = 0;
-  const int got = std::fscanf(f, "%ld", &v);
-  std::fclose(f);
-  if (got != 1 || v <= 0) return SOMAXCONN;
-  // Kernels before 4.1 keep the backlog in 16 bits; Go caps the same way.
-  return v > 65535 ? 65535 : static_cast<int>(v);
-}
-
 // Creates, configures, binds (and for streams listens) one socket; returns it registered.
 Result<FD*> bind_socket(Loop& loop, Network n, const Plan& p, bool listen) noexcept {
-  Result<int> s = sys_socket(p.family, sock_type(n));
+  Result<NativeSocket> s = os::open_socket(p.family, sock_type(n));
   if (!s) return s.error();
   auto fail = [&](std::error_code ec) -> Result<FD*> {
-    sys.close(*s);
+    os::close_socket(*s);
     return ec;
   };
+  const bool stream_listener = listen && sock_type(n) != SOCK_DGRAM;
   if (auto ec = default_sockopts(*s, p.family, n, p.v6only)) return fail(ec);
-  if (listen && p.family != AF_UNIX && sock_type(n) != SOCK_DGRAM)
-    if (auto ec = set_int(*s, SOL_SOCKET, SO_REUSEADDR, 1)) return fail(ec);
-  if (sys.bind(*s, p.addr.get(), p.addr.len()) != 0) return fail(errno_code(errno));
-  if (listen && sock_type(n) != SOCK_DGRAM && sys.listen(*s, listener_backlog()) != 0)
-    return fail(errno_code(errno));
+  if (stream_listener && p.family != AF_UNIX)
+    if (auto ec = os::listener_options(*s)) return fail(ec);
+  if (auto ec = os::bind(*s, p.addr)) return fail(ec);
+  if (stream_listener)
+    if (auto ec = os::listen(*s)) return fail(ec);
   return FD::open(loop, *s, sock_type(n) == SOCK_STREAM);
 }
 
@@ -213,9 +161,17 @@ int family_of(Network n) noexcept {
 }
 }  // namespace
 
-int listener_backlog() noexcept {
-  static const int backlog = read_somaxconn();
-  return backlog;
+Result<Network> network_of(int family, int type) noexcept {
+  if (family == AF_UNIX) {
+    if (type == SOCK_STREAM) return Network::unix_stream;
+    if (type == SOCK_DGRAM) return Network::unix_dgram;
+    if (type == SOCK_SEQPACKET) return Network::unix_seqpacket;
+  } else if (family == AF_INET || family == AF_INET6) {
+    const bool v4 = family == AF_INET;
+    if (type == SOCK_STREAM) return v4 ? Network::tcp4 : Network::tcp6;
+    if (type == SOCK_DGRAM) return v4 ? Network::udp4 : Network::udp6;
+  }
+  return std::make_error_code(std::errc::wrong_protocol_type);
 }
 
 namespace {
@@ -271,10 +227,11 @@ Addrs lookup(std::string_view network, std::string_view address, bool passive) {
   hints.ai_socktype = sock_type(n);
   hints.ai_flags = passive ? AI_PASSIVE : 0;
   addrinfo* res = nullptr;
+  if (auto ec = os::startup()) return ec;
   const std::string host(hp.host);
   const std::string service(hp.port.empty() ? "0" : std::string(hp.port));
   const int r = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
-  if (r != 0) return gai_code(r);
+  if (r != 0) return os::resolve_error(r);
   std::vector<SockAddr> out;
   for (addrinfo* ai = res; ai; ai = ai->ai_next)
     if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
@@ -297,7 +254,7 @@ Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view a
   if (!is_stream(*n)) return AddrErrc::wrong_network_for_call;
   Result<std::vector<SockAddr>> addrs = ResolveAddrs(network, address, true);
   if (!addrs) return addrs.error();
-  reserve_descriptor_for_emfile();
+  if (auto ec = os::startup()) return ec;
   Plan p = listen_plan(*n, addrs->front());
   Result<FD*> fd = bind_socket(loop, *n, p, true);
   if (!fd && p.family == AF_INET6 && (*n == Network::tcp) && fd.error() == std::errc::address_family_not_supported) {
@@ -318,6 +275,7 @@ Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::strin
   if (is_stream(*n) || *n == Network::unix_seqpacket) return AddrErrc::wrong_network_for_call;
   Result<std::vector<SockAddr>> addrs = ResolveAddrs(network, address, true);
   if (!addrs) return addrs.error();
+  if (auto ec = os::startup()) return ec;
   const Plan p = listen_plan(*n, addrs->front());
   Result<FD*> fd = bind_socket(loop, *n, p, false);
   if (!fd) return fd.error();
@@ -329,43 +287,14 @@ Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::strin
 Result<Conn> AcceptConnOp::result() noexcept {
   Result<Accepted> a = inner_.result();
   if (!a) return a.error();
-  const int s = a->sysfd;
+  const NativeSocket s = a->sysfd;
   if (is_tcp(net_)) set_int(s, IPPROTO_TCP, TCP_NODELAY, 1);  // Go's default; best effort
   Result<FD*> fd = FD::open(fd_->loop(), s, true);
   if (!fd) return fd.error();
   if (!listener_addr_.is_wildcard() && !listener_addr_.empty())
     return Conn(*fd, net_, listener_addr_, a->peer);
-  SockAddr local;
-  local.set_len(SockAddr::capacity());
-  if (sys.getsockname(s, local.get(), local.len_ptr()) != 0) local.set_len(0);
-  return Conn(*fd, net_, local, a->peer);
-}
-
-Result<Conn> FileConn(Loop& loop, int sysfd) {
-  if (sysfd < 0) return Errc::invalid_argument;
-  int type = 0, acc = 0;
-  socklen_t len = sizeof type;
-  if (sys.getsockopt(sysfd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return errno_code(errno);
-  len = sizeof acc;
-  if (sys.getsockopt(sysfd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0 && acc)
-    return errno_code(EINVAL);  // a listener is not a Conn
-  SockAddr local, peer;
-  local.set_len(SockAddr::capacity());
-  if (sys.getsockname(sysfd, local.get(), local.len_ptr()) != 0) return errno_code(errno);
-  peer.set_len(SockAddr::capacity());
-  if (sys.getpeername(sysfd, peer.get(), peer.len_ptr()) != 0) peer.set_len(0);  // unconnected dgram
-  Network n;
-  if (local.family() == AF_UNIX)
-    n = type == SOCK_STREAM ? Network::unix_stream
-        : type == SOCK_DGRAM ? Network::unix_dgram : Network::unix_seqpacket;
-  else if (type == SOCK_STREAM) n = local.family() == AF_INET ? Network::tcp4 : Network::tcp6;
-  else if (type == SOCK_DGRAM) n = local.family() == AF_INET ? Network::udp4 : Network::udp6;
-  else return errno_code(EPROTOTYPE);
-  if (sys.fcntl_setfd(sysfd, FD_CLOEXEC) != 0 || sys.fcntl_setfl(sysfd, O_NONBLOCK | O_RDWR) != 0)
-    return errno_code(errno);
-  Result<FD*> fd = FD::open(loop, sysfd, type == SOCK_STREAM);
-  if (!fd) return fd.error();
-  return Conn(*fd, n, local, peer);
+  Result<SockAddr> local = os::local_address(s);
+  return Conn(*fd, net_, local ? *local : SockAddr(), a->peer);
 }
 
 // --- Dial -----------------------------------------------------------------------------------------
@@ -412,10 +341,10 @@ Task<Result<Conn>> dial_one(Loop& loop, Network n, SockAddr to, std::int64_t dea
   // Go retries a self-connect (local == remote, possible on loopback with an ephemeral port
   // equal to the target) twice with a fresh socket.
   for (int attempt = 0;; ++attempt) {
-    Result<int> s = sys_socket(to.family(), sock_type(n));
+    Result<NativeSocket> s = os::open_socket(to.family(), sock_type(n));
     if (!s) co_return s.error();
     if (auto ec = default_sockopts(*s, to.family(), n, false)) {
-      sys.close(*s);
+      os::close_socket(*s);
       co_return ec;
     }
     Result<FD*> opened = FD::open(loop, *s, sock_type(n) == SOCK_STREAM);
@@ -437,9 +366,9 @@ Task<Result<Conn>> dial_one(Loop& loop, Network n, SockAddr to, std::int64_t dea
     if (!peer) co_return peer.error();
     if (is_tcp(n) && same_endpoint(*local, *peer)) {
       if (attempt < 2) continue;
-      co_return errno_code(ECONNREFUSED);
+      co_return std::make_error_code(std::errc::connection_refused);
     }
-    if (is_tcp(n)) set_int(fd->sysfd(), IPPROTO_TCP, TCP_NODELAY, 1);
+    if (is_tcp(n)) fd->setsockopt_int(IPPROTO_TCP, TCP_NODELAY, 1);
     owner.fd = nullptr;
     co_return Conn(fd, n, *local, *peer);
   }
@@ -454,6 +383,7 @@ Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
   const std::int64_t deadline =
       timeout.count() == 0 ? 0 : now_ns() + std::min<std::int64_t>(timeout.count(), INT64_MAX / 2);
   // (Not a ?: with co_await in one arm: GCC 12 mis-handles the temporaries' lifetimes.)
+  if (auto ec = os::startup()) co_return ec;
   Result<std::vector<SockAddr>> addrs{Errc::invalid_argument};
   if (std::optional<Addrs> literal = resolve_without_lookup(network, address)) addrs = std::move(*literal);
   else addrs = co_await Operation<ResolveOp>(network, address);

@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "net/address.h"
-#include "net/fd_posix.h"
+#include "net/fd_ops.h"
 #include "net/loop.h"
 #include "net/sockaddr.h"
 #include "poller/result.h"
@@ -63,8 +63,8 @@ class Socket {
   std::error_code SetReadDeadline(TimePoint t) noexcept;
   std::error_code SetWriteDeadline(TimePoint t) noexcept;
 
-  // The OS descriptor, for options netpoll does not wrap. -1 when empty.
-  int native_handle() const noexcept { return fd_ ? fd_->sysfd() : -1; }
+  // The OS socket, for options netpoll does not wrap. kInvalidSocket when empty.
+  NativeSocket native_handle() const noexcept { return fd_ ? fd_->sysfd() : kInvalidSocket; }
   FD* fd() const noexcept { return fd_; }
 
  protected:
@@ -161,16 +161,18 @@ Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::strin
 Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
                         std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0});
 // Go's FileConn: a Conn around an existing connected socket (TCP, UDP or Unix). It is made
-// nonblocking and close-on-exec and registered; on success the Conn owns the descriptor. Errors
+// nonblocking and close-on-exec and registered; on success the Conn owns the socket. Errors
 // before registration (not a socket: ENOTSOCK; a listening socket: EINVAL) leave it to the
-// caller; a registration error closes it.
-Result<Conn> FileConn(Loop& loop, int sysfd);
+// caller; a registration error closes it. Windows: the socket must have been made overlapped
+// (WSA_FLAG_OVERLAPPED), and the completion port it is associated with cannot change later.
+Result<Conn> FileConn(Loop& loop, NativeSocket sysfd);
 
 // The addresses `address` names for `network` (blocking: getaddrinfo for names).
 Result<std::vector<SockAddr>> ResolveAddrs(std::string_view network, std::string_view address,
                                            bool passive = false);
 
-// The listen(2) backlog: /proc/sys/net/core/somaxconn capped at 65535, SOMAXCONN if unreadable.
+// The listen backlog. Linux: /proc/sys/net/core/somaxconn capped at 65535, SOMAXCONN if
+// unreadable. Windows: SOMAXCONN (the provider picks its maximum).
 int listener_backlog() noexcept;
 
 }  // namespace netpoll::net

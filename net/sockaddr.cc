@@ -1,9 +1,6 @@
 #include "net/sockaddr.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/un.h>
-
+#include <cstddef>
 #include <cstring>
 
 #include "poller/error.h"
@@ -14,7 +11,9 @@ SockAddr::SockAddr() noexcept { std::memset(&ss_, 0, sizeof ss_); }
 
 SockAddr SockAddr::from(const sockaddr* sa, socklen_t len) noexcept {
   SockAddr a;
-  if (len > sizeof a.ss_) len = sizeof a.ss_;
+  const long long n = len;  // socklen_t is signed on Windows, unsigned on Linux
+  if (n < 0) len = 0;
+  else if (static_cast<unsigned long long>(n) > sizeof a.ss_) len = static_cast<socklen_t>(sizeof a.ss_);
   std::memcpy(&a.ss_, sa, len);
   a.len_ = len;
   return a;
@@ -102,8 +101,9 @@ std::string SockAddr::to_string() const {
   if (ss_.ss_family == AF_UNIX) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(&ss_);
     const std::size_t off = offsetof(sockaddr_un, sun_path);
-    if (len_ <= off) return "";  // unnamed
-    std::size_t n = len_ - off;
+    const auto len = static_cast<std::size_t>(len_);
+    if (len <= off) return "";  // unnamed
+    const std::size_t n = len - off;
     if (un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, n - 1);
     return std::string(un->sun_path, strnlen(un->sun_path, n));
   }

@@ -1,12 +1,11 @@
 // SockAddr: a socket address by value (sockaddr_storage + length) and its Go-style text.
 #pragma once
 
-#include <sys/socket.h>
-
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "net/os_socket.h"
 #include "poller/result.h"
 
 namespace netpoll::net {

@@ -1,0 +1,92 @@
+#include "net/fd.h"
+
+#include <cerrno>
+#include <new>
+
+#include "net/sock.h"
+#include "poller/error.h"
+
+namespace netpoll::net {
+
+Result<FD*> FD::open(Loop& loop, NativeSocket sysfd, bool stream) noexcept {
+  if (sysfd == kInvalidSocket) return Errc::invalid_argument;
+  FD* fd = new (std::nothrow) FD(loop, sysfd, stream);
+  if (!fd) {
+    os::close_socket(sysfd);
+    return errno_code(ENOMEM);
+  }
+  Result<PollDesc*> pd = loop.netpoll().open(sysfd);
+  if (!pd) {
+    os::close_socket(sysfd);
+    delete fd;
+    return pd.error();
+  }
+  fd->pd_ = *pd;
+  return fd;
+}
+
+std::error_code FD::close() noexcept {
+  if (!mu_.incref_and_close()) return Errc::closed;
+  // Unblock parked operations now (they see Errc::closed); the socket itself closes when the
+  // last of them drops its reference.
+  loop_->netpoll().evict(pd_);
+  decref();
+  return {};
+}
+
+void FD::destroy() noexcept {
+  // Deregister before closing so a dup'd or inherited copy stops reporting (pitfalls.md).
+  loop_->netpoll().close(pd_);
+  pd_ = nullptr;
+  os::close_socket(sysfd_);
+  sysfd_ = kInvalidSocket;
+  unref_life();
+}
+
+void FD::release() noexcept {
+  if (!mu_.closed()) close();
+  unref_life();
+}
+
+void FD::unref_life() noexcept {
+  if (life_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+// Runs f under a reference (the socket stays open meanwhile); Errc::closed if it is closed.
+template <class F>
+auto FD::with_ref(F f) noexcept -> decltype(f()) {
+  if (!incref()) return Errc::closed;
+  auto r = f();
+  decref();
+  return r;
+}
+
+std::error_code FD::set_deadline(std::int64_t deadline_ns, Mode m) noexcept {
+  return with_ref([&] {
+    loop_->netpoll().set_deadline(pd_, deadline_ns, m);
+    return std::error_code();
+  });
+}
+
+std::error_code FD::shutdown(int how) noexcept {
+  return with_ref([&] { return os::shutdown(sysfd_, how); });
+}
+
+std::error_code FD::setsockopt_int(int level, int name, int value) noexcept {
+  return with_ref([&] { return os::set_int(sysfd_, level, name, value); });
+}
+
+Result<SockAddr> FD::sockname() noexcept {
+  return with_ref([&] { return os::local_address(sysfd_); });
+}
+
+Result<SockAddr> FD::peername() noexcept {
+  return with_ref([&] { return os::peer_address(sysfd_); });
+}
+
+std::error_code FD::socket_error() noexcept {
+  const std::error_code ec = os::pending_error(sysfd_);
+  return ec ? ec : std::error_code(Errc::event_error);
+}
+
+}  // namespace netpoll::net

@@ -1,0 +1,83 @@
+// FD: Go's internal/poll.FD — a socket, its PollDesc, an FdMutex — shared by every OS. The
+// operations on it are OS-specific state machines (net/fd_posix.h: readiness; net/fd_windows.h:
+// completion), reached through "net/fd_ops.h"; Operation<Op> makes them awaitable or blocking.
+//
+// Lifetime. An FD is heap-allocated by open() and frees itself. Two things keep it alive: its
+// owner (a Conn / Listener / PacketConn, until release()) and the socket being open. The
+// socket is closed by whoever drops the last FdMutex reference after close() (an operation
+// woken by the close, or close() itself): deregister, then close, never retried. So an owner
+// may close and release while operations are still unwinding on other threads or coroutines;
+// they finish with Errc::closed and the last one frees the memory.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <system_error>
+
+#include "core/poll_desc.h"
+#include "net/fd_mutex.h"
+#include "net/loop.h"
+#include "net/os_socket.h"
+#include "net/sockaddr.h"
+#include "poller/result.h"
+
+namespace netpoll::net {
+
+class FD {
+ public:
+  // Takes ownership of `sysfd` (made by os::open_socket or accepted: nonblocking / overlapped,
+  // not inherited) and registers it with loop's poller. On error the socket is closed.
+  // `stream`: a zero read is EOF and a short read drains (SOCK_STREAM); false for datagrams.
+  static Result<FD*> open(Loop& loop, NativeSocket sysfd, bool stream) noexcept;
+
+  NativeSocket sysfd() const noexcept { return sysfd_; }
+  Loop& loop() const noexcept { return *loop_; }
+  bool stream() const noexcept { return stream_; }
+
+  // Go's FD.Close: later operations fail with Errc::closed, parked ones wake with it, and the
+  // socket closes when the last in-flight operation is done. Errc::closed if already closed.
+  std::error_code close() noexcept;
+  // The owner lets go (after close()). The memory is freed now or by the last operation.
+  void release() noexcept;
+
+  // Absolute monotonic ns (now_ns()); 0 clears; a past time expires at once.
+  std::error_code set_deadline(std::int64_t deadline_ns, Mode m) noexcept;
+  std::error_code shutdown(int how) noexcept;
+  std::error_code setsockopt_int(int level, int name, int value) noexcept;
+  Result<SockAddr> sockname() noexcept;
+  Result<SockAddr> peername() noexcept;
+
+  // --- for the operations ---------------------------------------------------------------------
+  FdMutex& mu() noexcept { return mu_; }
+  PollDesc* pd() const noexcept { return pd_; }
+  bool incref() noexcept { return mu_.incref(); }
+  void decref() noexcept {
+    if (mu_.decref()) destroy();
+  }
+  void rwunlock(bool read) noexcept {
+    if (mu_.rwunlock(read)) destroy();
+  }
+  // The socket's pending error (SO_ERROR); Errc::event_error if it has none.
+  std::error_code socket_error() noexcept;
+  // Guarded by the read lock. POSIX: the last stream read came back short (the socket is
+  // drained; the next read parks first). Unused by the completion-based Windows operations.
+  bool drained = false;
+
+ private:
+  FD(Loop& loop, NativeSocket sysfd, bool stream) noexcept
+      : loop_(&loop), sysfd_(sysfd), stream_(stream) {}
+  ~FD() = default;
+  void destroy() noexcept;  // the last reference of a closed FD
+  template <class F>
+  auto with_ref(F f) noexcept -> decltype(f());
+  void unref_life() noexcept;
+
+  Loop* loop_;
+  PollDesc* pd_ = nullptr;
+  NativeSocket sysfd_;
+  bool stream_;
+  FdMutex mu_;
+  std::atomic<int> life_{2};  // the owner + the open socket
+};
+
+}  // namespace netpoll::net

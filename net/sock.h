@@ -1,0 +1,44 @@
+// The OS socket calls the portable net layer (fd.cc, net.cc) makes: one declaration here, one
+// definition per OS (net_posix.cc over the sys_posix hook table, net_windows.cc over Winsock).
+// Errors come back as the portable codes (std::errc where POSIX has a name for them).
+#pragma once
+
+#include <system_error>
+
+#include "net/address.h"
+#include "net/os_socket.h"
+#include "net/sockaddr.h"
+#include "poller/result.h"
+
+namespace netpoll::net::os {
+
+// Before the first socket of the process (idempotent, thread-safe): WSAStartup on Windows;
+// the descriptor kept in reserve for EMFILE on POSIX.
+std::error_code startup() noexcept;
+// A socket that the poller can drive (POSIX: nonblocking; Windows: overlapped) and that child
+// processes do not inherit.
+Result<NativeSocket> open_socket(int family, int type) noexcept;
+// Never retried: the descriptor is gone whatever the call returns.
+void close_socket(NativeSocket s) noexcept;
+std::error_code set_int(NativeSocket s, int level, int name, int value) noexcept;
+std::error_code bind(NativeSocket s, const SockAddr& a) noexcept;
+std::error_code listen(NativeSocket s) noexcept;  // with listener_backlog()
+// Options for a listening stream socket before bind: SO_REUSEADDR on POSIX (rebind while old
+// connections linger in TIME_WAIT); none on Windows, where SO_REUSEADDR would let another
+// socket take the port over.
+std::error_code listener_options(NativeSocket s) noexcept;
+std::error_code shutdown(NativeSocket s, int how) noexcept;
+Result<SockAddr> local_address(NativeSocket s) noexcept;
+Result<SockAddr> peer_address(NativeSocket s) noexcept;
+// The socket's pending error (SO_ERROR); an empty code if it has none.
+std::error_code pending_error(NativeSocket s) noexcept;
+// A getaddrinfo() result code as an error.
+std::error_code resolve_error(int gai_result) noexcept;
+
+}  // namespace netpoll::net::os
+
+namespace netpoll::net {
+// The Network of a socket of this family and SOCK_* type (FileConn); wrong_protocol_type if
+// netpoll has none.
+Result<Network> network_of(int family, int type) noexcept;
+}  // namespace netpoll::net
