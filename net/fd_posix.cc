@@ -66,8 +66,7 @@ IoStatus WriteOp::io() noexcept {
 }
 
 IoStatus WritevOp::start() noexcept {
-  for (auto b : bufs_) total_ += b.size();
-  if (total_ == 0) {
+  if (cur_.total() == 0) {
     res_ = std::size_t{0};
     return IoStatus::done;
   }
@@ -77,39 +76,20 @@ IoStatus WritevOp::start() noexcept {
 IoStatus WritevOp::io() noexcept {
   // Up to this many iovecs per sendmsg; the kernel's limit (IOV_MAX) is 1024.
   constexpr std::size_t kMaxIov = 64;
-  std::size_t written = 0;
-  for (std::size_t i = 0; i < index_; ++i) written += bufs_[i].size();
-  written += offset_;
-  while (written < total_) {
+  while (!cur_.done()) {
     iovec iov[kMaxIov];
     std::size_t cnt = 0;
-    for (std::size_t i = index_; i < bufs_.size() && cnt < kMaxIov; ++i) {
-      const std::size_t skip = i == index_ ? offset_ : 0;
-      if (bufs_[i].size() == skip) continue;
-      iov[cnt].iov_base = const_cast<std::byte*>(bufs_[i].data() + skip);
-      iov[cnt].iov_len = bufs_[i].size() - skip;
-      ++cnt;
-    }
+    cur_.fill(kMaxIov, [&](const std::byte* p, std::size_t n) {
+      iov[cnt++] = iovec{const_cast<std::byte*>(p), n};
+    });
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = cnt;
     const ssize_t n = sys.sendmsg(fd_->sysfd(), &msg, MSG_NOSIGNAL);
-    if (n <= 0) return failed(n == 0 ? EIO : errno);  // index_/offset_ persist across retries
-    written += static_cast<std::size_t>(n);
-    std::size_t adv = static_cast<std::size_t>(n);
-    while (adv > 0) {
-      const std::size_t left = bufs_[index_].size() - offset_;
-      if (adv < left) {
-        offset_ += adv;
-        adv = 0;
-      } else {
-        adv -= left;
-        ++index_;
-        offset_ = 0;
-      }
-    }
+    if (n <= 0) return failed(n == 0 ? EIO : errno);
+    cur_.advance(static_cast<std::size_t>(n));
   }
-  res_ = total_;
+  res_ = cur_.total();
   return IoStatus::done;
 }
 

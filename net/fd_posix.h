@@ -17,6 +17,7 @@
 #include "core/poll_desc.h"
 #include "net/fd.h"
 #include "net/fd_mutex.h"
+#include "net/gather.h"
 #include "net/loop.h"
 #include "net/sockaddr.h"
 #include "poller/result.h"
@@ -98,16 +99,12 @@ class WriteOp : public LockedOp<WriteOp, std::size_t> {
 // Gathered write of several buffers, in order, all of them (partial writes continue).
 class WritevOp : public LockedOp<WritevOp, std::size_t> {
  public:
-  WritevOp(FD* fd, std::span<const std::span<const std::byte>> bufs) noexcept
-      : LockedOp(fd, kWrite), bufs_(bufs) {}
+  WritevOp(FD* fd, GatherCursor::Buffers bufs) noexcept : LockedOp(fd, kWrite), cur_(bufs) {}
   IoStatus start() noexcept;
   IoStatus io() noexcept;
 
  private:
-  std::span<const std::span<const std::byte>> bufs_;
-  std::size_t index_ = 0;   // first buffer not fully written
-  std::size_t offset_ = 0;  // bytes of bufs_[index_] already written
-  std::size_t total_ = 0;
+  GatherCursor cur_;  // persists across EINTR / EAGAIN retries
 };
 
 struct Accepted {
@@ -120,7 +117,9 @@ struct Accepted {
 // Accept parks until the next client: no spin, and accepting resumes when descriptors free up.
 class AcceptOp : public LockedOp<AcceptOp, Accepted> {
  public:
-  explicit AcceptOp(FD* fd) noexcept : LockedOp(fd, kRead) {}
+  // `family` is the listener's (the Windows AcceptOp makes the socket to accept into; here
+  // accept4 makes it).
+  AcceptOp(FD* fd, int /*family*/) noexcept : LockedOp(fd, kRead) {}
   IoStatus io() noexcept;
 };
 

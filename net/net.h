@@ -112,7 +112,7 @@ class AcceptConnOp {
   // listener is bound to a wildcard, so only then is getsockname needed (a syscall less per
   // accept otherwise).
   AcceptConnOp(FD* fd, Network n, const SockAddr& listener_addr) noexcept
-      : inner_(fd), fd_(fd), net_(n), listener_addr_(listener_addr) {}
+      : inner_(fd, listener_addr.family()), fd_(fd), net_(n), listener_addr_(listener_addr) {}
   bool step(Waiter* w) noexcept { return inner_.step(w); }
   Result<Conn> result() noexcept;
   Result<Conn> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }

@@ -41,4 +41,11 @@ inline net::Task<ConnPair> tcp_conn_pair(net::Loop& loop, net::Listener& ln) {
   co_return ConnPair{std::move(*c), std::move(*s)};
 }
 
+// A pair on a fresh loopback listener, from a plain thread (a LoopThread serves `loop`).
+inline ConnPair blocking_pair(net::Loop& loop) {
+  Result<net::Listener> ln = net::Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  return tcp_conn_pair(loop, *ln).wait();
+}
+
 }  // namespace netpoll::testing

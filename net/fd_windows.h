@@ -1,0 +1,302 @@
+// The Windows operations on an FD (net/fd.h) as state machines over overlapped Winsock calls
+// and the IOCP backend (Go's internal/poll/fd_windows.go execIO):
+//
+//   lock the direction -> prepare the PollDesc -> issue the call with an OVERLAPPED tagged for
+//   the descriptor's token (IocpOperation::begin)
+//     immediate success: done, and no packet will come (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
+//     WSA_IO_PENDING: park on the PollDesc exactly as EAGAIN parks on POSIX; the completion
+//                     packet readies it (IocpPoller turns it into an event for the direction)
+//     woken by close or a deadline: CancelIoEx, then park for the packet whatever close and
+//                     deadlines say (PollDesc::commit_park_for_completion): the kernel owns the
+//                     OVERLAPPED and the buffers until the packet was dequeued (testing.md
+//                     case 24). A call that completed before the cancel keeps its result.
+//   -> unlock.
+//
+// The OVERLAPPED and every buffer the kernel writes (AcceptEx addresses, a sender's address)
+// live in the operation object, which Operation<Op> keeps in place until the last step: no
+// allocation per operation, and nothing outlives the packet it waits for.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+#include "core/poll_desc.h"
+#include "net/fd.h"
+#include "net/gather.h"
+#include "net/loop.h"
+#include "net/os_socket.h"
+#include "net/sockaddr.h"
+#include "net/winsock_error.h"
+#include "poller/poller.h"
+#include "poller/result.h"
+
+namespace netpoll::net {
+
+// What an overlapped call (issue) or its completion (complete) leaves the operation to do.
+enum class IoStatus : std::uint8_t {
+  done,     // res_ is set
+  again,    // issue another call (a partial send, an aborted client on accept)
+  pending,  // the call is in flight: park for its completion packet
+};
+
+template <class Derived, class T>
+class OverlappedOp {
+ public:
+  bool step(Waiter* w) noexcept;
+  Result<T> result() noexcept { return std::move(res_); }
+  Result<T> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
+  Loop* loop() const noexcept { return fd_ ? &fd_->loop() : nullptr; }
+
+ protected:
+  OverlappedOp(FD* fd, Mode m) noexcept : fd_(fd), mode_(m) {}
+  // After the lock: IoStatus::done to finish without a call (empty buffers).
+  IoStatus start() noexcept { return IoStatus::again; }
+  // Derived provides:
+  //   IoStatus issue(OVERLAPPED* ov)          make the call; on immediate success consume it
+  //   IoStatus complete(DWORD bytes, DWORD error)   the dequeued packet's outcome
+  // The result of a call that failed at once: WSA_IO_PENDING, or the error as res_.
+  IoStatus issued(int r) noexcept {
+    if (r == 0) return IoStatus::done;
+    const int err = WSAGetLastError();
+    if (err == WSA_IO_PENDING) return IoStatus::pending;
+    return fail_with(static_cast<DWORD>(err));
+  }
+  IoStatus fail_with(DWORD err) noexcept {
+    res_ = winsock_error(err);
+    return IoStatus::done;
+  }
+
+  FD* fd_;
+  Result<T> res_{Errc::invalid_argument};  // replaced when the operation finishes
+
+ private:
+  enum Phase : std::uint8_t { kLock, kIssue, kPark, kParked, kComplete, kDrain, kDrainParked, kDrained,
+                         kDone };
+  bool finish() noexcept {
+    phase_ = kDone;
+    fd_->rwunlock(mode_ == kRead);
+    return true;
+  }
+  bool fail(std::error_code ec) noexcept {
+    res_ = ec;
+    return finish();
+  }
+  bool next(IoStatus s) noexcept;  // after issue / complete: finish, issue again or park
+
+  IocpOperation iop_;
+  std::error_code cancelled_;  // why the call was cancelled (closed / deadline exceeded)
+  Mode mode_;
+  Phase phase_ = kLock;
+};
+
+class ReadOp : public OverlappedOp<ReadOp, std::size_t> {
+ public:
+  ReadOp(FD* fd, std::span<std::byte> buf) noexcept : OverlappedOp(fd, kRead), buf_(buf) {}
+  IoStatus start() noexcept;
+  IoStatus issue(OVERLAPPED* ov) noexcept;
+  IoStatus complete(DWORD bytes, DWORD error) noexcept;
+
+ private:
+  std::span<std::byte> buf_;
+};
+
+class WriteOp : public OverlappedOp<WriteOp, std::size_t> {
+ public:
+  WriteOp(FD* fd, std::span<const std::byte> buf) noexcept : OverlappedOp(fd, kWrite), buf_(buf) {}
+  IoStatus start() noexcept;
+  IoStatus issue(OVERLAPPED* ov) noexcept;
+  IoStatus complete(DWORD bytes, DWORD error) noexcept;
+
+ private:
+  IoStatus sent(std::size_t n) noexcept;
+  std::span<const std::byte> buf_;
+  std::size_t done_ = 0;
+};
+
+// Gathered write of several buffers, in order, all of them (partial sends continue).
+class WritevOp : public OverlappedOp<WritevOp, std::size_t> {
+ public:
+  WritevOp(FD* fd, GatherCursor::Buffers bufs) noexcept : OverlappedOp(fd, kWrite), cur_(bufs) {}
+  IoStatus start() noexcept;
+  IoStatus issue(OVERLAPPED* ov) noexcept;
+  IoStatus complete(DWORD bytes, DWORD error) noexcept;
+
+ private:
+  IoStatus sent(std::size_t n) noexcept;
+  GatherCursor cur_;
+};
+
+struct Accepted {
+  NativeSocket sysfd = kInvalidSocket;
+  SockAddr peer;
+};
+
+// AcceptEx into a socket made beforehand (of the listener's family), then
+// SO_UPDATE_ACCEPT_CONTEXT so getsockname / shutdown work on it. A client that reset before
+// it was accepted (ERROR_NETNAME_DELETED / WSAECONNRESET) is skipped, as on POSIX.
+class AcceptOp : public OverlappedOp<AcceptOp, Accepted> {
+ public:
+  AcceptOp(FD* fd, int family) noexcept : OverlappedOp(fd, kRead), family_(family) {}
+  AcceptOp(const AcceptOp&) = delete;
+  AcceptOp& operator=(const AcceptOp&) = delete;
+  ~AcceptOp();
+  IoStatus issue(OVERLAPPED* ov) noexcept;
+  IoStatus complete(DWORD bytes, DWORD error) noexcept;
+
+ private:
+  // AcceptEx wants room for each address plus 16 bytes.
+  static constexpr DWORD kAddrSpace = sizeof(sockaddr_storage) + 16;
+  IoStatus accepted() noexcept;
+  int family_;
+  NativeSocket s_ = kInvalidSocket;  // the socket being accepted into, until handed over
+  alignas(8) char addrs_[2 * kAddrSpace];
+};
+
+// ConnectEx on a stream socket (bound to the wildcard first, as ConnectEx requires), then
+// SO_UPDATE_CONNECT_CONTEXT. A datagram socket connects with connect(), which never blocks.
+class ConnectOp : public OverlappedOp<ConnectOp, bool> {
+ public:
+  ConnectOp(FD* fd, const SockAddr& to) noexcept : OverlappedOp(fd, kWrite), to_(&to) {}
+  IoStatus issue(OVERLAPPED* ov) noexcept;
+  IoStatus complete(DWORD bytes, DWORD error) noexcept;
+
+ private:
+  IoStatus connected() noexcept;
+  const SockAddr* to_;
+};
+
+struct Datagram {
+  std::size_t size = 0;
+  SockAddr from;
+};
+
+class RecvFromOp : public OverlappedOp<RecvFromOp, Datagram> {
+ public:
+  RecvFromOp(FD* fd, std::span<std::byte> buf) noexcept : OverlappedOp(fd, kRead), buf_(buf) {}
+  IoStatus issue(OVERLAPPED* ov) noexcept;
+  IoStatus complete(DWORD bytes, DWORD error) noexcept;
+
+ private:
+  IoStatus received(DWORD bytes) noexcept;
+  std::span<std::byte> buf_;
+  SockAddr from_;  // written by the kernel until the packet
+  INT from_len_ = 0;
+};
+
+class SendToOp : public OverlappedOp<SendToOp, std::size_t> {
+ public:
+  SendToOp(FD* fd, std::span<const std::byte> buf, const SockAddr& to) noexcept
+      : OverlappedOp(fd, kWrite), buf_(buf), to_(to) {}
+  IoStatus issue(OVERLAPPED* ov) noexcept;
+  IoStatus complete(DWORD bytes, DWORD error) noexcept;
+
+ private:
+  std::span<const std::byte> buf_;
+  SockAddr to_;
+};
+
+// --- the machine ------------------------------------------------------------------------------
+
+template <class Derived, class T>
+bool OverlappedOp<Derived, T>::next(IoStatus s) noexcept {
+  switch (s) {
+    case IoStatus::done: return finish();
+    case IoStatus::pending: phase_ = kPark; return false;
+    case IoStatus::again: break;
+  }
+  // Another call: close and deadlines are checked between calls, as before the first.
+  const std::error_code ec = fd_->pd()->check(mode_);
+  if (ec && ec != Errc::event_error) return fail(ec);
+  phase_ = kIssue;
+  return false;
+}
+
+template <class Derived, class T>
+bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
+  auto& self = *static_cast<Derived*>(this);
+  // fd_->pd() is read only while this operation holds its lock (and so a reference).
+  PollDesc* pd = phase_ == kLock || phase_ == kDone ? nullptr : fd_->pd();
+  for (;;) {
+    switch (phase_) {
+      case kLock: {
+        if (!fd_) {  // an operation on an empty or moved-from Conn / Listener
+          res_ = Errc::closed;
+          phase_ = kDone;
+          return true;
+        }
+        const FdMutex::Lock l = fd_->mu().rwlock(mode_ == kRead, w);
+        if (l == FdMutex::Lock::queued) return false;
+        if (l == FdMutex::Lock::closed) {
+          res_ = Errc::closed;
+          phase_ = kDone;
+          return true;
+        }
+        pd = fd_->pd();
+        const std::error_code ec = pd->prepare(mode_);
+        if (ec && ec != Errc::event_error) return fail(ec);
+        if (self.start() == IoStatus::done) return finish();
+        phase_ = kIssue;
+        break;
+      }
+      case kIssue:
+        if (next(self.issue(iop_.begin(pd->token(), mode_ == kRead ? Event::kReadable : Event::kWritable))))
+          return true;
+        break;
+      case kPark:
+        if (pd->begin_park(mode_)) {  // the packet was dispatched already
+          phase_ = kComplete;
+          break;
+        }
+        phase_ = kParked;
+        if (pd->commit_park(mode_, w)) return false;
+        break;  // refused: the packet, a close or a deadline intervened; see which now
+      case kParked: {
+        if (pd->end_park(mode_)) {
+          phase_ = kComplete;
+          break;
+        }
+        const std::error_code ec = pd->check(mode_);
+        if (!ec || ec == Errc::event_error) {  // a deadline that was reset since: wait again
+          phase_ = kPark;
+          break;
+        }
+        cancelled_ = ec;
+        // ERROR_NOT_FOUND: it completed meanwhile; its packet is on the way all the same.
+        CancelIoEx(reinterpret_cast<HANDLE>(fd_->sysfd()), iop_.overlapped());
+        phase_ = kDrain;
+        break;
+      }
+      case kComplete: {
+        const IocpOperation::Outcome o = iop_.result(fd_->sysfd());
+        if (next(self.complete(o.bytes, o.error))) return true;
+        break;
+      }
+      case kDrain:
+        if (pd->begin_park(mode_)) {  // the packet was dispatched already
+          phase_ = kDrained;
+          break;
+        }
+        phase_ = kDrainParked;
+        if (pd->commit_park_for_completion(mode_, w)) return false;
+        break;  // refused: the packet arrived, or a close / deadline moved the slot
+      case kDrainParked:
+        // Woken by the packet, or by a close or deadline (those fire once each): park again.
+        phase_ = pd->end_park(mode_) ? kDrained : kDrain;
+        break;
+      case kDrained: {
+        const IocpOperation::Outcome o = iop_.result(fd_->sysfd());
+        if (o.error == ERROR_OPERATION_ABORTED) return fail(cancelled_);
+        // It finished before the cancel took: keep what it did (bytes a read consumed must be
+        // returned, a connection accepted must not be lost). A partial send stops here.
+        if (self.complete(o.bytes, o.error) == IoStatus::done) return finish();
+        return fail(cancelled_);
+      }
+      case kDone:
+        return true;
+    }
+  }
+}
+
+}  // namespace netpoll::net

@@ -1,0 +1,216 @@
+// The net suite's POSIX-only cases: raw descriptors (socketpair, dup, fork), SO_LINGER resets,
+// and connects held in progress by a full listen queue. Windows has no fork or dup of a
+// socket; its listen queue refuses a SYN when full (RST) instead of dropping it, so a connect
+// cannot be held in progress that way; its reset and many-socket cases are in
+// net/net_windows_test.cc.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/net.h"
+#include "test/net_test_util.h"
+#include "test/test_util.h"
+
+using namespace netpoll;
+using namespace netpoll::net;
+using namespace std::chrono_literals;
+using netpoll::testing::Clock;
+using netpoll::testing::ConnPair;
+using netpoll::testing::LoopThread;
+using netpoll::testing::blocking_pair;
+using netpoll::testing::elapsed_ns;
+using netpoll::testing::tcp_conn_pair;
+
+namespace {
+
+// A loopback listener with a zero backlog that never accepts: once its queue is full, further
+// SYNs are dropped and a connect to it stays in progress.
+struct SilentListener {
+  SilentListener() : fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
+    REQUIRE(::listen(fd.get(), 0) == 0);
+    socklen_t len = sizeof sin;
+    REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sin), &len) == 0);
+    addr = SockAddr::from(reinterpret_cast<sockaddr*>(&sin), len);
+  }
+  netpoll::testing::Fd fd;
+  SockAddr addr;
+};
+
+}  // namespace
+
+TEST_SUITE("net (POSIX)") {
+
+TEST_CASE("case 17: closing other connections from inside one wakeup batch (2500 sockets)") {
+  netpoll::testing::raise_fd_limit();
+  Loop loop;
+  const std::size_t base_fds = netpoll::testing::open_fd_count();
+  constexpr int kPairs = 1250;
+  std::vector<Conn> conns;
+  std::vector<netpoll::testing::Fd> peers;
+  for (int i = 0; i < kPairs; ++i) {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    Result<Conn> c = FileConn(loop, sv[0]);
+    REQUIRE(c);
+    conns.push_back(std::move(*c));
+    peers.emplace_back(sv[1]);
+  }
+  int with_data = 0, with_closed = 0, other = 0;
+  bool closer_ran = false;
+  for (int i = 0; i < kPairs; ++i)
+    loop.spawn([](std::vector<Conn>& all, int me, bool& closer, int& d, int& cl, int& o) -> Task<void> {
+      char b[8];
+      Result<std::size_t> r = co_await all[static_cast<std::size_t>(me)].Read(std::span<char>(b));
+      if (r && *r > 0) ++d;
+      else if (r.error() == Errc::closed) ++cl;
+      else ++o;
+      if (!closer) {  // the first one woken closes every other connection
+        closer = true;
+        for (std::size_t j = 0; j < all.size(); ++j)
+          if (static_cast<int>(j) != me) (void)all[j].Close();
+      }
+    }(conns, i, closer_ran, with_data, with_closed, other));
+  loop.run_once(Timeout::zero());  // everyone parks
+  for (auto& p : peers) REQUIRE(::write(p.get(), "x", 1) == 1);
+  while (loop.spawned() > 0) loop.run_once(Timeout::after(100ms));
+  CHECK(closer_ran);
+  CHECK(with_data + with_closed == kPairs);
+  CHECK(other == 0);
+  CHECK(with_data >= 1);
+  conns.clear();
+  peers.clear();
+  loop.run_once(Timeout::zero());
+  CHECK(netpoll::testing::open_fd_count() == base_fds);
+  CHECK(loop.netpoll().cache().in_use() == 0);
+}
+
+TEST_CASE("case 18: dial timeout to a silent listener") {
+  Loop loop;
+  // A listener whose queue is full and never accepts: further SYNs are dropped, so the
+  // connect stays in progress until the dial timeout.
+  SilentListener silent;
+  const std::string silent_addr = silent.addr.to_string();
+  std::vector<Conn> fillers;
+  std::error_code timed_out;
+  for (int i = 0; i < 16 && !timed_out; ++i) {
+    const auto start = Clock::now();
+    Result<Conn> c = loop.block_on(Dial(loop, "tcp", silent_addr, 100ms));
+    if (c) {
+      fillers.push_back(std::move(*c));
+      continue;
+    }
+    timed_out = c.error();
+    CHECK(elapsed_ns(start) >= 100'000'000);
+  }
+  CHECK(timed_out == Errc::deadline_exceeded);
+}
+
+TEST_CASE("case 18: Close while connecting wakes the connect with 'closed'") {
+  LoopThread lt;
+  SilentListener silent;
+  const SockAddr& to = silent.addr;
+  std::error_code last;
+  std::vector<int> held;
+  // Connect repeatedly until one stays in progress (the queue is full); close it meanwhile.
+  for (int i = 0; i < 16; ++i) {
+    const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    Result<FD*> fd = FD::open(lt.loop, s, true);
+    REQUIRE(fd);
+    std::thread closer([f = *fd] {
+      std::this_thread::sleep_for(50ms);
+      (void)f->close();
+    });
+    Result<bool> r = Operation<ConnectOp>(*fd, to).wait();
+    closer.join();
+    (*fd)->release();
+    if (r) continue;  // it connected before the queue filled
+    last = r.error();
+    break;
+  }
+  CHECK(last == Errc::closed);
+}
+
+TEST_CASE("case 19: writing to a connection the peer reset fails, it does not hang") {
+  LoopThread lt;
+  ConnPair p = blocking_pair(lt.loop);
+  // Reset: SO_LINGER {1,0} then close.
+  linger lg{1, 0};
+  REQUIRE(::setsockopt(p.client.native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg) == 0);
+  REQUIRE(!p.client.Close());
+  std::string chunk(64 * 1024, 'z');
+  std::error_code err;
+  for (int i = 0; i < 1000 && !err; ++i) err = p.server.Write(std::string_view(chunk)).wait().error();
+  CHECK((err == std::errc::connection_reset || err == std::errc::broken_pipe));
+  char b[8];
+  Result<std::size_t> r = p.server.Read(std::span<char>(b)).wait();
+  CHECK((!r || *r == 0));
+}
+
+TEST_CASE("case 2: a child process inherits none of the Loop's or the sockets' descriptors") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+  int pipefd[2];
+  REQUIRE(::pipe2(pipefd, O_CLOEXEC) == 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipefd[1], 1);
+    // `ls -l` shows each descriptor's target: the poller is anon_inode:[eventpoll] and
+    // [eventfd], connections are socket:[...]. ls's own directory descriptor is /proc/...
+    ::execl("/bin/ls", "ls", "-l", "/proc/self/fd/", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  std::string out;
+  char b[256];
+  for (ssize_t n; (n = ::read(pipefd[0], b, sizeof b)) > 0;) out.append(b, static_cast<std::size_t>(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  CAPTURE(out);
+  CHECK(out.find("socket:") == std::string::npos);
+  CHECK(out.find("eventpoll") == std::string::npos);
+  CHECK(out.find("eventfd") == std::string::npos);
+}
+
+TEST_CASE("case 2: a dup'd descriptor outliving Close reports nothing to the poller") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+  netpoll::testing::Fd dupd(::dup(p.server.native_handle()));
+  REQUIRE(dupd.get() >= 0);
+  REQUIRE(!p.server.Close());
+  loop.run_once(Timeout::zero());  // the last reference drops: deregistered, then closed
+  // Traffic and a hangup on the still-open file description: no event may reach the poller
+  // (it was deregistered before close, so the dup keeps no registration alive).
+  REQUIRE(::send(p.client.native_handle(), "data", 4, MSG_NOSIGNAL) == 4);
+  REQUIRE(!p.client.Close());
+  loop.run_once(Timeout::zero());  // the client's own deregistration
+  WaiterList ready;
+  Result<std::size_t> n = loop.netpoll().poll(Timeout::after(50ms), ready);
+  REQUIRE(n);
+  CHECK(*n == 0);
+  CHECK(ready.empty());
+  char b[8];
+  CHECK(::read(dupd.get(), b, sizeof b) == 4);  // the data went to the dup, untouched by us
+}
+
+}  // TEST_SUITE
