@@ -4,9 +4,6 @@
 // (Go's SplitHostPort and its error order; a port is 0-65535 in decimal digits; an IP literal
 // is what inet_pton accepts for the whole string). Successful parses must round-trip:
 // split(join(host, port)) and ip(to_string()) give back the same values.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +11,7 @@
 #include <string_view>
 
 #include "net/address.h"
+#include "net/os_socket.h"
 #include "net/sockaddr.h"
 
 namespace {

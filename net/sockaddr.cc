@@ -53,8 +53,12 @@ Result<SockAddr> SockAddr::ip(std::string_view host, std::uint16_t port, int fam
     in6->sin6_port = htons(port);
     if (!host.empty()) {
       in_addr v4;
-      if (inet_pton(AF_INET6, buf, &in6->sin6_addr) != 1) {
-        // An IPv4 literal on an IPv6 socket: the v4-mapped form (::ffff:a.b.c.d).
+      // Every IPv6 literal has a ':'. Without one, the host is an IPv4 literal on an IPv6
+      // socket: the v4-mapped form (::ffff:a.b.c.d). (Asked first, not after an AF_INET6
+      // inet_pton fails: wine's accepts "1.2.3.4" as something else.)
+      if (host.find(':') != std::string_view::npos) {
+        if (inet_pton(AF_INET6, buf, &in6->sin6_addr) != 1) return Errc::invalid_argument;
+      } else {
         if (inet_pton(AF_INET, buf, &v4) != 1) return Errc::invalid_argument;
         in6->sin6_addr.s6_addr[10] = 0xff;
         in6->sin6_addr.s6_addr[11] = 0xff;
