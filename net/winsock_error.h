@@ -8,9 +8,10 @@
 
 namespace netpoll::net {
 
-// A WSAGetLastError() / GetLastError() / IocpOperation::result() code. Codes with a POSIX
-// meaning come back in std::generic_category (std::errc); anything else keeps its Windows
-// value in std::system_category. 0 is success.
+// A WSAGetLastError() / GetLastError() / IocpOperation::result() code. A code with a POSIX
+// meaning comes back in the "winsock" category: its value and message are Windows' own, and it
+// compares equal to that std::errc (ec == std::errc::connection_refused). Anything else keeps
+// its Windows value in std::system_category. 0 is success.
 std::error_code winsock_error(std::uint32_t err) noexcept;
 
 }  // namespace netpoll::net

@@ -3,6 +3,7 @@
 #include <windows.h>
 
 #include <ostream>
+#include <string>
 
 #include "doctest/doctest.h"
 #include "net/winsock_error.h"
@@ -26,8 +27,15 @@ TEST_CASE("winsock_error: both spellings of a condition map to one POSIX code") 
   CHECK(winsock_error(WSAEMSGSIZE) == std::errc::message_size);
   CHECK(winsock_error(ERROR_MORE_DATA) == std::errc::message_size);
   CHECK(winsock_error(ERROR_OPERATION_ABORTED) == std::errc::operation_canceled);
-  // The POSIX category: a mapped code compares equal to the errno value itself.
-  CHECK(winsock_error(WSAECONNREFUSED).category() == std::generic_category());
+  // The Windows value and text are kept (the C runtime has no text for socket errnos); the
+  // equivalence to std::errc is the category's.
+  const std::error_code refused = winsock_error(WSAECONNREFUSED);
+  CHECK(refused.value() == WSAECONNREFUSED);
+  CHECK(std::string(refused.category().name()) == "winsock");
+  CHECK(refused.default_error_condition() == std::errc::connection_refused);
+  CHECK(refused != std::errc::connection_reset);
+  CHECK(!refused.message().empty());
+  CHECK(refused.message() == "Connection refused");  // the POSIX wording, on every OS
 }
 
 TEST_CASE("winsock_error: a code with no POSIX meaning keeps its Windows value") {
