@@ -1,5 +1,7 @@
 // A net::Loop embedded in a libuv loop (architecture.md, "Embedding in an existing event
 // loop"): libuv owns the thread; netpoll is one uv_poll_t on its native handle plus a timer.
+// Not built for Windows: uv_poll_t cannot watch a completion port (and libuv is a Linux-only
+// dependency here).
 //
 //   uv_poll_t  on loop.native_handle(), UV_READABLE: I/O, wakes and posts became ready;
 //   uv_timer_t re-armed after every step from loop.next_timeout() (ms, rounded up);

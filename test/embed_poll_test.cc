@@ -1,5 +1,6 @@
 // A net::Loop embedded in the simplest host there is: a poll(2) loop on the Loop's native
 // handle, sleeping at most next_timeout() (whole ms rounded up; -1 for infinite).
+// Not built for Windows: a completion port is not pollable by poll(2) / WSAPoll.
 #include <errno.h>
 #include <poll.h>
 

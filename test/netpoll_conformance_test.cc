@@ -1,5 +1,11 @@
 // The core (PollDesc + PollCache + timers + BasicNetpoll glue) over every backend built for
 // this target. Cases refer to testing.md numbers.
+//
+// Not built for Windows (POSIX_ONLY): every case drives readiness on a socketpair (or a
+// poll(2) host). The core over IOCP is tested by backends/iocp/iocp_netpoll_test.cc
+// (completion readies a park, deadline/close -> cancel -> wait for the aborted packet, stale
+// packets after slot reuse) and test/netpoll_contract_test.cc (deadlines), and end to end by
+// the net suite (test/net_conformance_test.cc), all of which run on IOCP.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>

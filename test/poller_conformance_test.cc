@@ -1,5 +1,12 @@
 // The Backend conformance suite: written once against poller/backend.h, instantiated for every
 // backend built on this target (test/backend_list.h). Cases refer to testing.md numbers.
+//
+// Not built for Windows (POSIX_ONLY): these are the readiness half of the contract, over POSIX
+// descriptors (socketpairs, signals, close-on-exec, RLIMIT_NOFILE). A completion port reports
+// no readiness; IOCP's counterparts (a packet per completed operation, none for an immediate
+// success, aborted packets after CancelIoEx / closesocket, foreign packets, bad input, 5,000
+// idle sockets) are in backends/iocp/iocp_poller_test.cc, and the portable half of this
+// contract is test/poller_contract_test.cc, which runs on IOCP.
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

@@ -9,6 +9,11 @@
 // (unread data, peers hung up) both loop threads use < 5 % CPU over an idle second (a check
 // against busy-looping, not a speed assertion).
 //
+// Not built for Windows: descriptors, RSS and CPU time are read from /proc, and wine shares one
+// wineserver's descriptor table among all tests running at once (8,000 connections would not
+// fit beside them). The Windows net path is covered by test/net_conformance_test.cc and
+// net/net_windows_test.cc under wine.
+//
 // Knobs (environment): NETPOLL_SOAK_SECONDS (default 60; tools/test passes a short bound),
 // NETPOLL_SOAK_CONNS (concurrent connections; default 8000, 2000 under ASan, 1000 under
 // TSan), NETPOLL_SOAK_SEED. Both ends run in this process: 2 x 8000 descriptors stay under
