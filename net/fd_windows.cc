@@ -61,20 +61,19 @@ IoStatus ReadOp::start() noexcept {
   return IoStatus::again;
 }
 
-IoStatus ReadOp::issue(OVERLAPPED* ov) noexcept {
+DWORD ReadOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
   WSABUF b = wsabuf(buf_.data(), buf_.size());
-  DWORD n = 0, flags = 0;
-  const int r = WSARecv(fd_->sysfd(), &b, 1, &n, &flags, ov, nullptr);
-  if (r == 0 || (!fd_->stream() && truncated(static_cast<DWORD>(WSAGetLastError())))) {
-    res_ = static_cast<std::size_t>(r == 0 ? n : b.len);
-    return IoStatus::done;  // 0 bytes on a stream: end of stream
-  }
-  return issued(r);
+  DWORD flags = 0;
+  return WSARecv(fd_->sysfd(), &b, 1, bytes, &flags, ov, nullptr) == 0 ? 0 : last_error();
 }
 
 IoStatus ReadOp::complete(DWORD bytes, DWORD error) noexcept {
-  if (error && !(truncated(error) && !fd_->stream())) return fail_with(error);
-  res_ = static_cast<std::size_t>(bytes);
+  if (!fd_->stream() && truncated(error)) {  // the buffer is full; POSIX reports its size
+    res_ = std::min(buf_.size(), kMaxWsaBuf);
+    return IoStatus::done;
+  }
+  if (error) return fail_with(error);
+  res_ = static_cast<std::size_t>(bytes);  // 0 on a stream: end of stream
   return IoStatus::done;
 }
 
@@ -86,23 +85,17 @@ IoStatus WriteOp::start() noexcept {
   return IoStatus::again;
 }
 
-IoStatus WriteOp::sent(std::size_t n) noexcept {
-  done_ += n;
-  if (done_ < buf_.size()) return IoStatus::again;
-  res_ = done_;
-  return IoStatus::done;
-}
-
-IoStatus WriteOp::issue(OVERLAPPED* ov) noexcept {
+DWORD WriteOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
   WSABUF b = wsabuf(buf_.data() + done_, buf_.size() - done_);
-  DWORD n = 0;
-  const int r = WSASend(fd_->sysfd(), &b, 1, &n, 0, ov, nullptr);
-  return r == 0 ? sent(n) : issued(r);
+  return WSASend(fd_->sysfd(), &b, 1, bytes, 0, ov, nullptr) == 0 ? 0 : last_error();
 }
 
 IoStatus WriteOp::complete(DWORD bytes, DWORD error) noexcept {
-  // Bytes sent before an error are not reported (as on POSIX).
-  return error ? fail_with(error) : sent(bytes);
+  if (error) return fail_with(error);  // bytes sent before an error are not reported (POSIX)
+  done_ += bytes;
+  if (done_ < buf_.size()) return IoStatus::again;
+  res_ = done_;
+  return IoStatus::done;
 }
 
 IoStatus WritevOp::start() noexcept {
@@ -113,26 +106,21 @@ IoStatus WritevOp::start() noexcept {
   return IoStatus::again;
 }
 
-IoStatus WritevOp::sent(std::size_t n) noexcept {
-  cur_.advance(n);
-  if (!cur_.done()) return IoStatus::again;
-  res_ = cur_.total();
-  return IoStatus::done;
-}
-
-IoStatus WritevOp::issue(OVERLAPPED* ov) noexcept {
+DWORD WritevOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
   // As many buffers per WSASend as the POSIX layer puts in one sendmsg.
   constexpr std::size_t kMaxBufs = 64;
   WSABUF bufs[kMaxBufs];
   DWORD cnt = 0;
   cur_.fill(kMaxBufs, [&](const std::byte* p, std::size_t n) { bufs[cnt++] = wsabuf(p, n); });
-  DWORD n = 0;
-  const int r = WSASend(fd_->sysfd(), bufs, cnt, &n, 0, ov, nullptr);
-  return r == 0 ? sent(n) : issued(r);
+  return WSASend(fd_->sysfd(), bufs, cnt, bytes, 0, ov, nullptr) == 0 ? 0 : last_error();
 }
 
 IoStatus WritevOp::complete(DWORD bytes, DWORD error) noexcept {
-  return error ? fail_with(error) : sent(bytes);
+  if (error) return fail_with(error);
+  cur_.advance(bytes);
+  if (!cur_.done()) return IoStatus::again;
+  res_ = cur_.total();
+  return IoStatus::done;
 }
 
 // --- accept ------------------------------------------------------------------------------------
@@ -141,23 +129,25 @@ AcceptOp::~AcceptOp() {
   if (s_ != kInvalidSocket) os::close_socket(s_);
 }
 
-IoStatus AcceptOp::issue(OVERLAPPED* ov) noexcept {
-  const SOCKET ln = fd_->sysfd();
-  LPFN_ACCEPTEX fn = accept_ex(ln);
-  if (!fn || !get_accept_ex_sockaddrs(ln)) return fail_with(static_cast<DWORD>(WSAEOPNOTSUPP));
-  if (s_ == kInvalidSocket) {
-    Result<NativeSocket> s = os::open_socket(family_, SOCK_STREAM);
-    if (!s) {
-      res_ = s.error();
-      return IoStatus::done;
-    }
-    s_ = *s;
+IoStatus AcceptOp::new_socket() noexcept {
+  Result<NativeSocket> s = os::open_socket(family_, SOCK_STREAM);
+  if (!s) {
+    res_ = s.error();
+    return IoStatus::done;
   }
-  DWORD n = 0;
-  if (fn(ln, s_, addrs_, 0, kAddrSpace, kAddrSpace, &n, ov)) return accepted();
-  const int err = WSAGetLastError();
-  if (err == ERROR_IO_PENDING) return IoStatus::pending;
-  return complete(0, static_cast<DWORD>(err));
+  s_ = *s;
+  return IoStatus::again;
+}
+
+IoStatus AcceptOp::start() noexcept {
+  const SOCKET ln = fd_->sysfd();
+  if (!accept_ex(ln) || !get_accept_ex_sockaddrs(ln)) return fail_with(WSAEOPNOTSUPP);
+  return new_socket();
+}
+
+DWORD AcceptOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
+  const BOOL ok = accept_ex(fd_->sysfd())(fd_->sysfd(), s_, addrs_, 0, kAddrSpace, kAddrSpace, bytes, ov);
+  return ok ? 0 : last_error();
 }
 
 IoStatus AcceptOp::complete(DWORD, DWORD error) noexcept {
@@ -165,7 +155,7 @@ IoStatus AcceptOp::complete(DWORD, DWORD error) noexcept {
   os::close_socket(s_);  // a failed AcceptEx leaves the socket unusable for another one
   s_ = kInvalidSocket;
   // The client gave up before we took it: take the next (POSIX retries ECONNABORTED alike).
-  if (error == ERROR_NETNAME_DELETED || error == WSAECONNRESET) return IoStatus::again;
+  if (error == ERROR_NETNAME_DELETED || error == WSAECONNRESET) return new_socket();
   return fail_with(error);
 }
 
@@ -173,7 +163,7 @@ IoStatus AcceptOp::accepted() noexcept {
   const SOCKET ln = fd_->sysfd();
   if (setsockopt(s_, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, reinterpret_cast<const char*>(&ln),
                  sizeof ln) != 0) {
-    const DWORD err = static_cast<DWORD>(WSAGetLastError());
+    const DWORD err = last_error();
     os::close_socket(s_);
     s_ = kInvalidSocket;
     return fail_with(err);
@@ -191,15 +181,14 @@ IoStatus AcceptOp::accepted() noexcept {
 
 // --- connect -----------------------------------------------------------------------------------
 
-IoStatus ConnectOp::issue(OVERLAPPED* ov) noexcept {
+IoStatus ConnectOp::start() noexcept {
   const SOCKET s = fd_->sysfd();
   if (!fd_->stream()) {  // a datagram "connection" only records the peer: never blocks
-    if (connect(s, to_->get(), to_->len()) != 0) return fail_with(static_cast<DWORD>(WSAGetLastError()));
+    if (connect(s, to_->get(), to_->len()) != 0) return fail_with(last_error());
     res_ = true;
     return IoStatus::done;
   }
-  LPFN_CONNECTEX fn = connect_ex(s);
-  if (!fn) return fail_with(static_cast<DWORD>(WSAEOPNOTSUPP));
+  if (!connect_ex(s)) return fail_with(WSAEOPNOTSUPP);
   // ConnectEx requires a bound socket; the wildcard of the target's family, port 0.
   Result<SockAddr> any = SockAddr::ip("", 0, to_->family());
   if (!any) {
@@ -210,57 +199,47 @@ IoStatus ConnectOp::issue(OVERLAPPED* ov) noexcept {
     res_ = ec;
     return IoStatus::done;
   }
-  DWORD n = 0;
-  if (fn(s, to_->get(), to_->len(), nullptr, 0, &n, ov)) return connected();
-  const int err = WSAGetLastError();
-  if (err == ERROR_IO_PENDING) return IoStatus::pending;
-  return fail_with(static_cast<DWORD>(err));
+  return IoStatus::again;
+}
+
+DWORD ConnectOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
+  const SOCKET s = fd_->sysfd();
+  return connect_ex(s)(s, to_->get(), to_->len(), nullptr, 0, bytes, ov) ? 0 : last_error();
 }
 
 IoStatus ConnectOp::complete(DWORD, DWORD error) noexcept {
-  return error ? fail_with(error) : connected();
-}
-
-IoStatus ConnectOp::connected() noexcept {
+  if (error) return fail_with(error);
   // Without it getpeername, shutdown and getsockname fail on the socket.
   if (setsockopt(fd_->sysfd(), SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0) != 0)
-    return fail_with(static_cast<DWORD>(WSAGetLastError()));
+    return fail_with(last_error());
   res_ = true;
   return IoStatus::done;
 }
 
 // --- datagrams ---------------------------------------------------------------------------------
 
-IoStatus RecvFromOp::issue(OVERLAPPED* ov) noexcept {
+DWORD RecvFromOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
   WSABUF b = wsabuf(buf_.data(), buf_.size());
-  DWORD n = 0, flags = 0;
+  DWORD flags = 0;
   from_len_ = static_cast<INT>(SockAddr::capacity());
-  const int r = WSARecvFrom(fd_->sysfd(), &b, 1, &n, &flags, from_.get(), &from_len_, ov, nullptr);
-  if (r == 0) return received(n);
-  const DWORD err = static_cast<DWORD>(WSAGetLastError());
-  if (truncated(err)) return received(b.len);
-  return issued(r);
+  const int r = WSARecvFrom(fd_->sysfd(), &b, 1, bytes, &flags, from_.get(), &from_len_, ov, nullptr);
+  return r == 0 ? 0 : last_error();
 }
 
 IoStatus RecvFromOp::complete(DWORD bytes, DWORD error) noexcept {
-  if (error && !truncated(error)) return fail_with(error);
-  return received(bytes);
-}
-
-IoStatus RecvFromOp::received(DWORD bytes) noexcept {
+  std::size_t n = bytes;
+  if (truncated(error)) n = std::min(buf_.size(), kMaxWsaBuf);  // full buffer, rest dropped
+  else if (error) return fail_with(error);
   from_.set_len(from_len_);
-  res_ = Datagram{static_cast<std::size_t>(bytes), from_};
+  res_ = Datagram{n, from_};
   return IoStatus::done;
 }
 
-IoStatus SendToOp::issue(OVERLAPPED* ov) noexcept {
+DWORD SendToOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
   WSABUF b = wsabuf(buf_.data(), buf_.size());
-  DWORD n = 0;
-  const int r = WSASendTo(fd_->sysfd(), &b, 1, &n, 0, to_.empty() ? nullptr : to_.get(),
+  const int r = WSASendTo(fd_->sysfd(), &b, 1, bytes, 0, to_.empty() ? nullptr : to_.get(),
                           to_.len(), ov, nullptr);
-  if (r != 0) return issued(r);
-  res_ = static_cast<std::size_t>(n);
-  return IoStatus::done;
+  return r == 0 ? 0 : last_error();
 }
 
 IoStatus SendToOp::complete(DWORD bytes, DWORD error) noexcept {

@@ -3,7 +3,10 @@
 //
 //   lock the direction -> prepare the PollDesc -> issue the call with an OVERLAPPED tagged for
 //   the descriptor's token (IocpOperation::begin)
-//     immediate success: done, and no packet will come (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
+//     immediate success: done, and no packet will come (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS;
+//                     where IocpPoller::skips_completion_on_success() is false, a packet
+//                     does come, and it is waited for like a pending call's)
+//     immediate failure: done (no packet is queued for a call that failed)
 //     WSA_IO_PENDING: park on the PollDesc exactly as EAGAIN parks on POSIX; the completion
 //                     packet readies it (IocpPoller turns it into an event for the direction)
 //     woken by close or a deadline: CancelIoEx, then park for the packet whatever close and
@@ -34,11 +37,10 @@
 
 namespace netpoll::net {
 
-// What an overlapped call (issue) or its completion (complete) leaves the operation to do.
+// What the outcome of a call leaves the operation to do.
 enum class IoStatus : std::uint8_t {
-  done,     // res_ is set
-  again,    // issue another call (a partial send, an aborted client on accept)
-  pending,  // the call is in flight: park for its completion packet
+  done,   // res_ is set
+  again,  // make another call (a partial send, a client that reset before it was accepted)
 };
 
 template <class Derived, class T>
@@ -51,18 +53,14 @@ class OverlappedOp {
 
  protected:
   OverlappedOp(FD* fd, Mode m) noexcept : fd_(fd), mode_(m) {}
-  // After the lock: IoStatus::done to finish without a call (empty buffers).
+  // After the lock: IoStatus::done to finish without a call (empty buffers, a setup error).
   IoStatus start() noexcept { return IoStatus::again; }
   // Derived provides:
-  //   IoStatus issue(OVERLAPPED* ov)          make the call; on immediate success consume it
-  //   IoStatus complete(DWORD bytes, DWORD error)   the dequeued packet's outcome
-  // The result of a call that failed at once: WSA_IO_PENDING, or the error as res_.
-  IoStatus issued(int r) noexcept {
-    if (r == 0) return IoStatus::done;
-    const int err = WSAGetLastError();
-    if (err == WSA_IO_PENDING) return IoStatus::pending;
-    return fail_with(static_cast<DWORD>(err));
-  }
+  //   DWORD call(OVERLAPPED* ov, DWORD* bytes)    make the overlapped call: 0 if it completed
+  //                                               at once (*bytes set), WSA_IO_PENDING, or
+  //                                               the error it failed with at once
+  //   IoStatus complete(DWORD bytes, DWORD error) the outcome, however it arrived
+  static DWORD last_error() noexcept { return static_cast<DWORD>(WSAGetLastError()); }
   IoStatus fail_with(DWORD err) noexcept {
     res_ = winsock_error(err);
     return IoStatus::done;
@@ -83,7 +81,7 @@ class OverlappedOp {
     res_ = ec;
     return finish();
   }
-  bool next(IoStatus s) noexcept;  // after issue / complete: finish, issue again or park
+  bool next(IoStatus s) noexcept;  // after complete(): finish, or make the next call
 
   IocpOperation iop_;
   std::error_code cancelled_;  // why the call was cancelled (closed / deadline exceeded)
@@ -95,7 +93,7 @@ class ReadOp : public OverlappedOp<ReadOp, std::size_t> {
  public:
   ReadOp(FD* fd, std::span<std::byte> buf) noexcept : OverlappedOp(fd, kRead), buf_(buf) {}
   IoStatus start() noexcept;
-  IoStatus issue(OVERLAPPED* ov) noexcept;
+  DWORD call(OVERLAPPED* ov, DWORD* bytes) noexcept;
   IoStatus complete(DWORD bytes, DWORD error) noexcept;
 
  private:
@@ -106,7 +104,7 @@ class WriteOp : public OverlappedOp<WriteOp, std::size_t> {
  public:
   WriteOp(FD* fd, std::span<const std::byte> buf) noexcept : OverlappedOp(fd, kWrite), buf_(buf) {}
   IoStatus start() noexcept;
-  IoStatus issue(OVERLAPPED* ov) noexcept;
+  DWORD call(OVERLAPPED* ov, DWORD* bytes) noexcept;
   IoStatus complete(DWORD bytes, DWORD error) noexcept;
 
  private:
@@ -120,7 +118,7 @@ class WritevOp : public OverlappedOp<WritevOp, std::size_t> {
  public:
   WritevOp(FD* fd, GatherCursor::Buffers bufs) noexcept : OverlappedOp(fd, kWrite), cur_(bufs) {}
   IoStatus start() noexcept;
-  IoStatus issue(OVERLAPPED* ov) noexcept;
+  DWORD call(OVERLAPPED* ov, DWORD* bytes) noexcept;
   IoStatus complete(DWORD bytes, DWORD error) noexcept;
 
  private:
@@ -142,13 +140,15 @@ class AcceptOp : public OverlappedOp<AcceptOp, Accepted> {
   AcceptOp(const AcceptOp&) = delete;
   AcceptOp& operator=(const AcceptOp&) = delete;
   ~AcceptOp();
-  IoStatus issue(OVERLAPPED* ov) noexcept;
+  IoStatus start() noexcept;  // makes the socket to accept into
+  DWORD call(OVERLAPPED* ov, DWORD* bytes) noexcept;
   IoStatus complete(DWORD bytes, DWORD error) noexcept;
 
  private:
   // AcceptEx wants room for each address plus 16 bytes.
   static constexpr DWORD kAddrSpace = sizeof(sockaddr_storage) + 16;
   IoStatus accepted() noexcept;
+  IoStatus new_socket() noexcept;
   int family_;
   NativeSocket s_ = kInvalidSocket;  // the socket being accepted into, until handed over
   alignas(8) char addrs_[2 * kAddrSpace];
@@ -159,11 +159,11 @@ class AcceptOp : public OverlappedOp<AcceptOp, Accepted> {
 class ConnectOp : public OverlappedOp<ConnectOp, bool> {
  public:
   ConnectOp(FD* fd, const SockAddr& to) noexcept : OverlappedOp(fd, kWrite), to_(&to) {}
-  IoStatus issue(OVERLAPPED* ov) noexcept;
+  IoStatus start() noexcept;  // datagrams connect here; streams bind for ConnectEx
+  DWORD call(OVERLAPPED* ov, DWORD* bytes) noexcept;
   IoStatus complete(DWORD bytes, DWORD error) noexcept;
 
  private:
-  IoStatus connected() noexcept;
   const SockAddr* to_;
 };
 
@@ -175,11 +175,10 @@ struct Datagram {
 class RecvFromOp : public OverlappedOp<RecvFromOp, Datagram> {
  public:
   RecvFromOp(FD* fd, std::span<std::byte> buf) noexcept : OverlappedOp(fd, kRead), buf_(buf) {}
-  IoStatus issue(OVERLAPPED* ov) noexcept;
+  DWORD call(OVERLAPPED* ov, DWORD* bytes) noexcept;
   IoStatus complete(DWORD bytes, DWORD error) noexcept;
 
  private:
-  IoStatus received(DWORD bytes) noexcept;
   std::span<std::byte> buf_;
   SockAddr from_;  // written by the kernel until the packet
   INT from_len_ = 0;
@@ -189,7 +188,7 @@ class SendToOp : public OverlappedOp<SendToOp, std::size_t> {
  public:
   SendToOp(FD* fd, std::span<const std::byte> buf, const SockAddr& to) noexcept
       : OverlappedOp(fd, kWrite), buf_(buf), to_(to) {}
-  IoStatus issue(OVERLAPPED* ov) noexcept;
+  DWORD call(OVERLAPPED* ov, DWORD* bytes) noexcept;
   IoStatus complete(DWORD bytes, DWORD error) noexcept;
 
  private:
@@ -201,11 +200,7 @@ class SendToOp : public OverlappedOp<SendToOp, std::size_t> {
 
 template <class Derived, class T>
 bool OverlappedOp<Derived, T>::next(IoStatus s) noexcept {
-  switch (s) {
-    case IoStatus::done: return finish();
-    case IoStatus::pending: phase_ = kPark; return false;
-    case IoStatus::again: break;
-  }
+  if (s == IoStatus::done) return finish();
   // Another call: close and deadlines are checked between calls, as before the first.
   const std::error_code ec = fd_->pd()->check(mode_);
   if (ec && ec != Errc::event_error) return fail(ec);
@@ -240,10 +235,17 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
         phase_ = kIssue;
         break;
       }
-      case kIssue:
-        if (next(self.issue(iop_.begin(pd->token(), mode_ == kRead ? Event::kReadable : Event::kWritable))))
-          return true;
+      case kIssue: {
+        const std::uint32_t dir = mode_ == kRead ? Event::kReadable : Event::kWritable;
+        DWORD bytes = 0;
+        const DWORD r = self.call(iop_.begin(pd->token(), dir), &bytes);
+        if ((r == 0 && !IocpPoller::skips_completion_on_success()) || r == WSA_IO_PENDING) {
+          phase_ = kPark;  // a packet will come
+          break;
+        }
+        if (next(self.complete(bytes, r))) return true;  // done at once: no packet
         break;
+      }
       case kPark:
         if (pd->begin_park(mode_)) {  // the packet was dispatched already
           phase_ = kComplete;

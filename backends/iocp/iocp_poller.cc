@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
 
 #include "poller/wait_deadline.h"
 
@@ -42,6 +44,30 @@ std::uint32_t IocpOperation::direction_of(const OVERLAPPED* ov, ULONG_PTR key) n
   return dir;
 }
 
+namespace {
+// Go's checkSetFileCompletionNotificationModes: skipping is safe only if every TCP provider
+// hands out real (IFS) handles.
+bool all_tcp_providers_ifs() noexcept {
+  INT protocols[] = {IPPROTO_TCP, 0};
+  std::array<WSAPROTOCOL_INFOW, 32> info;
+  DWORD len = sizeof info;
+  const int n = WSAEnumProtocolsW(protocols, info.data(), &len);
+  if (n == SOCKET_ERROR) return false;  // unknown (more than 32, or no Winsock): be safe
+  for (int i = 0; i < n; ++i)
+    if (!(info[static_cast<std::size_t>(i)].dwServiceFlags1 & XP1_IFS_HANDLES)) return false;
+  return true;
+}
+}  // namespace
+
+bool IocpPoller::skips_completion_on_success() noexcept {
+  static const bool skip = [] {
+    const char* force = std::getenv("NETPOLL_IOCP_PACKET_ALWAYS");
+    if (force && *force && std::string_view(force) != "0") return false;
+    return all_tcp_providers_ifs();
+  }();
+  return skip;
+}
+
 IocpPoller::IocpPoller() {
   // Concurrency 1: one thread waits on the port at a time (the Backend contract).
   port_ = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 1);
@@ -62,9 +88,10 @@ std::error_code IocpPoller::register_handle(SOCKET s, Token token) noexcept {
     if (err == ERROR_INVALID_PARAMETER) return Errc::already_registered;
     return win32_code(err);  // ERROR_INVALID_HANDLE: not an open handle
   }
-  // The FD layer relies on this: an overlapped call that succeeds at once has its result and
-  // must not also see a packet (which would complete a later operation on the same slot).
-  if (!SetFileCompletionNotificationModes(h, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
+  // The FD layer reads skips_completion_on_success() too: with skipping, a call that succeeds
+  // at once has its result and no packet; without, it waits for the packet like a pending one.
+  if (skips_completion_on_success() &&
+      !SetFileCompletionNotificationModes(h, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
                                                  FILE_SKIP_SET_EVENT_ON_HANDLE))
     return win32_code(GetLastError());
   PollerCounters::bump(counters_.registrations);

@@ -1,9 +1,10 @@
 // IocpPoller: the Windows Backend (Go's netpoll_windows.go), completion-based.
 //
 // - One I/O completion port. register_handle associates a socket with it under the token as
-//   completion key and sets FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE:
-//   an overlapped call that succeeds at once queues no packet (the caller has the result), one
-//   that returns WSA_IO_PENDING queues exactly one packet when it completes, aborted or not.
+//   completion key and sets FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE
+//   (unless skips_completion_on_success() says it is unsafe here): an overlapped call that
+//   succeeds at once queues no packet (the caller has the result), one that returns
+//   WSA_IO_PENDING queues exactly one packet when it completes, aborted or not.
 // - Readiness does not exist here: the FD layer issues an overlapped operation through an
 //   IocpOperation (one per direction) and parks on its PollDesc as it would on EAGAIN; wait()
 //   turns the operation's completion packet into an Event for that direction (kReadable for
@@ -90,6 +91,15 @@ class IocpPoller {
   ~IocpPoller();
   IocpPoller(const IocpPoller&) = delete;
   IocpPoller& operator=(const IocpPoller&) = delete;
+
+  // Whether register_handle sets FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, so that a call that
+  // succeeds at once queues no packet. Yes, unless a TCP service provider without IFS handles
+  // (a layered provider) is installed: with one, skip-on-success may drop or duplicate packets
+  // (Microsoft KB2568167), so every overlapped call then waits for its packet, as Go does.
+  // NETPOLL_IOCP_PACKET_ALWAYS=1 in the environment asks for that mode (tests run the net
+  // suite in both). Decided once per process, at the first registration (a socket exists, so
+  // Winsock is started).
+  static bool skips_completion_on_success() noexcept;
 
   std::error_code register_handle(SOCKET s, Token token) noexcept;
   std::error_code deregister_handle(SOCKET s) noexcept;
