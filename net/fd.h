@@ -11,7 +11,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <system_error>
 
 #include "core/poll_desc.h"
@@ -78,6 +80,49 @@ class FD {
   bool stream_;
   FdMutex mu_;
   std::atomic<int> life_{2};  // the owner + the open socket
+};
+
+// What every operation on an FD shares, whatever the OS: its FD, direction and result, and
+// the direction's lock that starts it (the OS machines, LockedOp in fd_posix.h and
+// OverlappedOp in fd_windows.h, derive from it and unlock when they finish).
+template <class T>
+class FdOp {
+ public:
+  Result<T> result() noexcept { return std::move(res_); }
+  Result<T> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
+  Loop* loop() const noexcept { return fd_ ? &fd_->loop() : nullptr; }
+
+ protected:
+  FdOp(FD* fd, Mode m) noexcept : fd_(fd), mode_(m) {}
+  enum class Locked : std::uint8_t { yes, queued, closed };
+  // The direction's lock and a reference. queued: `w` is notified when it may be free, call
+  // again. closed: the operation is over, with Errc::closed in res_ (and nothing to unlock).
+  Locked lock(Waiter* w) noexcept {
+    if (fd_) {  // else an operation on an empty or moved-from Conn / Listener
+      switch (fd_->mu().rwlock(mode_ == kRead, w)) {
+        case FdMutex::Lock::acquired: return Locked::yes;
+        case FdMutex::Lock::queued: return Locked::queued;
+        case FdMutex::Lock::closed: break;
+      }
+    }
+    res_ = Errc::closed;
+    return Locked::closed;
+  }
+  void unlock() noexcept { fd_->rwunlock(mode_ == kRead); }
+
+  FD* fd_;
+  Result<T> res_{Errc::invalid_argument};  // replaced when the operation finishes
+  Mode mode_;
+};
+
+struct Accepted {
+  NativeSocket sysfd = kInvalidSocket;
+  SockAddr peer;
+};
+
+struct Datagram {
+  std::size_t size = 0;
+  SockAddr from;
 };
 
 }  // namespace netpoll::net

@@ -32,15 +32,15 @@ namespace netpoll::net {
 enum class IoStatus : std::uint8_t { done, again, park };
 
 template <class Derived, class T>
-class LockedOp {
+class LockedOp : public FdOp<T> {
  public:
   bool step(Waiter* w) noexcept;
-  Result<T> result() noexcept { return std::move(res_); }
-  Result<T> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
-  Loop* loop() const noexcept { return fd_ ? &fd_->loop() : nullptr; }
 
  protected:
-  LockedOp(FD* fd, Mode m) noexcept : fd_(fd), mode_(m) {}
+  using FdOp<T>::fd_;
+  using FdOp<T>::res_;
+  using FdOp<T>::mode_;
+  LockedOp(FD* fd, Mode m) noexcept : FdOp<T>(fd, m) {}
   IoStatus start() noexcept { return IoStatus::again; }
   bool parks_first() const noexcept { return false; }
   // After a failed syscall: EINTR makes the syscall again (step() calls io() again), EAGAIN
@@ -52,21 +52,18 @@ class LockedOp {
     return IoStatus::done;
   }
 
-  FD* fd_;
-  Result<T> res_{Errc::invalid_argument};  // replaced when the operation finishes
-
  private:
+  using typename FdOp<T>::Locked;
   enum Phase : std::uint8_t { kLock, kIo, kPark, kParked, kDone };
   bool finish() noexcept {
     phase_ = kDone;
-    fd_->rwunlock(mode_ == kRead);
+    this->unlock();
     return true;
   }
   bool fail(std::error_code ec) noexcept {
     res_ = ec;
     return finish();
   }
-  Mode mode_;
   Phase phase_ = kLock;
 };
 
@@ -107,11 +104,6 @@ class WritevOp : public LockedOp<WritevOp, std::size_t> {
   GatherCursor cur_;  // persists across EINTR / EAGAIN retries
 };
 
-struct Accepted {
-  NativeSocket sysfd = kInvalidSocket;
-  SockAddr peer;
-};
-
 // accept4 (fallback accept + fcntl), ECONNABORTED retried. EMFILE/ENFILE: the pending clients
 // are accepted with a reserve descriptor and closed at once (they see end of stream), then the
 // Accept parks until the next client: no spin, and accepting resumes when descriptors free up.
@@ -132,11 +124,6 @@ class ConnectOp : public LockedOp<ConnectOp, bool> {
  private:
   const SockAddr* to_;
   bool started_ = false;
-};
-
-struct Datagram {
-  std::size_t size = 0;
-  SockAddr from;
 };
 
 class RecvFromOp : public LockedOp<RecvFromOp, Datagram> {
@@ -168,15 +155,9 @@ bool LockedOp<Derived, T>::step(Waiter* w) noexcept {
   for (;;) {
     switch (phase_) {
       case kLock: {
-        if (!fd_) {  // an operation on an empty or moved-from Conn / Listener
-          res_ = Errc::closed;
-          phase_ = kDone;
-          return true;
-        }
-        const FdMutex::Lock l = fd_->mu().rwlock(mode_ == kRead, w);
-        if (l == FdMutex::Lock::queued) return false;
-        if (l == FdMutex::Lock::closed) {
-          res_ = Errc::closed;
+        const Locked l = this->lock(w);
+        if (l == Locked::queued) return false;
+        if (l == Locked::closed) {
           phase_ = kDone;
           return true;
         }

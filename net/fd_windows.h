@@ -44,15 +44,15 @@ enum class IoStatus : std::uint8_t {
 };
 
 template <class Derived, class T>
-class OverlappedOp {
+class OverlappedOp : public FdOp<T> {
  public:
   bool step(Waiter* w) noexcept;
-  Result<T> result() noexcept { return std::move(res_); }
-  Result<T> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
-  Loop* loop() const noexcept { return fd_ ? &fd_->loop() : nullptr; }
 
  protected:
-  OverlappedOp(FD* fd, Mode m) noexcept : fd_(fd), mode_(m) {}
+  using FdOp<T>::fd_;
+  using FdOp<T>::res_;
+  using FdOp<T>::mode_;
+  OverlappedOp(FD* fd, Mode m) noexcept : FdOp<T>(fd, m) {}
   // After the lock: IoStatus::done to finish without a call (empty buffers, a setup error).
   IoStatus start() noexcept { return IoStatus::again; }
   // Derived provides:
@@ -66,15 +66,13 @@ class OverlappedOp {
     return IoStatus::done;
   }
 
-  FD* fd_;
-  Result<T> res_{Errc::invalid_argument};  // replaced when the operation finishes
-
  private:
+  using typename FdOp<T>::Locked;
   enum Phase : std::uint8_t { kLock, kIssue, kPark, kParked, kComplete, kDrain, kDrainParked, kDrained,
                          kDone };
   bool finish() noexcept {
     phase_ = kDone;
-    fd_->rwunlock(mode_ == kRead);
+    this->unlock();
     return true;
   }
   bool fail(std::error_code ec) noexcept {
@@ -85,7 +83,6 @@ class OverlappedOp {
 
   IocpOperation iop_;
   std::error_code cancelled_;  // why the call was cancelled (closed / deadline exceeded)
-  Mode mode_;
   Phase phase_ = kLock;
 };
 
@@ -126,11 +123,6 @@ class WritevOp : public OverlappedOp<WritevOp, std::size_t> {
   GatherCursor cur_;
 };
 
-struct Accepted {
-  NativeSocket sysfd = kInvalidSocket;
-  SockAddr peer;
-};
-
 // AcceptEx into a socket made beforehand (of the listener's family), then
 // SO_UPDATE_ACCEPT_CONTEXT so getsockname / shutdown work on it. A client that reset before
 // it was accepted (ERROR_NETNAME_DELETED / WSAECONNRESET) is skipped, as on POSIX.
@@ -165,11 +157,6 @@ class ConnectOp : public OverlappedOp<ConnectOp, bool> {
 
  private:
   const SockAddr* to_;
-};
-
-struct Datagram {
-  std::size_t size = 0;
-  SockAddr from;
 };
 
 class RecvFromOp : public OverlappedOp<RecvFromOp, Datagram> {
@@ -216,15 +203,9 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
   for (;;) {
     switch (phase_) {
       case kLock: {
-        if (!fd_) {  // an operation on an empty or moved-from Conn / Listener
-          res_ = Errc::closed;
-          phase_ = kDone;
-          return true;
-        }
-        const FdMutex::Lock l = fd_->mu().rwlock(mode_ == kRead, w);
-        if (l == FdMutex::Lock::queued) return false;
-        if (l == FdMutex::Lock::closed) {
-          res_ = Errc::closed;
+        const Locked l = this->lock(w);
+        if (l == Locked::queued) return false;
+        if (l == Locked::closed) {
           phase_ = kDone;
           return true;
         }
