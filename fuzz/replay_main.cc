@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "test/ran_marker.h"
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
 namespace {
@@ -44,5 +46,5 @@ int main(int argc, char** argv) {
     LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   }
   std::printf("replay: %zu inputs, all passed\n", files.size());
-  return 0;
+  return netpoll::testing::report_ran(0);
 }

@@ -16,10 +16,12 @@ Result<FD*> FD::open(Loop& loop, NativeSocket sysfd, bool stream) noexcept {
     return errno_code(ENOMEM);
   }
   Result<PollDesc*> pd = loop.netpoll().open(sysfd);
-  if (!pd) {
+  std::error_code ec = pd ? os::registered(sysfd, stream) : pd.error();
+  if (ec) {
+    if (pd) (void)loop.netpoll().close(*pd);
     os::close_socket(sysfd);
     delete fd;
-    return pd.error();
+    return ec;
   }
   fd->pd_ = *pd;
   return fd;

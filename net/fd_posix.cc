@@ -81,6 +81,7 @@ IoStatus WritevOp::io() noexcept {
     std::size_t cnt = 0;
     cur_.fill(kMaxIov, [&](const std::byte* p, std::size_t n) {
       iov[cnt++] = iovec{const_cast<std::byte*>(p), n};
+      return true;
     });
     msghdr msg{};
     msg.msg_iov = iov;

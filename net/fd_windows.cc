@@ -1,17 +1,21 @@
 #include "net/fd_windows.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <limits>
 #include <utility>
 
 #include "net/sock.h"
+#include "poller/error.h"
 
 namespace netpoll::net {
 
 namespace {
 
-// One WSABUF carries at most this much. Winsock's lengths are 32-bit; a larger buffer is sent
-// or read in several calls, as a short read or a partial send would be.
+// One call carries at most this much, in one WSABUF or several: Winsock's lengths and byte
+// counts are 32-bit. A larger buffer is sent or read in several calls, as a short read or a
+// partial send would be.
 constexpr std::size_t kMaxWsaBuf = std::numeric_limits<ULONG>::max() / 2 + 1;
 
 WSABUF wsabuf(const std::byte* p, std::size_t n) noexcept {
@@ -24,29 +28,39 @@ WSABUF wsabuf(const std::byte* p, std::size_t n) noexcept {
 bool truncated(DWORD err) noexcept { return err == WSAEMSGSIZE || err == ERROR_MORE_DATA; }
 
 // The Winsock extension functions, looked up once per process (they are the same for every
-// TCP socket of the default provider).
+// TCP socket of the default provider). A failed lookup is not remembered: the next call tries
+// again.
 template <class Fn>
-Fn extension(SOCKET s, GUID id) noexcept {
-  Fn fn = nullptr;
+Fn extension(std::atomic<Fn>& cache, SOCKET s, GUID id) noexcept {
+  Fn fn = cache.load(std::memory_order_acquire);
+  if (fn) return fn;
   DWORD n = 0;
   if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &fn, sizeof fn, &n,
                nullptr, nullptr) != 0)
     return nullptr;
+  cache.store(fn, std::memory_order_release);
   return fn;
 }
 
+std::atomic<LPFN_ACCEPTEX> g_accept_ex{nullptr};
+std::atomic<LPFN_GETACCEPTEXSOCKADDRS> g_get_accept_ex_sockaddrs{nullptr};
+std::atomic<LPFN_CONNECTEX> g_connect_ex{nullptr};
+
 LPFN_ACCEPTEX accept_ex(SOCKET s) noexcept {
-  static const LPFN_ACCEPTEX fn = extension<LPFN_ACCEPTEX>(s, WSAID_ACCEPTEX);
-  return fn;
+  return extension(g_accept_ex, s, WSAID_ACCEPTEX);
 }
 LPFN_GETACCEPTEXSOCKADDRS get_accept_ex_sockaddrs(SOCKET s) noexcept {
-  static const LPFN_GETACCEPTEXSOCKADDRS fn =
-      extension<LPFN_GETACCEPTEXSOCKADDRS>(s, WSAID_GETACCEPTEXSOCKADDRS);
-  return fn;
+  return extension(g_get_accept_ex_sockaddrs, s, WSAID_GETACCEPTEXSOCKADDRS);
 }
 LPFN_CONNECTEX connect_ex(SOCKET s) noexcept {
-  static const LPFN_CONNECTEX fn = extension<LPFN_CONNECTEX>(s, WSAID_CONNECTEX);
-  return fn;
+  return extension(g_connect_ex, s, WSAID_CONNECTEX);
+}
+
+// A send that succeeded with nothing sent while bytes remain would repeat forever; POSIX
+// reports the same case (send returning 0) as EIO.
+IoStatus nothing_sent(Result<std::size_t>& res) noexcept {
+  res = errno_code(EIO);
+  return IoStatus::done;
 }
 
 }  // namespace
@@ -92,6 +106,7 @@ DWORD WriteOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
 
 IoStatus WriteOp::complete(DWORD bytes, DWORD error) noexcept {
   if (error) return fail_with(error);  // bytes sent before an error are not reported (POSIX)
+  if (bytes == 0) return nothing_sent(res_);
   done_ += bytes;
   if (done_ < buf_.size()) return IoStatus::again;
   res_ = done_;
@@ -111,12 +126,21 @@ DWORD WritevOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
   constexpr std::size_t kMaxBufs = 64;
   WSABUF bufs[kMaxBufs];
   DWORD cnt = 0;
-  cur_.fill(kMaxBufs, [&](const std::byte* p, std::size_t n) { bufs[cnt++] = wsabuf(p, n); });
+  std::size_t total = 0;
+  // Pieces in order, up to kMaxWsaBuf in all: a piece cut short ends the call, so what is sent
+  // is always a prefix of what is left (the cursor advances by the count as a prefix).
+  cur_.fill(kMaxBufs, [&](const std::byte* p, std::size_t n) {
+    const std::size_t take = std::min(n, kMaxWsaBuf - total);
+    bufs[cnt++] = wsabuf(p, take);
+    total += take;
+    return take == n && total < kMaxWsaBuf;
+  });
   return WSASend(fd_->sysfd(), bufs, cnt, bytes, 0, ov, nullptr) == 0 ? 0 : last_error();
 }
 
 IoStatus WritevOp::complete(DWORD bytes, DWORD error) noexcept {
   if (error) return fail_with(error);
+  if (bytes == 0) return nothing_sent(res_);
   cur_.advance(bytes);
   if (!cur_.done()) return IoStatus::again;
   res_ = cur_.total();
@@ -183,7 +207,10 @@ IoStatus AcceptOp::accepted() noexcept {
 
 IoStatus ConnectOp::start() noexcept {
   const SOCKET s = fd_->sysfd();
-  if (!fd_->stream()) {  // a datagram "connection" only records the peer: never blocks
+  // ConnectEx is for TCP. A datagram "connection" only records the peer, and a Unix-domain
+  // connect has no handshake to wait for: connect() returns at once for both (as in Go).
+  const bool ip = to_->family() == AF_INET || to_->family() == AF_INET6;
+  if (!fd_->stream() || !ip) {
     if (connect(s, to_->get(), to_->len()) != 0) return fail_with(last_error());
     res_ = true;
     return IoStatus::done;

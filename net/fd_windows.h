@@ -32,10 +32,19 @@
 #include "net/os_socket.h"
 #include "net/sockaddr.h"
 #include "net/winsock_error.h"
+#include "poller/error.h"
 #include "poller/poller.h"
 #include "poller/result.h"
 
 namespace netpoll::net {
+
+// Whether a call on a socket that succeeds at once queues no completion packet. One rule for
+// both sides: os::registered (net_windows.cc) sets the socket's mode by it when the FD opens,
+// and the operations read it to know whether to wait for a packet. Stream sockets only (on a
+// datagram socket a truncated receive may still queue one), and only where skipping is safe.
+inline bool skips_packet_on_success(bool stream) noexcept {
+  return stream && IocpPoller::completion_skipping_safe();
+}
 
 // What the outcome of a call leaves the operation to do.
 enum class IoStatus : std::uint8_t {
@@ -72,7 +81,9 @@ class OverlappedOp : public FdOp<T> {
                          kDone };
   bool finish() noexcept {
     phase_ = kDone;
+    Loop& loop = fd_->loop();  // unlock may free the FD
     this->unlock();
+    loop.unhold();
     return true;
   }
   bool fail(std::error_code ec) noexcept {
@@ -209,6 +220,7 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
           phase_ = kDone;
           return true;
         }
+        fd_->loop().hold();  // before the PollDesc is looked at (see Loop::hold)
         pd = fd_->pd();
         const std::error_code ec = pd->prepare(mode_);
         if (ec && ec != Errc::event_error) return fail(ec);
@@ -220,7 +232,7 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
         const std::uint32_t dir = mode_ == kRead ? Event::kReadable : Event::kWritable;
         DWORD bytes = 0;
         const DWORD r = self.call(iop_.begin(pd->token(), dir), &bytes);
-        if ((r == 0 && !IocpPoller::skips_completion_on_success()) || r == WSA_IO_PENDING) {
+        if ((r == 0 && !skips_packet_on_success(fd_->stream())) || r == WSA_IO_PENDING) {
           phase_ = kPark;  // a packet will come
           break;
         }
@@ -241,17 +253,27 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
           break;
         }
         const std::error_code ec = pd->check(mode_);
-        if (!ec || ec == Errc::event_error) {  // a deadline that was reset since: wait again
+        if (!ec) {  // a deadline that was reset since: wait again
           phase_ = kPark;
           break;
         }
-        cancelled_ = ec;
+        // Closed, past the deadline, or (never from IocpPoller today) an error event.
+        cancelled_ = ec == Errc::event_error ? fd_->socket_error() : ec;
         // ERROR_NOT_FOUND: it completed meanwhile; its packet is on the way all the same.
-        CancelIoEx(reinterpret_cast<HANDLE>(fd_->sysfd()), iop_.overlapped());
+        // Anything else would leave the call, and this operation, waiting forever.
+        if (!CancelIoEx(reinterpret_cast<HANDLE>(fd_->sysfd()), iop_.overlapped()) &&
+            GetLastError() != ERROR_NOT_FOUND)
+          fatal("CancelIoEx failed on a pending socket operation");
         phase_ = kDrain;
         break;
       }
       case kComplete: {
+        // Only this call's own packet may end it: a wake while the OVERLAPPED is still the
+        // kernel's (a stray packet) must not hand its memory back. Park again.
+        if (!HasOverlappedIoCompleted(iop_.overlapped())) {
+          phase_ = kPark;
+          break;
+        }
         const IocpOperation::Outcome o = iop_.result(fd_->sysfd());
         if (next(self.complete(o.bytes, o.error))) return true;
         break;
@@ -269,6 +291,10 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
         phase_ = pd->end_park(mode_) ? kDrained : kDrain;
         break;
       case kDrained: {
+        if (!HasOverlappedIoCompleted(iop_.overlapped())) {  // as in kComplete
+          phase_ = kDrain;
+          break;
+        }
         const IocpOperation::Outcome o = iop_.result(fd_->sysfd());
         if (o.error == ERROR_OPERATION_ABORTED) return fail(cancelled_);
         // It finished before the cancel took: keep what it did (bytes a read consumed must be

@@ -16,18 +16,17 @@ class GatherCursor {
   std::size_t total() const noexcept { return total_; }
   bool done() const noexcept { return written_ == total_; }
 
-  // Calls add(data, size) for each unwritten, non-empty piece in order, at most `max` of them;
-  // returns how many it passed.
+  // Calls add(data, size) for each unwritten, non-empty piece in order, at most `max` of them,
+  // until add returns false (it took only part of the piece, or wants no more).
   template <class F>
-  std::size_t fill(std::size_t max, F add) const {
+  void fill(std::size_t max, F add) const {
     std::size_t cnt = 0;
     for (std::size_t i = index_; i < bufs_.size() && cnt < max; ++i) {
       const std::size_t skip = i == index_ ? offset_ : 0;
       if (bufs_[i].size() == skip) continue;
-      add(bufs_[i].data() + skip, bufs_[i].size() - skip);
       ++cnt;
+      if (!add(bufs_[i].data() + skip, bufs_[i].size() - skip)) return;
     }
-    return cnt;
   }
 
   // n more bytes were written (n <= what is left).

@@ -104,13 +104,15 @@ void Loop::run() {
 
 std::size_t Loop::shutdown(Timeout limit) {
   if (current()) fatal("Loop::shutdown called from a Loop thread");
+  shutting_down_.store(true, std::memory_order_seq_cst);
   np_.evict_all();
   const std::int64_t end = limit.is_infinite() ? INT64_MAX : now_ns() + limit.nanoseconds();
-  while (spawned() > 0) {
+  while (spawned() > 0 || held_.load(std::memory_order_seq_cst) > 0) {
     const std::int64_t left = end - now_ns();
     if (left <= 0) break;
     run_once(limit.is_infinite() ? Timeout::infinite() : Timeout::after_ns(left));
   }
+  shutting_down_.store(false, std::memory_order_seq_cst);
   return spawned();
 }
 

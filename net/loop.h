@@ -88,7 +88,8 @@ class Loop {
   // Ends what runs on this Loop before it is destroyed: evicts every descriptor (every pending
   // and later operation on them fails with Errc::closed, so coroutines waiting on I/O unwind)
   // and steps the Loop until every spawned task has finished or `limit` has passed (a
-  // coroutine in sleep_for finishes when its timer fires). Returns the spawned tasks still
+  // coroutine in sleep_for finishes when its timer fires), and, on a completion backend, until
+  // every cancelled call's packet came back (see hold()). Returns the spawned tasks still
   // running (0: nothing is left to leak). Not from a Loop thread.
   std::size_t shutdown(Timeout limit);
 
@@ -120,6 +121,20 @@ class Loop {
   // Tasks started by spawn() that have not finished yet.
   std::size_t spawned() const noexcept { return spawned_.load(std::memory_order_relaxed); }
 
+  // Completion backends (Windows): an operation holds the Loop from taking its direction's
+  // lock until it finishes, because a call it made is the kernel's until the Loop thread
+  // dequeues its packet, and an operation on a plain thread (not a spawned task) may be
+  // waiting for exactly that. shutdown() polls until none is held. Sequentially consistent:
+  // the hold is visible before the operation looks at its PollDesc, so shutdown (which evicts
+  // first, then looks here) cannot miss an operation that did not see the eviction.
+  void hold() noexcept { held_.fetch_add(1, std::memory_order_seq_cst); }
+  void unhold() noexcept {
+    // The last one out wakes a shutdown() that may be asleep in the poller waiting for it.
+    if (held_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        shutting_down_.load(std::memory_order_seq_cst))
+      np_.wake();
+  }
+
  private:
   friend class LoopTask;
   friend struct detail::TaskPromiseBase;
@@ -146,6 +161,8 @@ class Loop {
   std::atomic<std::uint32_t> schedulers_{0};  // threads inside schedule()'s remote path
   std::atomic<bool> stop_{false};
   std::atomic<std::size_t> spawned_{0};
+  std::atomic<std::size_t> held_{0};  // see hold()
+  std::atomic<bool> shutting_down_{false};
   std::uint32_t budget_ = kInlineBudget;  // the Loop thread only
   std::atomic<const void*> last_stepper_{nullptr};  // a per-thread tag of the last stepping thread
 };

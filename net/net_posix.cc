@@ -39,6 +39,8 @@ Result<NativeSocket> open_socket(int family, int type) noexcept {
   return s;
 }
 
+std::error_code registered(NativeSocket, bool) noexcept { return {}; }
+
 // Never retried on EINTR: Linux has released the descriptor whatever close returns.
 void close_socket(NativeSocket s) noexcept { sys.close(s); }
 

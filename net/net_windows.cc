@@ -23,6 +23,17 @@ Result<SockAddr> address(int(WSAAPI* get)(SOCKET, sockaddr*, int*), SOCKET s) no
 }
 }  // namespace
 
+namespace {
+// Windows fails the next receive with WSAECONNRESET when an earlier datagram drew an ICMP
+// port-unreachable; POSIX reports that only on a connected socket. Turned off, as Go does.
+void udp_connreset_off(SOCKET s, int type) noexcept {
+  if (type != SOCK_DGRAM) return;
+  BOOL off = FALSE;
+  DWORD n = 0;
+  WSAIoctl(s, SIO_UDP_CONNRESET, &off, sizeof off, nullptr, 0, &n, nullptr, nullptr);
+}
+}  // namespace
+
 std::error_code startup() noexcept {
   // Once per process and never undone, as a library must: WSACleanup would pull Winsock from
   // under any other user in the process (and under wine, WSACleanup after cancelled
@@ -39,14 +50,13 @@ Result<NativeSocket> open_socket(int family, int type) noexcept {
   // Overlapped (the only kind the completion port can drive) and not inherited by children.
   const SOCKET s = WSASocketW(family, type, 0, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
   if (s == INVALID_SOCKET) return last_error();
-  if (type == SOCK_DGRAM) {
-    // Windows fails the next receive with WSAECONNRESET when an earlier datagram drew an ICMP
-    // port-unreachable; POSIX reports that only on a connected socket. Turned off, as Go does.
-    BOOL off = FALSE;
-    DWORD n = 0;
-    WSAIoctl(s, SIO_UDP_CONNRESET, &off, sizeof off, nullptr, 0, &n, nullptr, nullptr);
-  }
+  udp_connreset_off(s, type);
   return s;
+}
+
+std::error_code registered(NativeSocket s, bool stream) noexcept {
+  if (!skips_packet_on_success(stream)) return {};
+  return IocpPoller::skip_completion_on_success(s);
 }
 
 void close_socket(NativeSocket s) noexcept { closesocket(s); }
@@ -92,6 +102,10 @@ Result<Conn> FileConn(Loop& loop, NativeSocket s) {
   Result<SockAddr> peer = os::peer_address(s);  // none: an unconnected datagram socket
   Result<Network> n = network_of(local->family(), type);
   if (!n) return n.error();
+  // As sockets netpoll makes: not inherited by child processes, no ICMP resets on UDP reads.
+  if (!SetHandleInformation(reinterpret_cast<HANDLE>(s), HANDLE_FLAG_INHERIT, 0))
+    return winsock_error(GetLastError());
+  os::udp_connreset_off(s, type);
   Result<FD*> fd = FD::open(loop, s, type == SOCK_STREAM);
   if (!fd) return fd.error();
   return Conn(*fd, *n, *local, peer ? *peer : SockAddr());

@@ -256,6 +256,22 @@ TEST_CASE("UDP: a datagram longer than the buffer is truncated, not an error") {
       REQUIRE(g);
       gone = g->LocalAddr();
     }
+    // The next receive has nothing to read and stays pending: only its own packet may end it
+    // (a datagram socket gets no skip-on-success, so the truncated receive's packet, if any,
+    // was its own and not a stray one for this read).
+    Result<Datagram> later{Errc::invalid_argument};
+    bool got_later = false;
+    loop.spawn([](PacketConn& pc, char* out, Result<Datagram>& r, bool& done) -> Task<void> {
+      r = co_await pc.ReadFrom(std::as_writable_bytes(std::span<char>(out, 4)));
+      done = true;
+    }(*b, buf, later, got_later));
+    co_await sleep_for(loop, 20ms);
+    CHECK(!got_later);
+    REQUIRE(co_await a->WriteTo(as_bytes(std::string_view("abc")), b->LocalAddr()));
+    while (!got_later) co_await sleep_for(loop, 1ms);
+    REQUIRE(later);
+    CHECK(later->size == 3);
+    CHECK(std::string(buf, 3) == "abc");
     REQUIRE(co_await b->WriteTo(as_bytes(std::string_view("lost")), gone));
     REQUIRE(co_await a->WriteTo(as_bytes(std::string_view("next")), b->LocalAddr()));
     Result<Datagram> e = co_await b->ReadFrom(std::as_writable_bytes(std::span<char>(buf)));

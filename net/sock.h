@@ -18,6 +18,9 @@ std::error_code startup() noexcept;
 // A socket that the poller can drive (POSIX: nonblocking; Windows: overlapped) and that child
 // processes do not inherit.
 Result<NativeSocket> open_socket(int family, int type) noexcept;
+// After the socket was registered with the Loop's poller (FD::open): Windows chooses there
+// whether a call that succeeds at once still queues a completion packet (fd_windows.h).
+std::error_code registered(NativeSocket s, bool stream) noexcept;
 // Never retried: the descriptor is gone whatever the call returns.
 void close_socket(NativeSocket s) noexcept;
 std::error_code set_int(NativeSocket s, int level, int name, int value) noexcept;

@@ -695,6 +695,24 @@ TEST_CASE("move-assigning a Conn closes the descriptor it held and takes the oth
   }());
 }
 
+TEST_CASE("Loop::shutdown also ends operations of plain threads parked on its descriptors") {
+  // On a completion backend the woken read must still get its cancelled call's packet back,
+  // which only the Loop's poller can dequeue: shutdown keeps polling until it has.
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+  std::error_code err;
+  std::thread reader([&] {
+    char b[16];
+    err = p.server.Read(std::span<char>(b)).wait().error();
+  });
+  std::this_thread::sleep_for(20ms);  // let it park (correctness does not depend on it)
+  CHECK(loop.shutdown(Timeout::after(10s)) == 0);
+  reader.join();
+  CHECK(err == Errc::closed);
+}
+
 TEST_CASE("Loop::shutdown ends coroutines parked on I/O, so nothing leaks with the Loop") {
   // The leak checker of the ASan run fails this test if a frame or an FD is left behind.
   int ended = 0;

@@ -5,9 +5,10 @@
 #include "net/net.h"
 
 TEST_CASE("this run waits for a completion packet even for calls that succeed at once") {
-  // A socket must exist first: the mode is decided at the first registration.
+  // Winsock must be started first (the check enumerates its providers).
   netpoll::net::Loop loop;
   netpoll::Result<netpoll::net::Listener> ln = netpoll::net::Listen(loop, "tcp4", "127.0.0.1:0");
   REQUIRE(ln);
-  CHECK(!netpoll::IocpPoller::skips_completion_on_success());
+  CHECK(!netpoll::IocpPoller::completion_skipping_safe());
+  CHECK(!netpoll::net::skips_packet_on_success(/*stream=*/true));
 }

@@ -5,11 +5,12 @@
 #include <iostream>
 
 #include "doctest/doctest.h"
+#include "test/ran_marker.h"
 
 int main(int argc, char** argv) {
   std::cout << std::unitbuf;
   doctest::Context ctx;
   ctx.setOption("duration", true);
   ctx.applyCommandLine(argc, argv);  // after the defaults: the command line overrides them
-  return ctx.run();
+  return netpoll::testing::report_ran(ctx.run());
 }

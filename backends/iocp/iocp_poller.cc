@@ -59,13 +59,21 @@ bool all_tcp_providers_ifs() noexcept {
 }
 }  // namespace
 
-bool IocpPoller::skips_completion_on_success() noexcept {
-  static const bool skip = [] {
+bool IocpPoller::completion_skipping_safe() noexcept {
+  static const bool safe = [] {
     const char* force = std::getenv("NETPOLL_IOCP_PACKET_ALWAYS");
     if (force && *force && std::string_view(force) != "0") return false;
     return all_tcp_providers_ifs();
   }();
-  return skip;
+  return safe;
+}
+
+std::error_code IocpPoller::skip_completion_on_success(SOCKET s) noexcept {
+  if (!SetFileCompletionNotificationModes(reinterpret_cast<HANDLE>(s),
+                                          FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
+                                              FILE_SKIP_SET_EVENT_ON_HANDLE))
+    return win32_code(GetLastError());
+  return {};
 }
 
 IocpPoller::IocpPoller() {
@@ -88,12 +96,6 @@ std::error_code IocpPoller::register_handle(SOCKET s, Token token) noexcept {
     if (err == ERROR_INVALID_PARAMETER) return Errc::already_registered;
     return win32_code(err);  // ERROR_INVALID_HANDLE: not an open handle
   }
-  // The FD layer reads skips_completion_on_success() too: with skipping, a call that succeeds
-  // at once has its result and no packet; without, it waits for the packet like a pending one.
-  if (skips_completion_on_success() &&
-      !SetFileCompletionNotificationModes(h, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
-                                                 FILE_SKIP_SET_EVENT_ON_HANDLE))
-    return win32_code(GetLastError());
   PollerCounters::bump(counters_.registrations);
   return {};
 }

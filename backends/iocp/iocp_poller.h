@@ -1,10 +1,10 @@
 // IocpPoller: the Windows Backend (Go's netpoll_windows.go), completion-based.
 //
 // - One I/O completion port. register_handle associates a socket with it under the token as
-//   completion key and sets FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE
-//   (unless skips_completion_on_success() says it is unsafe here): an overlapped call that
-//   succeeds at once queues no packet (the caller has the result), one that returns
-//   WSA_IO_PENDING queues exactly one packet when it completes, aborted or not.
+//   completion key. An overlapped call that returns WSA_IO_PENDING queues exactly one packet
+//   when it completes, aborted or not; one that succeeds at once queues one too, unless the
+//   socket was given skip_completion_on_success() (the FD layer does that for stream sockets
+//   where it is safe).
 // - Readiness does not exist here: the FD layer issues an overlapped operation through an
 //   IocpOperation (one per direction) and parks on its PollDesc as it would on EAGAIN; wait()
 //   turns the operation's completion packet into an Event for that direction (kReadable for
@@ -92,14 +92,18 @@ class IocpPoller {
   IocpPoller(const IocpPoller&) = delete;
   IocpPoller& operator=(const IocpPoller&) = delete;
 
-  // Whether register_handle sets FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, so that a call that
-  // succeeds at once queues no packet. Yes, unless a TCP service provider without IFS handles
-  // (a layered provider) is installed: with one, skip-on-success may drop or duplicate packets
-  // (Microsoft KB2568167), so every overlapped call then waits for its packet, as Go does.
-  // NETPOLL_IOCP_PACKET_ALWAYS=1 in the environment asks for that mode (tests run the net
-  // suite in both). Decided once per process, at the first registration (a socket exists, so
-  // Winsock is started).
-  static bool skips_completion_on_success() noexcept;
+  // Whether skipping packets for calls that succeed at once is safe in this process: yes
+  // unless a TCP service provider without IFS handles (a layered provider) is installed, with
+  // which skip-on-success may lose or duplicate packets (Microsoft KB2568167; Go makes the same
+  // check). NETPOLL_IOCP_PACKET_ALWAYS=1 in the environment says no (tests run the net suite
+  // both ways). Decided once per process, at the first call (Winsock must be started).
+  static bool completion_skipping_safe() noexcept;
+  // Sets FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE on a socket, so
+  // that a call that succeeds at once queues no packet (the caller has its result). For the
+  // layer that issues the calls to choose: only where completion_skipping_safe(), and only for
+  // stream sockets (on datagram sockets a truncated receive can still queue a packet: Go and
+  // libuv keep it off for UDP). Without it, every call's packet comes, immediate or not.
+  static std::error_code skip_completion_on_success(SOCKET s) noexcept;
 
   std::error_code register_handle(SOCKET s, Token token) noexcept;
   std::error_code deregister_handle(SOCKET s) noexcept;

@@ -68,8 +68,9 @@ TEST_CASE("iocp: an operation that succeeds at once queues no packet") {
   IocpPoller p;
   Pair pr;
   REQUIRE(!p.register_handle(pr.b, kA));
-  // Every TCP provider here has IFS handles (no layered provider), so skipping is on.
-  REQUIRE(IocpPoller::skips_completion_on_success());
+  // Every TCP provider here has IFS handles (no layered provider), so skipping is safe.
+  REQUIRE(IocpPoller::completion_skipping_safe());
+  REQUIRE(!IocpPoller::skip_completion_on_success(pr.b));
   REQUIRE(send(pr.a, "abc", 3, 0) == 3);
   std::this_thread::sleep_for(20ms);  // let the bytes arrive (a pending result is also fine)
   IocpOperation rop;
@@ -91,6 +92,21 @@ TEST_CASE("iocp: an operation that succeeds at once queues no packet") {
   CHECK(wait_once(p, evs, Timeout::after(50ms)) == 0);
 }
 
+TEST_CASE("iocp: without skip_completion_on_success, a call done at once still queues its packet") {
+  Winsock ws;
+  IocpPoller p;
+  Pair pr;
+  REQUIRE(!p.register_handle(pr.b, kA));
+  IocpOperation wop;
+  REQUIRE(start_send(pr.b, wop, kA, "xyz", 3) == 0);  // a few bytes: sent at once
+  Event evs[4];
+  REQUIRE(wait_once(p, evs, Timeout::after(10s)) == 1);  // ... and its packet comes all the same
+  CHECK(evs[0].token == kA);
+  CHECK(evs[0].flags == Event::kWritable);
+  CHECK(evs[0].result == 3);
+  CHECK(wait_once(p, evs, Timeout::after(20ms)) == 0);  // exactly one
+}
+
 TEST_CASE("iocp: a send that has to wait completes as writable") {
   Winsock ws;
   IocpPoller p;
@@ -100,6 +116,8 @@ TEST_CASE("iocp: a send that has to wait completes as writable") {
   setsockopt(pr.a, SOL_SOCKET, SO_RCVBUF, reinterpret_cast<char*>(&small), sizeof small);
   REQUIRE(!p.register_handle(pr.b, kB));
   REQUIRE(!p.register_handle(pr.a, kA));
+  REQUIRE(!IocpPoller::skip_completion_on_success(pr.b));  // immediate successes: no packet
+  REQUIRE(!IocpPoller::skip_completion_on_success(pr.a));
   // More than both socket buffers hold: the send stays pending until the peer reads, which
   // this thread does with overlapped receives on the same port (one thread drives both ends).
   std::vector<char> big(256 << 10, 'x');
