@@ -66,6 +66,17 @@ void Loop::schedule(LoopTask* t) noexcept {
   schedulers_.fetch_sub(1, std::memory_order_release);
 }
 
+void Loop::unhold() noexcept {
+  // The last one out wakes a shutdown() that may be asleep in the poller waiting for it. Once
+  // held_ is 0 that shutdown may return and the Loop be destroyed while this thread is still
+  // in wake(): `schedulers_` makes ~Loop wait, as for schedule().
+  schedulers_.fetch_add(1, std::memory_order_acq_rel);
+  if (held_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+      shutting_down_.load(std::memory_order_seq_cst))
+    np_.wake();
+  schedulers_.fetch_sub(1, std::memory_order_release);
+}
+
 void Loop::drain_remote_slow() noexcept {
   std::lock_guard<Mutex> g(remote_mu_);
   remote_pending_.store(false, std::memory_order_relaxed);
@@ -113,7 +124,7 @@ std::size_t Loop::shutdown(Timeout limit) {
     run_once(limit.is_infinite() ? Timeout::infinite() : Timeout::after_ns(left));
   }
   shutting_down_.store(false, std::memory_order_seq_cst);
-  return spawned();
+  return spawned() + held_.load(std::memory_order_seq_cst);
 }
 
 void Loop::stop() noexcept {

@@ -89,8 +89,9 @@ class Loop {
   // and later operation on them fails with Errc::closed, so coroutines waiting on I/O unwind)
   // and steps the Loop until every spawned task has finished or `limit` has passed (a
   // coroutine in sleep_for finishes when its timer fires), and, on a completion backend, until
-  // every cancelled call's packet came back (see hold()). Returns the spawned tasks still
-  // running (0: nothing is left to leak). Not from a Loop thread.
+  // every cancelled call's packet came back (see hold()). Returns how many spawned tasks and
+  // held operations are still running (0: nothing is left; only then may the Loop be
+  // destroyed). Not from a Loop thread.
   std::size_t shutdown(Timeout limit);
 
   // Any thread: run `fn` on the Loop thread. Allocates (a node per call): for control, not
@@ -128,12 +129,7 @@ class Loop {
   // the hold is visible before the operation looks at its PollDesc, so shutdown (which evicts
   // first, then looks here) cannot miss an operation that did not see the eviction.
   void hold() noexcept { held_.fetch_add(1, std::memory_order_seq_cst); }
-  void unhold() noexcept {
-    // The last one out wakes a shutdown() that may be asleep in the poller waiting for it.
-    if (held_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
-        shutting_down_.load(std::memory_order_seq_cst))
-      np_.wake();
-  }
+  void unhold() noexcept;
 
  private:
   friend class LoopTask;

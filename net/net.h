@@ -164,7 +164,9 @@ Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
 // nonblocking and close-on-exec and registered; on success the Conn owns the socket. Errors
 // before registration (not a socket: ENOTSOCK; a listening socket: EINVAL) leave it to the
 // caller; a registration error closes it. Windows: the socket must have been made overlapped
-// (WSA_FLAG_OVERLAPPED), and the completion port it is associated with cannot change later.
+// (WSA_FLAG_OVERLAPPED), must not be associated with another completion port (an association
+// is for life), and a datagram socket must not have FILE_SKIP_COMPLETION_PORT_ON_SUCCESS set
+// (netpoll would wait for packets that never come).
 Result<Conn> FileConn(Loop& loop, NativeSocket sysfd);
 
 // The addresses `address` names for `network` (blocking: getaddrinfo for names).

@@ -266,3 +266,37 @@ TEST_CASE("iocp: 5,000 idle registered sockets + 1 active") {
   for (SOCKET s : idle) closesocket(s);
   CHECK(p.stats().registrations == kIdle + 1);
 }
+
+TEST_CASE("iocp: a datagram receive truncated at once still queues its packet (the FD waits)") {
+  // STATUS_BUFFER_OVERFLOW is a warning, not a success and not an error: the call returns
+  // WSAEMSGSIZE at once and the packet comes all the same, skip-on-success or not. The FD layer
+  // therefore parks for it (net/fd_windows.h); finishing at once would leave a stray packet
+  // to end the next receive with memory the kernel still owns.
+  Winsock ws;
+  IocpPoller p;
+  SOCKET a = WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, WSA_FLAG_OVERLAPPED);
+  SOCKET b = WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, WSA_FLAG_OVERLAPPED);
+  REQUIRE(a != INVALID_SOCKET);
+  REQUIRE(b != INVALID_SOCKET);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(b, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  int len = sizeof addr;
+  REQUIRE(getsockname(b, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  REQUIRE(!p.register_handle(b, kA));
+  REQUIRE(sendto(a, "0123456789", 10, 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 10);
+  std::this_thread::sleep_for(20ms);  // queued before the receive (a pending one is fine too)
+  IocpOperation rop;
+  char buf[4];
+  const int rc = start_recv(b, rop, kA, buf, sizeof buf);
+  REQUIRE((rc == WSAEMSGSIZE || rc == WSA_IO_PENDING));
+  Event evs[4];
+  REQUIRE(wait_once(p, evs, Timeout::after(10s)) == 1);
+  CHECK(evs[0].token == kA);
+  CHECK(evs[0].result == 4);
+  CHECK(rop.result(b).error == WSAEMSGSIZE);
+  CHECK(wait_once(p, evs, Timeout::after(20ms)) == 0);  // one packet, not two
+  closesocket(a);
+  closesocket(b);
+}
