@@ -9,23 +9,16 @@
 // (unread data, peers hung up) both loop threads use < 5 % CPU over an idle second (a check
 // against busy-looping, not a speed assertion).
 //
-// Not built for Windows: descriptors, RSS and CPU time are read from /proc, and wine shares one
-// wineserver's descriptor table among all tests running at once (8,000 connections would not
-// fit beside them). The Windows net path is covered by test/net_conformance_test.cc and
-// net/net_windows_test.cc under wine.
+// Windows (under wine): the same test over IOCP, handles counted instead of descriptors and
+// the working set instead of RSS; tools/test runs it with fewer connections
+// (NETPOLL_SOAK_CONNS), since every socket is also a descriptor of the one wineserver that all
+// concurrently running tests share.
 //
 // Knobs (environment): NETPOLL_SOAK_SECONDS (default 60; tools/test passes a short bound),
 // NETPOLL_SOAK_CONNS (concurrent connections; default 8000, 2000 under ASan, 1000 under
 // TSan), NETPOLL_SOAK_SEED. Both ends run in this process: 2 x 8000 descriptors stay under
 // the 20,000-descriptor limit.
 #include <doctest/doctest.h>
-
-#include <malloc.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -43,7 +36,7 @@
 
 #include "net/net.h"
 #include "test/alloc_counter.h"
-#include "test/test_util.h"
+#include "test/process_stats.h"
 
 using namespace netpoll;
 using namespace netpoll::net;
@@ -149,7 +142,8 @@ class Pending {
 
 void set_linger_zero(Conn& c) {
   linger lg{1, 0};
-  ::setsockopt(c.native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  ::setsockopt(c.native_handle(), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&lg),
+               sizeof lg);
 }
 
 bool is_reset(std::error_code ec) {
@@ -426,24 +420,7 @@ Task<void> client_slot(ClientCtx& cx, int id, bool once) {
 
 // --- measurements ----------------------------------------------------------------------------------
 
-std::size_t rss_bytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "re");
-  if (!f) return 0;
-  unsigned long size = 0, resident = 0;
-  const int got = std::fscanf(f, "%lu %lu", &size, &resident);
-  std::fclose(f);
-  return got == 2 ? resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) : 0;
-}
-
-std::int64_t thread_cpu_ns(pthread_t t) {
-  clockid_t cid;
-  if (::pthread_getcpuclockid(t, &cid) != 0) return -1;
-  timespec ts{};
-  ::clock_gettime(cid, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-// A Loop on its own thread (ours: the CPU clock needs the pthread).
+// A Loop on its own thread (ours: its CPU time is measured).
 struct LoopRunner {
   Loop loop;
   std::thread thread{[this] { loop.run(); }};
@@ -500,12 +477,12 @@ TEST_CASE("soak: thousands of connections, resets, deadlines; nothing lost, leak
   // RSS) at a quiet point with every connection closed.
   wave(true);
   settle("warm-up");
-  ::malloc_trim(0);
+  netpoll::testing::release_free_memory();
   const std::size_t base_fds = netpoll::testing::open_fd_count();
   const std::size_t base_srv_pds = srv.loop.netpoll().cache().in_use();
   const std::size_t base_cli_pds = cli.loop.netpoll().cache().in_use();
   const std::int64_t base_allocs = netpoll::testing::live_allocation_count();
-  const std::size_t base_rss = rss_bytes();
+  const std::size_t base_rss = netpoll::testing::resident_bytes();
   const std::uint64_t warm_conns = st.conns.load();
 
   // The soak proper.
@@ -517,12 +494,15 @@ TEST_CASE("soak: thousands of connections, resets, deadlines; nothing lost, leak
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   // Back to baseline.
-  ::malloc_trim(0);
+  netpoll::testing::release_free_memory();
   const std::size_t end_fds = netpoll::testing::open_fd_count();
   const std::int64_t end_allocs = netpoll::testing::live_allocation_count();
-  const std::size_t end_rss = rss_bytes();
+  const std::size_t end_rss = netpoll::testing::resident_bytes();
   const std::uint64_t soak_conns = st.conns.load() - warm_conns;
   CHECK(end_fds == base_fds);
+  if (base_fds == 0)
+    MESSAGE("soak: open handles cannot be counted here (0 both times); sockets are covered by "
+            "the PollDesc and heap counts only");
   CHECK(srv.loop.netpoll().cache().in_use() == base_srv_pds);
   CHECK(cli.loop.netpoll().cache().in_use() == base_cli_pds);
   CHECK(srv.loop.netpoll().timers().size() == 0);
@@ -564,15 +544,15 @@ TEST_CASE("soak: thousands of connections, resets, deadlines; nothing lost, leak
   }
   REQUIRE(idle_ready.wait_zero(60s));
   std::this_thread::sleep_for(200ms);  // let the echoes and hang-ups land
-  const std::int64_t srv_cpu0 = thread_cpu_ns(srv.thread.native_handle());
-  const std::int64_t cli_cpu0 = thread_cpu_ns(cli.thread.native_handle());
+  const std::int64_t srv_cpu0 = netpoll::testing::thread_cpu_ns(srv.thread);
+  const std::int64_t cli_cpu0 = netpoll::testing::thread_cpu_ns(cli.thread);
   const auto srv_waits0 = srv.loop.netpoll().backend().stats().waits;
   const auto cli_waits0 = cli.loop.netpoll().backend().stats().waits;
   const auto i0 = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(1s);
   const double idle_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - i0).count() * 1e9;
-  const double srv_idle = (thread_cpu_ns(srv.thread.native_handle()) - srv_cpu0) / idle_wall;
-  const double cli_idle = (thread_cpu_ns(cli.thread.native_handle()) - cli_cpu0) / idle_wall;
+  const double srv_idle = (netpoll::testing::thread_cpu_ns(srv.thread) - srv_cpu0) / idle_wall;
+  const double cli_idle = (netpoll::testing::thread_cpu_ns(cli.thread) - cli_cpu0) / idle_wall;
   const auto srv_waits = srv.loop.netpoll().backend().stats().waits - srv_waits0;
   const auto cli_waits = cli.loop.netpoll().backend().stats().waits - cli_waits0;
   CHECK(srv_idle < 0.05);

@@ -131,27 +131,6 @@ void close_with_reset(Fd& fd) {
   fd.reset();
 }
 
-std::size_t raise_fd_limit() {
-  rlimit rl{};
-  getrlimit(RLIMIT_NOFILE, &rl);
-  if (rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-  return static_cast<std::size_t>(rl.rlim_cur);
-}
-
-std::size_t open_fd_count() {
-  std::size_t n = 0;
-  if (DIR* d = opendir("/proc/self/fd")) {
-    while (dirent* e = readdir(d))
-      if (e->d_name[0] != '.') ++n;
-    closedir(d);
-    --n;  // the DIR's own descriptor
-  }
-  return n;
-}
-
 std::uint32_t flags_for(const std::vector<Event>& evs, Token token, int* count) {
   std::uint32_t f = 0;
   int c = 0;

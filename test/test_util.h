@@ -17,6 +17,7 @@
 #include "poller/event.h"
 #include "poller/timeout.h"
 #include "test/portable_util.h"
+#include "test/process_stats.h"
 
 namespace netpoll::testing {
 
@@ -58,10 +59,6 @@ std::string drain(int fd, bool* eof = nullptr);
 bool would_block_read(int fd);
 // Closes with SO_LINGER {1, 0} so the peer sees a RST.
 void close_with_reset(Fd& fd);
-
-// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
-std::size_t raise_fd_limit();
-std::size_t open_fd_count();
 
 // Waits on the backend until `pred(events so far)` holds or `budget` of waiting elapsed; each
 // wait uses `step` as its timeout. Returns the events seen.
