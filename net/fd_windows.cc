@@ -1,12 +1,12 @@
 #include "net/fd_windows.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <limits>
 #include <utility>
 
 #include "net/sock.h"
+#include "net/sys_windows.h"
 #include "poller/error.h"
 
 namespace netpoll::net {
@@ -26,35 +26,6 @@ WSABUF wsabuf(const std::byte* p, std::size_t n) noexcept {
 // A datagram longer than the buffer: the buffer is full and the rest is dropped, which POSIX
 // reports as a short read, not an error.
 bool truncated(DWORD err) noexcept { return err == WSAEMSGSIZE || err == ERROR_MORE_DATA; }
-
-// The Winsock extension functions, looked up once per process (they are the same for every
-// TCP socket of the default provider). A failed lookup is not remembered: the next call tries
-// again.
-template <class Fn>
-Fn extension(std::atomic<Fn>& cache, SOCKET s, GUID id) noexcept {
-  Fn fn = cache.load(std::memory_order_acquire);
-  if (fn) return fn;
-  DWORD n = 0;
-  if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &fn, sizeof fn, &n,
-               nullptr, nullptr) != 0)
-    return nullptr;
-  cache.store(fn, std::memory_order_release);
-  return fn;
-}
-
-std::atomic<LPFN_ACCEPTEX> g_accept_ex{nullptr};
-std::atomic<LPFN_GETACCEPTEXSOCKADDRS> g_get_accept_ex_sockaddrs{nullptr};
-std::atomic<LPFN_CONNECTEX> g_connect_ex{nullptr};
-
-LPFN_ACCEPTEX accept_ex(SOCKET s) noexcept {
-  return extension(g_accept_ex, s, WSAID_ACCEPTEX);
-}
-LPFN_GETACCEPTEXSOCKADDRS get_accept_ex_sockaddrs(SOCKET s) noexcept {
-  return extension(g_get_accept_ex_sockaddrs, s, WSAID_GETACCEPTEXSOCKADDRS);
-}
-LPFN_CONNECTEX connect_ex(SOCKET s) noexcept {
-  return extension(g_connect_ex, s, WSAID_CONNECTEX);
-}
 
 // A send that succeeded with nothing sent while bytes remain would repeat forever; POSIX
 // reports the same case (send returning 0) as EIO.
@@ -78,7 +49,7 @@ IoStatus ReadOp::start() noexcept {
 DWORD ReadOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
   WSABUF b = wsabuf(buf_.data(), buf_.size());
   DWORD flags = 0;
-  return WSARecv(fd_->sysfd(), &b, 1, bytes, &flags, ov, nullptr) == 0 ? 0 : last_error();
+  return sys.wsa_recv(fd_->sysfd(), &b, 1, bytes, &flags, ov, nullptr) == 0 ? 0 : last_error();
 }
 
 IoStatus ReadOp::complete(DWORD bytes, DWORD error) noexcept {
@@ -101,7 +72,7 @@ IoStatus WriteOp::start() noexcept {
 
 DWORD WriteOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
   WSABUF b = wsabuf(buf_.data() + done_, buf_.size() - done_);
-  return WSASend(fd_->sysfd(), &b, 1, bytes, 0, ov, nullptr) == 0 ? 0 : last_error();
+  return sys.wsa_send(fd_->sysfd(), &b, 1, bytes, 0, ov, nullptr) == 0 ? 0 : last_error();
 }
 
 IoStatus WriteOp::complete(DWORD bytes, DWORD error) noexcept {
@@ -135,7 +106,7 @@ DWORD WritevOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
     total += take;
     return take == n && total < kMaxWsaBuf;
   });
-  return WSASend(fd_->sysfd(), bufs, cnt, bytes, 0, ov, nullptr) == 0 ? 0 : last_error();
+  return sys.wsa_send(fd_->sysfd(), bufs, cnt, bytes, 0, ov, nullptr) == 0 ? 0 : last_error();
 }
 
 IoStatus WritevOp::complete(DWORD bytes, DWORD error) noexcept {
@@ -163,14 +134,10 @@ IoStatus AcceptOp::new_socket() noexcept {
   return IoStatus::again;
 }
 
-IoStatus AcceptOp::start() noexcept {
-  const SOCKET ln = fd_->sysfd();
-  if (!accept_ex(ln) || !get_accept_ex_sockaddrs(ln)) return fail_with(WSAEOPNOTSUPP);
-  return new_socket();
-}
+IoStatus AcceptOp::start() noexcept { return new_socket(); }
 
 DWORD AcceptOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
-  const BOOL ok = accept_ex(fd_->sysfd())(fd_->sysfd(), s_, addrs_, 0, kAddrSpace, kAddrSpace, bytes, ov);
+  const BOOL ok = sys.accept_ex(fd_->sysfd(), s_, addrs_, 0, kAddrSpace, kAddrSpace, bytes, ov);
   return ok ? 0 : last_error();
 }
 
@@ -185,8 +152,8 @@ IoStatus AcceptOp::complete(DWORD, DWORD error) noexcept {
 
 IoStatus AcceptOp::accepted() noexcept {
   const SOCKET ln = fd_->sysfd();
-  if (setsockopt(s_, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, reinterpret_cast<const char*>(&ln),
-                 sizeof ln) != 0) {
+  if (sys.setsockopt(s_, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, reinterpret_cast<const char*>(&ln),
+                     sizeof ln) != 0) {
     const DWORD err = last_error();
     os::close_socket(s_);
     s_ = kInvalidSocket;
@@ -194,8 +161,8 @@ IoStatus AcceptOp::accepted() noexcept {
   }
   sockaddr *local = nullptr, *remote = nullptr;
   INT local_len = 0, remote_len = 0;
-  get_accept_ex_sockaddrs(ln)(addrs_, 0, kAddrSpace, kAddrSpace, &local, &local_len, &remote,
-                              &remote_len);
+  accept_ex_addresses(ln, addrs_, kAddrSpace, kAddrSpace, &local, &local_len, &remote,
+                      &remote_len);
   Accepted a;
   a.sysfd = std::exchange(s_, kInvalidSocket);
   if (remote) a.peer = SockAddr::from(remote, remote_len);
@@ -211,11 +178,10 @@ IoStatus ConnectOp::start() noexcept {
   // connect has no handshake to wait for: connect() returns at once for both (as in Go).
   const bool ip = to_->family() == AF_INET || to_->family() == AF_INET6;
   if (!fd_->stream() || !ip) {
-    if (connect(s, to_->get(), to_->len()) != 0) return fail_with(last_error());
+    if (sys.connect(s, to_->get(), to_->len()) != 0) return fail_with(last_error());
     res_ = true;
     return IoStatus::done;
   }
-  if (!connect_ex(s)) return fail_with(WSAEOPNOTSUPP);
   // ConnectEx requires a bound socket; the wildcard of the target's family, port 0.
   Result<SockAddr> any = SockAddr::ip("", 0, to_->family());
   if (!any) {
@@ -231,13 +197,13 @@ IoStatus ConnectOp::start() noexcept {
 
 DWORD ConnectOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
   const SOCKET s = fd_->sysfd();
-  return connect_ex(s)(s, to_->get(), to_->len(), nullptr, 0, bytes, ov) ? 0 : last_error();
+  return sys.connect_ex(s, to_->get(), to_->len(), nullptr, 0, bytes, ov) ? 0 : last_error();
 }
 
 IoStatus ConnectOp::complete(DWORD, DWORD error) noexcept {
   if (error) return fail_with(error);
   // Without it getpeername, shutdown and getsockname fail on the socket.
-  if (setsockopt(fd_->sysfd(), SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0) != 0)
+  if (sys.setsockopt(fd_->sysfd(), SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0) != 0)
     return fail_with(last_error());
   res_ = true;
   return IoStatus::done;
@@ -249,7 +215,7 @@ DWORD RecvFromOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
   WSABUF b = wsabuf(buf_.data(), buf_.size());
   DWORD flags = 0;
   from_len_ = static_cast<INT>(SockAddr::capacity());
-  const int r = WSARecvFrom(fd_->sysfd(), &b, 1, bytes, &flags, from_.get(), &from_len_, ov, nullptr);
+  const int r = sys.wsa_recv_from(fd_->sysfd(), &b, 1, bytes, &flags, from_.get(), &from_len_, ov, nullptr);
   return r == 0 ? 0 : last_error();
 }
 
@@ -264,7 +230,7 @@ IoStatus RecvFromOp::complete(DWORD bytes, DWORD error) noexcept {
 
 DWORD SendToOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
   WSABUF b = wsabuf(buf_.data(), buf_.size());
-  const int r = WSASendTo(fd_->sysfd(), &b, 1, bytes, 0, to_.empty() ? nullptr : to_.get(),
+  const int r = sys.wsa_send_to(fd_->sysfd(), &b, 1, bytes, 0, to_.empty() ? nullptr : to_.get(),
                           to_.len(), ov, nullptr);
   return r == 0 ? 0 : last_error();
 }

@@ -5,6 +5,7 @@
 
 #include "net/net.h"
 #include "net/sock.h"
+#include "net/sys_windows.h"
 #include "net/winsock_error.h"
 
 namespace netpoll::net {
@@ -48,7 +49,7 @@ std::error_code startup() noexcept {
 Result<NativeSocket> open_socket(int family, int type) noexcept {
   if (auto ec = startup()) return ec;
   // Overlapped (the only kind the completion port can drive) and not inherited by children.
-  const SOCKET s = WSASocketW(family, type, 0, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  const SOCKET s = sys.wsa_socket(family, type, 0, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
   if (s == INVALID_SOCKET) return last_error();
   udp_connreset_off(s, type);
   return s;
@@ -59,24 +60,24 @@ std::error_code registered(NativeSocket s, bool stream) noexcept {
   return IocpPoller::skip_completion_on_success(s);
 }
 
-void close_socket(NativeSocket s) noexcept { closesocket(s); }
+void close_socket(NativeSocket s) noexcept { sys.closesocket(s); }
 
 std::error_code set_int(NativeSocket s, int level, int name, int value) noexcept {
-  return check(setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value));
+  return check(sys.setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value));
 }
 std::error_code bind(NativeSocket s, const SockAddr& a) noexcept {
-  return check(::bind(s, a.get(), a.len()));
+  return check(sys.bind(s, a.get(), a.len()));
 }
-std::error_code listen(NativeSocket s) noexcept { return check(::listen(s, listener_backlog())); }
+std::error_code listen(NativeSocket s) noexcept { return check(sys.listen(s, listener_backlog())); }
 std::error_code listener_options(NativeSocket) noexcept { return {}; }
-std::error_code shutdown(NativeSocket s, int how) noexcept { return check(::shutdown(s, how)); }
-Result<SockAddr> local_address(NativeSocket s) noexcept { return address(getsockname, s); }
-Result<SockAddr> peer_address(NativeSocket s) noexcept { return address(getpeername, s); }
+std::error_code shutdown(NativeSocket s, int how) noexcept { return check(sys.shutdown(s, how)); }
+Result<SockAddr> local_address(NativeSocket s) noexcept { return address(sys.getsockname, s); }
+Result<SockAddr> peer_address(NativeSocket s) noexcept { return address(sys.getpeername, s); }
 
 std::error_code pending_error(NativeSocket s) noexcept {
   int err = 0;
   int len = sizeof err;
-  if (getsockopt(s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&err), &len) != 0) return last_error();
+  if (sys.getsockopt(s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&err), &len) != 0) return last_error();
   return winsock_error(static_cast<DWORD>(err));
 }
 
@@ -92,10 +93,10 @@ Result<Conn> FileConn(Loop& loop, NativeSocket s) {
   if (auto ec = os::startup()) return ec;
   int type = 0, acc = 0;
   int len = sizeof type;
-  if (getsockopt(s, SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &len) != 0)
+  if (sys.getsockopt(s, SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &len) != 0)
     return winsock_error(static_cast<DWORD>(WSAGetLastError()));  // not a socket: ENOTSOCK
   len = sizeof acc;
-  if (getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&acc), &len) == 0 && acc)
+  if (sys.getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&acc), &len) == 0 && acc)
     return std::make_error_code(std::errc::invalid_argument);  // a listener is not a Conn
   Result<SockAddr> local = os::local_address(s);
   if (!local) return local.error();

@@ -10,6 +10,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "net/table_guard.h"
+
 namespace netpoll::net {
 
 struct SysHooks {
@@ -40,15 +42,9 @@ extern SysHooks sys;
 extern const SysHooks kRealSys;
 
 // Restores the whole table when it goes out of scope.
-class HookGuard {
+class HookGuard : public TableGuard<SysHooks> {
  public:
-  HookGuard() noexcept : saved_(sys) {}
-  HookGuard(const HookGuard&) = delete;
-  HookGuard& operator=(const HookGuard&) = delete;
-  ~HookGuard() { sys = saved_; }
-
- private:
-  SysHooks saved_;
+  HookGuard() noexcept : TableGuard(sys) {}
 };
 
 }  // namespace netpoll::net

@@ -5,8 +5,8 @@
 // timers, spawned tasks and heap allocations are counted before and after every run (ASan's
 // leak checker watches the same runs in the sanitizer configs).
 //
-// Not built for Windows (POSIX_ONLY): the hook table is the POSIX net layer's; the Winsock
-// calls of net/net_windows.cc and net/fd_windows.cc have no injection points yet.
+// Not built for Windows (POSIX_ONLY): the hook table is the POSIX net layer's. The Winsock
+// counterpart is net/fault_injection_windows_test.cc (net/sys_windows.h).
 //
 // Table-driven: kRules says, per (syscall, workload step, errno), what must happen; the test
 // counts the calls of a clean run, then for each syscall x call index x errno runs the
