@@ -71,7 +71,7 @@ std::error_code EpollPoller::register_handle(int fd, Token token) noexcept {
   epoll_event ev{};
   ev.events = kRegisterMask;
   ev.data.u64 = token.value;
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+  if (epoll_ctl_fn(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     switch (errno) {
       case EEXIST: return Errc::already_registered;
       case EPERM: return Errc::not_pollable;  // regular files and directories
@@ -89,7 +89,7 @@ std::error_code EpollPoller::deregister_handle(int fd) noexcept {
   if (fd == epfd_ || fd == wakefd_) return Errc::not_registered;
   // Linux < 2.6.9 required a non-null event pointer for DEL; pass one to be safe.
   epoll_event ev{};
-  if (epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev) != 0) {
+  if (epoll_ctl_fn(epfd_, EPOLL_CTL_DEL, fd, &ev) != 0) {
     if (errno == ENOENT) return Errc::not_registered;
     return errno_code(errno);  // EBADF: already closed (the kernel dropped it with the file)
   }
