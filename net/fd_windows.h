@@ -4,8 +4,9 @@
 //   lock the direction -> prepare the PollDesc -> issue the call with an OVERLAPPED tagged for
 //   the descriptor's token (IocpOperation::begin)
 //     immediate success: done, and no packet will come (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS;
-//                     where IocpPoller::skips_completion_on_success() is false, a packet
-//                     does come, and it is waited for like a pending call's)
+//                     where skips_packet_on_success() is false, on datagram sockets and
+//                     wherever a layered provider makes skipping unsafe, a packet does come,
+//                     and it is waited for like a pending call's)
 //     immediate failure: done (no packet is queued for a call that failed), except a datagram
 //                     truncated at once (WSAEMSGSIZE: a warning status, whose packet comes)
 //     WSA_IO_PENDING: park on the PollDesc exactly as EAGAIN parks on POSIX; the completion
@@ -117,7 +118,6 @@ class WriteOp : public OverlappedOp<WriteOp, std::size_t> {
   IoStatus complete(DWORD bytes, DWORD error) noexcept;
 
  private:
-  IoStatus sent(std::size_t n) noexcept;
   std::span<const std::byte> buf_;
   std::size_t done_ = 0;
 };
@@ -131,7 +131,6 @@ class WritevOp : public OverlappedOp<WritevOp, std::size_t> {
   IoStatus complete(DWORD bytes, DWORD error) noexcept;
 
  private:
-  IoStatus sent(std::size_t n) noexcept;
   GatherCursor cur_;
 };
 

@@ -543,7 +543,20 @@ TEST_CASE("soak: thousands of connections, resets, deadlines; nothing lost, leak
     });
   }
   REQUIRE(idle_ready.wait_zero(60s));
-  std::this_thread::sleep_for(200ms);  // let the echoes and hang-ups land
+  // Let the echoes and hang-ups land: until neither loop has polled for 200 ms (bounded; under
+  // wine the hang-ups took longer than a fixed pause, and that work is not a spin).
+  {
+    auto waits = [&] {
+      return srv.loop.netpoll().backend().stats().waits + cli.loop.netpoll().backend().stats().waits;
+    };
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    for (auto last = waits(); std::chrono::steady_clock::now() < give_up;) {
+      std::this_thread::sleep_for(200ms);
+      const auto now = waits();
+      if (now == last) break;
+      last = now;
+    }
+  }
   const std::int64_t srv_cpu0 = netpoll::testing::thread_cpu_ns(srv.thread);
   const std::int64_t cli_cpu0 = netpoll::testing::thread_cpu_ns(cli.thread);
   const auto srv_waits0 = srv.loop.netpoll().backend().stats().waits;

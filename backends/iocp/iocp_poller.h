@@ -6,9 +6,10 @@
 //   socket was given skip_completion_on_success() (the FD layer does that for stream sockets
 //   where it is safe).
 // - Readiness does not exist here: the FD layer issues an overlapped operation through an
-//   IocpOperation (one per direction) and parks on its PollDesc as it would on EAGAIN; wait()
-//   turns the operation's completion packet into an Event for that direction (kReadable for
-//   the read operation, kWritable for the write one) with Event::result = bytes transferred.
+//   IocpOperation (in the operation; one in flight per direction) and parks on its PollDesc as
+//   it would on EAGAIN; wait() turns the operation's completion packet into an Event for that
+//   direction (kReadable for the read operation, kWritable for the write one) with
+//   Event::result = bytes transferred.
 //   The operation's own status is read from its OVERLAPPED (IocpOperation::result).
 // - Foreign and stale packets: a packet is ours only if its OVERLAPPED carries the tag that
 //   IocpOperation::begin wrote for that completion key (the Offset fields, which sockets
