@@ -144,7 +144,8 @@ int accept_fallback(int fd, sockaddr* sa, socklen_t* len) noexcept {
 }
 }  // namespace
 
-// Called once at startup by the net layer so the reserve exists before descriptors run out.
+// Called by Listen (os::prepare_listener), before its socket, so the reserve exists before
+// descriptors run out; only a listener's accept ever uses it.
 void reserve_descriptor_for_emfile() noexcept {
   std::lock_guard<Mutex> g(g_reserve_mu);
   if (g_reserve_fd == -2) g_reserve_fd = open_reserve();

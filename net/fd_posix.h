@@ -28,7 +28,8 @@ namespace netpoll::net {
 // The shared machine of every locked I/O operation: take the direction's lock, check the
 // PollDesc, make the syscall, park on EAGAIN until readiness / deadline / close, unlock.
 // Derived provides `IoStatus io()` (make the syscall; on done it has set res_), and may
-// override `start()` (after the lock; kDone to finish without a syscall, e.g. empty buffers).
+// override `start()` (after the lock; IoStatus::done to finish without a syscall, e.g. empty
+// buffers).
 enum class IoStatus : std::uint8_t { done, again, park };
 
 template <class Derived, class T>

@@ -21,8 +21,8 @@ struct PostedTask final : LoopTask {
 Loop::Loop() = default;
 
 Loop::~Loop() {
-  // A thread still inside schedule() finishes before the members go (see schedule): a few
-  // instructions and at most one write(2), so yielding is enough.
+  // A thread still inside schedule() or unhold() finishes before the members go (see them): a
+  // few instructions and at most one wake, so yielding is enough.
   while (schedulers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   // Posted closures that never ran are freed without running. Other queued tasks belong to suspended
   // coroutines, which are their owners' to end before destroying the Loop (close their

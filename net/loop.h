@@ -90,8 +90,9 @@ class Loop {
   // and steps the Loop until every spawned task has finished or `limit` has passed (a
   // coroutine in sleep_for finishes when its timer fires), and, on a completion backend, until
   // every cancelled call's packet came back (see hold()). Returns how many spawned tasks and
-  // held operations are still running (0: nothing is left; only then may the Loop be
-  // destroyed). Not from a Loop thread.
+  // held operations are still running; nonzero means the Loop must not be destroyed yet. A
+  // plain thread's operation on POSIX is not counted: it returns Errc::closed on its own
+  // thread, and must have returned before the Loop goes. Not from a Loop thread.
   std::size_t shutdown(Timeout limit);
 
   // Any thread: run `fn` on the Loop thread. Allocates (a node per call): for control, not
@@ -154,7 +155,7 @@ class Loop {
   Mutex remote_mu_;
   WaiterList remote_;         // guarded by remote_mu_
   std::atomic<bool> remote_pending_{false};
-  std::atomic<std::uint32_t> schedulers_{0};  // threads inside schedule()'s remote path
+  std::atomic<std::uint32_t> schedulers_{0};  // threads inside schedule()'s remote path or unhold()
   std::atomic<bool> stop_{false};
   std::atomic<std::size_t> spawned_{0};
   std::atomic<std::size_t> held_{0};  // see hold()

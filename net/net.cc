@@ -254,7 +254,7 @@ Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view a
   if (!is_stream(*n)) return AddrErrc::wrong_network_for_call;
   Result<std::vector<SockAddr>> addrs = ResolveAddrs(network, address, true);
   if (!addrs) return addrs.error();
-  if (auto ec = os::startup()) return ec;
+  os::prepare_listener();
   Plan p = listen_plan(*n, addrs->front());
   Result<FD*> fd = bind_socket(loop, *n, p, true);
   if (!fd && p.family == AF_INET6 && (*n == Network::tcp) && fd.error() == std::errc::address_family_not_supported) {
@@ -275,7 +275,6 @@ Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::strin
   if (is_stream(*n) || *n == Network::unix_seqpacket) return AddrErrc::wrong_network_for_call;
   Result<std::vector<SockAddr>> addrs = ResolveAddrs(network, address, true);
   if (!addrs) return addrs.error();
-  if (auto ec = os::startup()) return ec;
   const Plan p = listen_plan(*n, addrs->front());
   Result<FD*> fd = bind_socket(loop, *n, p, false);
   if (!fd) return fd.error();
@@ -383,7 +382,6 @@ Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
   const std::int64_t deadline =
       timeout.count() == 0 ? 0 : now_ns() + std::min<std::int64_t>(timeout.count(), INT64_MAX / 2);
   // (Not a ?: with co_await in one arm: GCC 12 mis-handles the temporaries' lifetimes.)
-  if (auto ec = os::startup()) co_return ec;
   Result<std::vector<SockAddr>> addrs{Errc::invalid_argument};
   if (std::optional<Addrs> literal = resolve_without_lookup(network, address)) addrs = std::move(*literal);
   else addrs = co_await Operation<ResolveOp>(network, address);

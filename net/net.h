@@ -160,7 +160,8 @@ Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::strin
 // in order within the timeout (0 = none), detects a TCP self-connect and retries as Go does.
 Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
                         std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0});
-// Go's FileConn: a Conn around an existing connected socket (TCP, UDP or Unix). It is made
+// Go's FileConn: a Conn around an existing connected socket (TCP, UDP or Unix; another family
+// or type is refused with std::errc::wrong_protocol_type). It is made
 // nonblocking and close-on-exec and registered; on success the Conn owns the socket. Errors
 // before registration (not a socket: ENOTSOCK; a listening socket: EINVAL) leave it to the
 // caller; a registration error closes it. Windows: the socket must have been made overlapped

@@ -19,10 +19,9 @@ void reserve_descriptor_for_emfile() noexcept;  // fd_posix.cc
 
 namespace os {
 
-std::error_code startup() noexcept {
-  reserve_descriptor_for_emfile();
-  return {};
-}
+std::error_code startup() noexcept { return {}; }
+
+void prepare_listener() noexcept { reserve_descriptor_for_emfile(); }
 
 // The fallback is for kernels refusing the type flags.
 Result<NativeSocket> open_socket(int family, int type) noexcept {

@@ -46,6 +46,8 @@ std::error_code startup() noexcept {
   return winsock_error(static_cast<DWORD>(started));
 }
 
+void prepare_listener() noexcept {}
+
 Result<NativeSocket> open_socket(int family, int type) noexcept {
   if (auto ec = startup()) return ec;
   // Overlapped (the only kind the completion port can drive) and not inherited by children.

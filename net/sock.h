@@ -12,9 +12,12 @@
 
 namespace netpoll::net::os {
 
-// Before the first socket of the process (idempotent, thread-safe): WSAStartup on Windows;
-// the descriptor kept in reserve for EMFILE on POSIX.
+// Before the first Winsock call of the process (idempotent, thread-safe): WSAStartup on
+// Windows; nothing on POSIX.
 std::error_code startup() noexcept;
+// Before a listener's socket: on POSIX the descriptor kept in reserve for EMFILE on accept
+// (opened once per process, by the first Listen: only listeners accept); nothing on Windows.
+void prepare_listener() noexcept;
 // A socket that the poller can drive (POSIX: nonblocking; Windows: overlapped) and that child
 // processes do not inherit.
 Result<NativeSocket> open_socket(int family, int type) noexcept;

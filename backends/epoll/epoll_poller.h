@@ -26,7 +26,8 @@ namespace netpoll {
 
 // epoll_ctl as register_handle / deregister_handle make it. Tests swap it to inject what the
 // kernel returns at registration (ENOSPC past fs.epoll.max_user_watches, ENOMEM); the wait and
-// wake paths call the kernel directly. Written only by tests, while no poller is in use.
+// wake paths call the kernel directly. Written only by tests, while no other thread registers
+// or deregisters.
 inline int (*epoll_ctl_fn)(int epfd, int op, int fd, epoll_event* ev) = ::epoll_ctl;
 
 class EpollPoller {
