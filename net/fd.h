@@ -109,6 +109,13 @@ class FdOp {
     return Locked::closed;
   }
   void unlock() noexcept { fd_->rwunlock(mode_ == kRead); }
+  // An empty read or write finishes at once with 0, after the closed check and without a call
+  // (Go). True if `n`, the bytes asked for, is 0; then res_ is set.
+  bool finished_empty(std::size_t n) noexcept {
+    if (n != 0) return false;
+    res_ = std::size_t{0};
+    return true;
+  }
 
   FD* fd_;
   Result<T> res_{Errc::invalid_argument};  // replaced when the operation finishes

@@ -21,10 +21,7 @@ bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK;
 // --- read / write ------------------------------------------------------------------------------
 
 IoStatus ReadOp::start() noexcept {
-  if (buf_.empty()) {  // Go: a zero-length read returns at once (after the closed check)
-    res_ = std::size_t{0};
-    return IoStatus::done;
-  }
+  if (finished_empty(buf_.size())) return IoStatus::done;
   return parks_first() ? IoStatus::park : IoStatus::again;
 }
 
@@ -42,11 +39,7 @@ IoStatus ReadOp::io() noexcept {
 }
 
 IoStatus WriteOp::start() noexcept {
-  if (buf_.empty()) {
-    res_ = std::size_t{0};
-    return IoStatus::done;
-  }
-  return IoStatus::again;
+  return finished_empty(buf_.size()) ? IoStatus::done : IoStatus::again;
 }
 
 IoStatus WriteOp::io() noexcept {
@@ -66,11 +59,7 @@ IoStatus WriteOp::io() noexcept {
 }
 
 IoStatus WritevOp::start() noexcept {
-  if (cur_.total() == 0) {
-    res_ = std::size_t{0};
-    return IoStatus::done;
-  }
-  return IoStatus::again;
+  return finished_empty(cur_.total()) ? IoStatus::done : IoStatus::again;
 }
 
 IoStatus WritevOp::io() noexcept {

@@ -39,11 +39,7 @@ IoStatus nothing_sent(Result<std::size_t>& res) noexcept {
 // --- read / write ------------------------------------------------------------------------------
 
 IoStatus ReadOp::start() noexcept {
-  if (buf_.empty()) {  // Go: a zero-length read returns at once (after the closed check)
-    res_ = std::size_t{0};
-    return IoStatus::done;
-  }
-  return IoStatus::again;
+  return finished_empty(buf_.size()) ? IoStatus::done : IoStatus::again;
 }
 
 DWORD ReadOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
@@ -63,11 +59,7 @@ IoStatus ReadOp::complete(DWORD bytes, DWORD error) noexcept {
 }
 
 IoStatus WriteOp::start() noexcept {
-  if (buf_.empty()) {
-    res_ = std::size_t{0};
-    return IoStatus::done;
-  }
-  return IoStatus::again;
+  return finished_empty(buf_.size()) ? IoStatus::done : IoStatus::again;
 }
 
 DWORD WriteOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
@@ -85,11 +77,7 @@ IoStatus WriteOp::complete(DWORD bytes, DWORD error) noexcept {
 }
 
 IoStatus WritevOp::start() noexcept {
-  if (cur_.total() == 0) {
-    res_ = std::size_t{0};
-    return IoStatus::done;
-  }
-  return IoStatus::again;
+  return finished_empty(cur_.total()) ? IoStatus::done : IoStatus::again;
 }
 
 DWORD WritevOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
