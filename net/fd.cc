@@ -24,6 +24,7 @@ Result<FD*> FD::open(Loop& loop, NativeSocket sysfd, bool stream) noexcept {
     return ec;
   }
   fd->pd_ = *pd;
+  loop.socket_opened();
   return fd;
 }
 
@@ -51,7 +52,10 @@ void FD::release() noexcept {
 }
 
 void FD::unref_life() noexcept {
-  if (life_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  if (life_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  Loop* loop = loop_;
+  delete this;
+  loop->socket_freed();  // the last touch of the Loop, which may be destroyed from now on
 }
 
 // Runs f under a reference (the socket stays open meanwhile); Errc::closed if it is closed.

@@ -85,30 +85,50 @@ class FD {
 // What every operation on an FD shares, whatever the OS: its FD, direction and result, and
 // the direction's lock that starts it (the OS machines, LockedOp in fd_posix.h and
 // OverlappedOp in fd_windows.h, derive from it and unlock when they finish).
+//
+// Lifetime: an operation takes a reference on its FD when it is made, and holds it until it
+// finishes (the unlock drops it) or is destroyed unstarted. So the FD it names outlives it
+// whatever its owner does meanwhile: a Conn closed or destroyed between making an operation
+// and awaiting it, or while it waits in the lock queue, leaves the operation a closed FD to
+// fail on, never freed memory. It costs one atomic increment per operation.
 template <class T>
 class FdOp {
  public:
+  FdOp(const FdOp&) = delete;
+  FdOp& operator=(const FdOp&) = delete;
+  ~FdOp() {
+    if (ref_) fd_->decref();  // never started (or never got past a closed lock)
+  }
   Result<T> result() noexcept { return std::move(res_); }
-  Result<T> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
-  Loop* loop() const noexcept { return fd_ ? &fd_->loop() : nullptr; }
+  Result<T> fail_on_loop_thread() noexcept { return Errc::would_deadlock; }
+  // Read without touching the FD (its loop is fixed when the operation is made).
+  Loop* loop() const noexcept { return loop_; }
 
  protected:
-  FdOp(FD* fd, Mode m) noexcept : fd_(fd), mode_(m) {}
+  FdOp(FD* fd, Mode m) noexcept
+      : fd_(fd), loop_(fd ? &fd->loop() : nullptr), mode_(m), ref_(fd && fd->incref()) {}
   enum class Locked : std::uint8_t { yes, queued, closed };
-  // The direction's lock and a reference. queued: `w` is notified when it may be free, call
-  // again. closed: the operation is over, with Errc::closed in res_ (and nothing to unlock).
+  // The direction's lock. queued: `w` is notified when it may be free, call again. closed:
+  // the operation is over, with Errc::closed in res_ (and nothing to unlock).
   Locked lock(Waiter* w) noexcept {
-    if (fd_) {  // else an operation on an empty or moved-from Conn / Listener
+    if (ref_) {  // else a closed FD, or an empty or moved-from Conn / Listener
       switch (fd_->mu().rwlock(mode_ == kRead, w)) {
         case FdMutex::Lock::acquired: return Locked::yes;
         case FdMutex::Lock::queued: return Locked::queued;
-        case FdMutex::Lock::closed: break;
+        case FdMutex::Lock::closed:
+          ref_ = false;
+          fd_->decref();  // may free the FD: not touched again
+          break;
       }
     }
     res_ = Errc::closed;
     return Locked::closed;
   }
-  void unlock() noexcept { fd_->rwunlock(mode_ == kRead); }
+  // Drops the lock and the operation's reference (the FD may be freed now).
+  void unlock() noexcept {
+    ref_ = false;
+    fd_->rwunlock(mode_ == kRead);
+  }
   // An empty read or write finishes at once with 0, after the closed check and without a call
   // (Go). True if `n`, the bytes asked for, is 0; then res_ is set.
   bool finished_empty(std::size_t n) noexcept {
@@ -118,8 +138,12 @@ class FdOp {
   }
 
   FD* fd_;
+  Loop* loop_;
   Result<T> res_{Errc::invalid_argument};  // replaced when the operation finishes
   Mode mode_;
+
+ private:
+  bool ref_;  // this operation holds a reference on fd_
 };
 
 struct Accepted {

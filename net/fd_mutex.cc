@@ -31,7 +31,7 @@ void WaiterSema::release() noexcept {
 
 namespace {
 [[noreturn]] void overflow() noexcept { fatal("net::FdMutex: too many concurrent operations on one descriptor"); }
-[[noreturn]] void inconsistent() noexcept { fatal("net::FdMutex: unlock or decref without a reference"); }
+[[noreturn]] void inconsistent() noexcept { fatal("net::FdMutex: lock, unlock or decref without a reference"); }
 }  // namespace
 
 bool FdMutex::incref() noexcept {
@@ -76,11 +76,11 @@ FdMutex::Lock FdMutex::rwlock(bool read, Waiter* w) noexcept {
   WaiterSema& sema = read ? rsema_ : wsema_;
   std::uint64_t old = state_.load();
   for (;;) {
+    if ((old & kRefMask) == 0) inconsistent();
     if (old & kClosed) return Lock::closed;
     std::uint64_t nw;
     if ((old & bit) == 0) {
-      nw = (old | bit) + kRef;
-      if ((nw & kRefMask) == 0) overflow();
+      nw = old | bit;
     } else {
       nw = old + wait;
       if ((nw & mask) == 0) overflow();

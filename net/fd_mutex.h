@@ -12,8 +12,13 @@
 // Reads are serialized with reads and writes with writes; a read and a write run at once.
 // incref_and_close() marks the mutex closed and wakes every lock waiter, which then sees
 // `closed`. Whoever drops the last reference of a closed mutex (decref / rwunlock return true)
-// must destroy the descriptor: that is how "closed only after the last in-flight operation
+// must destroy the descriptor: that is how "freed only after the last in-flight operation
 // drops its reference" is kept.
+//
+// Every lock caller already holds a reference (incref), for as long as it may touch the
+// mutex: while it is queued too. A queued waiter that held none could be woken by a close,
+// lose a race with the last decref, and step on freed memory (Go needs no such rule: its GC
+// keeps the FD alive for every goroutine that can still reach it).
 #pragma once
 
 #include <atomic>
@@ -50,10 +55,12 @@ class FdMutex {
   // True if the mutex is closed and that was the last reference: destroy the descriptor now.
   bool decref() noexcept;
 
-  // The read (read=true) or write lock plus a reference. `queued`: `w` will be notified when
-  // the lock may be free; call rwlock again then (Go's loop after Semacquire).
+  // The read (read=true) or write lock. Precondition: the caller holds a reference (incref),
+  // which it keeps whatever the outcome. `queued`: `w` will be notified when the lock may be
+  // free; call rwlock again then (Go's loop after Semacquire). `closed`: no lock; the caller
+  // still drops its reference with decref().
   Lock rwlock(bool read, Waiter* w) noexcept;
-  // Drops the lock and its reference; true as for decref().
+  // Drops the lock and the caller's reference; true as for decref().
   bool rwunlock(bool read) noexcept;
 
   bool closed() const noexcept { return (state_.load(std::memory_order_acquire) & kClosed) != 0; }

@@ -266,9 +266,13 @@ TEST_CASE("case 8: fdMutex stress — concurrent locks, increfs and a close from
             if (mu.incref() && mu.decref()) destroys.fetch_add(1);
             continue;
           }
+          if (!mu.incref()) continue;  // a lock caller holds a reference, queued or not
           FdMutex::Lock l;
           while ((l = mu.rwlock(read, &w)) == FdMutex::Lock::queued) w.park();
-          if (l == FdMutex::Lock::closed) continue;
+          if (l == FdMutex::Lock::closed) {
+            if (mu.decref()) destroys.fetch_add(1);
+            continue;
+          }
           auto& in = read ? readers_in : writers_in;
           if (in.fetch_add(1) != 0) violated = true;
           std::this_thread::yield();

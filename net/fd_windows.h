@@ -83,9 +83,9 @@ class OverlappedOp : public FdOp<T> {
                          kDone };
   bool finish() noexcept {
     phase_ = kDone;
-    Loop& loop = fd_->loop();  // unlock may free the FD
+    Loop* loop = this->loop_;  // unlock may free the FD
     this->unlock();
-    loop.unhold();
+    loop->unhold();
     return true;
   }
   bool fail(std::error_code ec) noexcept {

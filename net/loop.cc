@@ -1,6 +1,7 @@
 #include "net/loop.h"
 
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace netpoll::net {
@@ -21,9 +22,15 @@ struct PostedTask final : LoopTask {
 Loop::Loop() = default;
 
 Loop::~Loop() {
-  // A thread still inside schedule() or unhold() finishes before the members go (see them): a
-  // few instructions and at most one wake, so yielding is enough.
+  // A thread still inside schedule(), unhold() or stop() finishes before the members go (see
+  // them): a few instructions and at most one wake, so yielding is enough.
   while (schedulers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  if (stepper_.load(std::memory_order_acquire) != nullptr)
+    fatal("net::Loop destroyed while a thread is running it (run / run_once / block_on / shutdown)");
+  if (const std::size_t n = open_sockets())
+    fatal("net::Loop destroyed with " + std::to_string(n) +
+          " of its sockets not yet freed: destroy every Conn, Listener and PacketConn of a Loop, "
+          "and let their operations return, before the Loop (see Loop::open_sockets)");
   // Posted closures that never ran are freed without running. Other queued tasks belong to suspended
   // coroutines, which are their owners' to end before destroying the Loop (close their
   // sockets and step the Loop until spawned() is 0).
@@ -43,7 +50,30 @@ thread_local char tls_tag;
 }  // namespace
 
 bool Loop::stepped_by_this_thread(const Loop* loop) noexcept {
-  return loop && loop->last_stepper_.load(std::memory_order_relaxed) == &tls_tag;
+  return loop && (loop->last_stepper_.load(std::memory_order_relaxed) == &tls_tag ||
+                  loop->stepper_.load(std::memory_order_relaxed) == &tls_tag);
+}
+
+bool Loop::claim(bool* took) noexcept {
+  // Held already by an enclosing call on this thread (run, block_on, shutdown): no RMW, so a
+  // run() pays one load per step for the claim.
+  const void* cur = stepper_.load(std::memory_order_relaxed);
+  if (cur == &tls_tag) return !(*took = false);
+  cur = nullptr;
+  *took = stepper_.compare_exchange_strong(cur, &tls_tag, std::memory_order_acquire,
+                                           std::memory_order_relaxed);
+  return *took;
+}
+
+void Loop::release_claim() noexcept { stepper_.store(nullptr, std::memory_order_release); }
+
+Loop::Claim::~Claim() {
+  if (!took_) return;
+  // Whole runs leave no last-stepper mark: a thread that ran block_on or run() earlier may
+  // block on this Loop's operations afterwards while another thread runs it.
+  const void* me = &tls_tag;
+  loop_.last_stepper_.compare_exchange_strong(me, nullptr, std::memory_order_relaxed);
+  loop_.release_claim();
 }
 
 void Loop::schedule(LoopTask* t) noexcept {
@@ -86,8 +116,11 @@ void Loop::drain_remote_slow() noexcept {
 void Loop::post(std::function<void()> fn) { schedule(new PostedTask(this, std::move(fn))); }
 
 Loop::Step Loop::begin_step() noexcept {
-  Step s{tls_current, false};
+  Step s{tls_current, false, false};
   if (s.outer && s.outer != this) fatal("net::Loop: two Loops run on one thread");
+  if (!claim(&s.claimed))
+    fatal("net::Loop::run_once while another thread is stepping the Loop: one thread at a time "
+          "runs a Loop");
   tls_current = this;
   if (last_stepper_.load(std::memory_order_relaxed) != &tls_tag)
     last_stepper_.store(&tls_tag, std::memory_order_relaxed);
@@ -106,18 +139,24 @@ std::size_t Loop::end_step(Step s, bool polled, WaiterList& ready) noexcept {
   std::size_t ran = 0;
   for (; ran < todo; ++ran) static_cast<LoopTask*>(local_.pop())->run();
   tls_current = s.outer;
+  if (s.claimed) release_claim();
   return ran;
 }
 
-void Loop::run() {
+std::error_code Loop::run() {
+  Claim claim(*this);
+  if (!claim) return Errc::loop_busy;
   while (!stop_.exchange(false, std::memory_order_seq_cst)) run_once(Timeout::infinite());
+  return {};
 }
 
-std::size_t Loop::shutdown(Timeout limit) {
+Result<std::size_t> Loop::shutdown(Timeout limit) {
   if (current()) fatal("Loop::shutdown called from a Loop thread");
+  Claim claim(*this);
+  if (!claim) return Errc::loop_busy;
   shutting_down_.store(true, std::memory_order_seq_cst);
   np_.evict_all();
-  const std::int64_t end = limit.is_infinite() ? INT64_MAX : now_ns() + limit.nanoseconds();
+  const std::int64_t end = limit.deadline_from(now_ns());
   while (spawned() > 0 || held_.load(std::memory_order_seq_cst) > 0) {
     const std::int64_t left = end - now_ns();
     if (left <= 0) break;
@@ -128,8 +167,12 @@ std::size_t Loop::shutdown(Timeout limit) {
 }
 
 void Loop::stop() noexcept {
+  // Once stop_ is set, run() may return and the Loop be destroyed while this thread is still
+  // in wake(): counted in schedulers_ (before the store) so ~Loop waits, as for schedule().
+  schedulers_.fetch_add(1, std::memory_order_acq_rel);
   stop_.store(true, std::memory_order_seq_cst);  // Backend::wake's contract
   np_.wake();
+  schedulers_.fetch_sub(1, std::memory_order_release);
 }
 
 Timeout Loop::next_timeout() noexcept {

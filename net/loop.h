@@ -1,7 +1,9 @@
 // Loop: the C++20 coroutine runtime on one poller, and the thread that drives it.
 //
-// A Loop owns a Netpoll. Exactly one thread at a time runs it (run / run_once / block_on);
-// while it does, Loop::current() on that thread is the Loop. Other threads use it in two
+// A Loop owns a Netpoll. Exactly one thread at a time runs it (run / run_once / block_on /
+// shutdown): the first claims it, and while it holds the claim another thread's run, block_on
+// or shutdown returns Errc::loop_busy and its run_once aborts (see run_once). While a thread
+// steps it, Loop::current() on that thread is the Loop. Other threads use it in two
 // ways: post() work to it, and call blocking operations (Operation::wait) that park the
 // calling thread until the Loop thread's poller sees readiness, one Loop serving many threads.
 //
@@ -22,12 +24,15 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 
 #include "core/mutex.h"
 #include "core/netpoll_os.h"
 #include "core/waiter.h"
+#include "poller/error.h"
+#include "poller/result.h"
 #include "poller/timeout.h"
 
 namespace netpoll::net {
@@ -65,25 +70,34 @@ class Loop {
 
   // The Loop being run on this thread, or nullptr.
   static Loop* current() noexcept;
-  // Whether `loop` (may be null) was last stepped (run / run_once) by the calling thread.
+  // Whether the calling thread is stepping `loop` (may be null) now, or was the last to step
+  // it with run_once (an embedding host between two steps). run, block_on and shutdown leave
+  // no such mark when they return: after them any thread may block on the Loop's operations.
   static bool stepped_by_this_thread(const Loop* loop) noexcept;
 
   Netpoll& netpoll() noexcept { return np_; }
 
   // Runs until stop(). Returns at once (clearing the request) if stop() came before.
-  void run();
+  // Errc::loop_busy, without running, if another thread is stepping the Loop.
+  std::error_code run();
   // One step: runs queued tasks, polls once (waiting at most `t`, not at all if tasks are
   // queued), runs what became ready. Returns the number of tasks run.
   // Inline with the poll it makes, so that the only frame live across the syscall is the
   // caller's (each more cost ~9 ns per step, see EpollPoller::wait); the work before and after
   // the poll is out of line.
+  // Called while another thread steps the Loop, it aborts with a message: two hosts driving
+  // one poller is a design error no retry mends, and the count stays a plain return value on
+  // the embedding hot path (run / block_on / shutdown, which a control thread may call by
+  // mistake, return Errc::loop_busy instead).
   [[gnu::always_inline]] std::size_t run_once(Timeout t) {
     const Step s = begin_step();
     WaiterList ready;
     const Result<std::size_t> n = np_.poll(s.busy ? Timeout::zero() : t, ready);
     return end_step(s, static_cast<bool>(n), ready);
   }
-  // Any thread. The current or next run() returns after its current step.
+  // Any thread. The current or next run() returns after its current step. The Loop may be
+  // destroyed as soon as that run() returns: stop() counts itself in schedulers_ so ~Loop
+  // waits for it to leave wake().
   void stop() noexcept;
   // Ends what runs on this Loop before it is destroyed: evicts every descriptor (every pending
   // and later operation on them fails with Errc::closed, so coroutines waiting on I/O unwind)
@@ -93,7 +107,9 @@ class Loop {
   // held operations are still running; nonzero means the Loop must not be destroyed yet. A
   // plain thread's operation on POSIX is not counted: it returns Errc::closed on its own
   // thread, and must have returned before the Loop goes. Not from a Loop thread.
-  std::size_t shutdown(Timeout limit);
+  // Errc::loop_busy, doing nothing, if another thread is stepping the Loop (stop() it, let
+  // its run() return, then shut down).
+  Result<std::size_t> shutdown(Timeout limit);
 
   // Any thread: run `fn` on the Loop thread. Allocates (a node per call): for control, not
   // for per-I/O work.
@@ -103,7 +119,9 @@ class Loop {
 
   // Starts `t` on this Loop (on its thread, at the next step). The frame is freed when it ends.
   void spawn(Task<void> t);
-  // Runs the Loop on this thread until `t` completes, and returns its value.
+  // Runs the Loop on this thread until `t` completes, and returns its value. If another thread
+  // is stepping the Loop, `t` does not run: Errc::loop_busy is returned where T can hold an
+  // error (Result<U>, std::error_code), else thrown as std::system_error.
   template <class T>
   T block_on(Task<T> t);
 
@@ -122,6 +140,14 @@ class Loop {
 
   // Tasks started by spawn() that have not finished yet.
   std::size_t spawned() const noexcept { return spawned_.load(std::memory_order_relaxed); }
+
+  // Sockets opened on this Loop whose FD is not freed yet (an owner holds it, or an operation
+  // is unwinding). ~Loop aborts, naming the rule, if any is left: every Conn, Listener and
+  // PacketConn must be destroyed, and their operations finished, before their Loop.
+  std::size_t open_sockets() const noexcept { return sockets_.load(std::memory_order_acquire); }
+  void socket_opened() noexcept { sockets_.fetch_add(1, std::memory_order_relaxed); }
+  // The FD's last touch of the Loop.
+  void socket_freed() noexcept { sockets_.fetch_sub(1, std::memory_order_release); }
 
   // Completion backends (Windows): an operation holds the Loop from taking its direction's
   // lock until it finishes, because a call it made is the kernel's until the Loop thread
@@ -144,25 +170,44 @@ class Loop {
   }
   void drain_remote_slow() noexcept;
   struct Step {
-    Loop* outer;  // Loop::current() before the step: nullptr, or this Loop (a nested step)
-    bool busy;    // tasks are queued: poll without waiting
+    Loop* outer;   // Loop::current() before the step: nullptr, or this Loop (a nested step)
+    bool busy;     // tasks are queued: poll without waiting
+    bool claimed;  // this step claimed the Loop (and releases it at its end)
   };
   Step begin_step() noexcept;
   std::size_t end_step(Step s, bool polled, WaiterList& ready) noexcept;
+  // The stepping claim: true if the calling thread holds it now (it already did, or took it).
+  // `*took` says whether this call took it. Acquire / release: one stepper's writes to the
+  // Loop-thread-only state (local_, budget_, the poller's batch) happen before the next's.
+  bool claim(bool* took) noexcept;
+  void release_claim() noexcept;
+  // Held by run, block_on and shutdown for their whole length; on release it also clears the
+  // last-stepper mark if it is the calling thread's (see stepped_by_this_thread).
+  class Claim;
 
   Netpoll np_;
   WaiterList local_;          // the Loop thread only
   Mutex remote_mu_;
   WaiterList remote_;         // guarded by remote_mu_
   std::atomic<bool> remote_pending_{false};
-  std::atomic<std::uint32_t> schedulers_{0};  // threads inside schedule()'s remote path or unhold()
+  std::atomic<std::uint32_t> schedulers_{0};  // threads inside schedule()'s remote path, unhold(), stop()
   std::atomic<bool> stop_{false};
   std::atomic<std::size_t> spawned_{0};
   std::atomic<std::size_t> held_{0};  // see hold()
   std::atomic<bool> shutting_down_{false};
   std::uint32_t budget_ = kInlineBudget;  // the Loop thread only
   std::atomic<const void*> last_stepper_{nullptr};  // a per-thread tag of the last stepping thread
+  std::atomic<const void*> stepper_{nullptr};       // the tag of the thread stepping now
+  std::atomic<std::size_t> sockets_{0};             // see open_sockets()
 };
+
+// How a call that cannot start (a busy Loop, a wait that would deadlock) reports `e` as a T:
+// as the error where T holds one, else as a std::system_error.
+template <class T>
+T refuse(Errc e) {
+  if constexpr (std::is_convertible_v<std::error_code, T>) return T(std::error_code(e));
+  else throw std::system_error(make_error_code(e));
+}
 
 inline void LoopTask::notify_thunk(Waiter* w) noexcept {
   auto* t = static_cast<LoopTask*>(w);
@@ -192,6 +237,9 @@ class [[nodiscard]] Operation {
   bool await_ready() noexcept {
     Loop* loop = Loop::current();
     if (!loop) {
+      // A Task run by Task::wait on a plain thread. On an embedding host (the thread that
+      // steps the operation's Loop between its own callbacks) parking would deadlock.
+      if (Loop::stepped_by_this_thread(op_.loop())) return refused_ = true;
       run_blocking();
       return true;
     }
@@ -205,12 +253,15 @@ class [[nodiscard]] Operation {
     h_ = h;
     if (yield_) task_.loop()->schedule(&task_);  // steps when the queue gets to it
   }
-  decltype(auto) await_resume() noexcept { return op_.result(); }
+  decltype(auto) await_resume() noexcept {
+    if (refused_) return op_.fail_on_loop_thread();
+    return op_.result();
+  }
 
   // Blocks the calling thread until the operation finishes. On a Loop thread (one running a
   // Loop now, or the last thread that stepped the operation's Loop: an embedding host between
   // two run_once calls) this would stop the very poller it waits for, so there it fails with
-  // Errc::invalid_argument at once.
+  // Errc::would_deadlock at once.
   decltype(auto) wait() noexcept {
     if (Loop::current() || Loop::stepped_by_this_thread(op_.loop())) return op_.fail_on_loop_thread();
     run_blocking();
@@ -235,6 +286,7 @@ class [[nodiscard]] Operation {
   Step task_{this};
   std::coroutine_handle<> h_;
   bool yield_ = false;
+  bool refused_ = false;  // would have deadlocked: await_resume reports it
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -343,9 +395,12 @@ class [[nodiscard]] Task {
     return Awaiter{h_};
   }
 
-  // Runs the task to completion on this plain thread (its operations block it).
+  // Runs the task to completion on this plain thread (its operations block it). On a thread
+  // that is stepping a Loop it does not start: Errc::would_deadlock (see refuse()). On an
+  // embedding host between steps it runs, and each operation on the host's Loop fails with
+  // Errc::would_deadlock instead of parking the host.
   T wait() && {
-    if (Loop::current()) fatal("Task::wait on a Loop thread: co_await it or use Loop::block_on");
+    if (Loop::current()) return refuse<T>(Errc::would_deadlock);
     ThreadWaiter w;
     h_.promise().done_waiter = &w;
     h_.resume();
@@ -378,9 +433,23 @@ inline void Loop::spawn(Task<void> t) {
   schedule(&p.start);
 }
 
+class Loop::Claim {
+ public:
+  explicit Claim(Loop& l) noexcept : loop_(l), held_(l.claim(&took_)) {}
+  ~Claim();
+  explicit operator bool() const noexcept { return held_; }
+
+ private:
+  Loop& loop_;
+  bool took_ = false;
+  bool held_;
+};
+
 template <class T>
 T Loop::block_on(Task<T> t) {
   if (current()) fatal("Loop::block_on called from a Loop thread");
+  Claim claim(*this);
+  if (!claim) return refuse<T>(Errc::loop_busy);
   auto h = t.release();
   // The task starts on this thread, which is about to become the Loop thread, from the
   // promise's own start task. With no continuation it stays suspended at its final suspend
@@ -401,7 +470,9 @@ class SleepOp {
   bool step(Waiter* w) noexcept;
   void result() const noexcept {}
   void fail_on_loop_thread() const noexcept {}
-  Loop* loop() const noexcept { return loop_; }
+  // A sleep needs no poller on a plain thread (it sleeps there), so it is never refused as
+  // a deadlock: no Loop to check.
+  Loop* loop() const noexcept { return nullptr; }
 
  private:
   static void fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept;

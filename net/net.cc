@@ -288,7 +288,7 @@ Result<Conn> AcceptConnOp::result() noexcept {
   if (!a) return a.error();
   const NativeSocket s = a->sysfd;
   if (is_tcp(net_)) set_int(s, IPPROTO_TCP, TCP_NODELAY, 1);  // Go's default; best effort
-  Result<FD*> fd = FD::open(fd_->loop(), s, true);
+  Result<FD*> fd = FD::open(*inner_.loop(), s, true);
   if (!fd) return fd.error();
   if (!listener_addr_.is_wildcard() && !listener_addr_.empty())
     return Conn(*fd, net_, listener_addr_, a->peer);

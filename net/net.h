@@ -112,15 +112,17 @@ class AcceptConnOp {
   // listener is bound to a wildcard, so only then is getsockname needed (a syscall less per
   // accept otherwise).
   AcceptConnOp(FD* fd, Network n, const SockAddr& listener_addr) noexcept
-      : inner_(fd, listener_addr.family()), fd_(fd), net_(n), listener_addr_(listener_addr) {}
+      : inner_(fd, listener_addr.family()), net_(n), listener_addr_(listener_addr) {}
   bool step(Waiter* w) noexcept { return inner_.step(w); }
+  // After the inner operation finished, so after its reference on the listener's FD is gone
+  // (another thread may have closed and released the Listener): the listener's FD is not
+  // touched here, only its Loop, which the operation kept.
   Result<Conn> result() noexcept;
-  Result<Conn> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
+  Result<Conn> fail_on_loop_thread() noexcept { return Errc::would_deadlock; }
   Loop* loop() const noexcept { return inner_.loop(); }
 
  private:
   AcceptOp inner_;
-  FD* fd_;
   Network net_;
   SockAddr listener_addr_;  // a copy: the Listener may be moved while an Accept is pending
 };

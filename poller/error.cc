@@ -22,6 +22,9 @@ class Category final : public std::error_category {
       case Errc::deadline_exceeded: return "i/o timeout (deadline exceeded)";
       case Errc::event_error: return "poller reported an error condition on the descriptor";
       case Errc::too_many_descriptors: return "descriptor cache is full";
+      case Errc::would_deadlock:
+        return "blocking call on the thread that runs the loop it waits for (would deadlock)";
+      case Errc::loop_busy: return "the loop is being run by another thread";
     }
     return "unknown netpoll error " + std::to_string(c);
   }
@@ -30,6 +33,7 @@ class Category final : public std::error_category {
       case Errc::invalid_argument: return std::errc::invalid_argument;
       case Errc::deadline_exceeded: return std::errc::timed_out;
       case Errc::too_many_descriptors: return std::errc::too_many_files_open;
+      case Errc::would_deadlock: return std::errc::resource_deadlock_would_occur;
       default: return {c, *this};
     }
   }

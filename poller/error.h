@@ -21,6 +21,13 @@ enum class Errc {
   deadline_exceeded = 6,   // the read or write deadline passed (i/o timeout)
   event_error = 7,         // the poller reported an error condition; the next syscall tells which
   too_many_descriptors = 8,  // the descriptor cache is full
+  // A blocking call (Operation::wait, Task::wait, Dial(...).wait()) on the thread that runs
+  // the Loop it would wait for, or that last stepped it (an embedding host between two
+  // run_once calls): parking it would stop the only poller that could wake it.
+  would_deadlock = 9,
+  // The Loop is being stepped by another thread (run / run_once / block_on / shutdown): one
+  // thread at a time steps a Loop.
+  loop_busy = 10,
 };
 
 const std::error_category& netpoll_category() noexcept;

@@ -28,6 +28,13 @@ class LoopThread {
   std::thread thread_;
 };
 
+// Loop::shutdown's count of what is still running; the shutdown itself must not be refused.
+inline std::size_t shutdown_left(net::Loop& loop, Timeout limit) {
+  Result<std::size_t> r = loop.shutdown(limit);
+  REQUIRE(r);
+  return *r;
+}
+
 // A connected loopback TCP pair: client dialed to `ln`, server accepted from it. A Task, so a
 // coroutine awaits it and a plain thread calls .wait() (its operations then block).
 struct ConnPair {
