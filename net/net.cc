@@ -359,17 +359,19 @@ Task<Result<Conn>> dial_one(Loop& loop, Network n, SockAddr to, std::int64_t dea
     Result<bool> ok = co_await Operation<ConnectOp>(fd, to);
     if (!ok) co_return ok.error();
     if (deadline) fd->set_deadline(0, kWrite);
+    // The connect succeeded (ConnectOp confirmed it). A peer that reset at once makes
+    // getpeername fail with ENOTCONN: as Go, the connection is still returned (its first read
+    // reports the reset), with the address dialed as its remote one.
     Result<SockAddr> local = fd->sockname();
-    if (!local) co_return local.error();
     Result<SockAddr> peer = fd->peername();
-    if (!peer) co_return peer.error();
-    if (is_tcp(n) && same_endpoint(*local, *peer)) {
+    const SockAddr remote = peer ? *peer : to;
+    if (is_tcp(n) && local && same_endpoint(*local, remote)) {
       if (attempt < 2) continue;
       co_return std::make_error_code(std::errc::connection_refused);
     }
     if (is_tcp(n)) fd->setsockopt_int(IPPROTO_TCP, TCP_NODELAY, 1);
     owner.fd = nullptr;
-    co_return Conn(fd, n, *local, *peer);
+    co_return Conn(fd, n, local ? *local : SockAddr(), remote);
   }
 }
 }  // namespace

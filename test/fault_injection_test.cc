@@ -213,11 +213,16 @@ const Rule kRules[] = {
     // getsockopt: FileConn's SO_ACCEPTCONN probe (call 2) only refuses listeners it can see.
     {kGetsockopt, kFileConnStep, {ENOPROTOOPT, ENOBUFS, EINVAL}, Outcome::same, 2},
     {kGetsockopt, kAnyStep, {ENOPROTOOPT, ENOBUFS, EINVAL}, Outcome::fails},
-    // getsockname: an error everywhere (a listener on port 0 could not tell its port).
+    // getsockname: a dialed connection that cannot tell its local address is still made
+    // (as Go); an error everywhere else (a listener on port 0 could not tell its port).
+    {kGetsockname, kDialStep, {ENOBUFS, EINVAL}, Outcome::same},
     {kGetsockname, kAnyStep, {ENOBUFS, EINVAL}, Outcome::fails},
     // getpeername: the connect's confirmation (call 1) saying "not yet" waits for the next
-    // writability edge; FileConn accepts an unconnected socket.
+    // writability edge; the remote address of a connected socket (call 2) falls back to the
+    // address dialed (a peer that reset at once: ENOTCONN); FileConn accepts an unconnected
+    // socket.
     {kGetpeername, kDialStep, {ENOTCONN}, Outcome::parks, 1},
+    {kGetpeername, kDialStep, {ENOTCONN, ENOBUFS}, Outcome::same, 2},
     {kGetpeername, kFileConnStep, {ENOTCONN, ENOBUFS}, Outcome::same},
     {kGetpeername, kAnyStep, {ENOTCONN, ENOBUFS}, Outcome::fails},
     {kSetfl, kAnyStep, {EINVAL, EBADF}, Outcome::fails},
