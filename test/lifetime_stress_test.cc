@@ -19,6 +19,8 @@
 #include <csignal>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <future>
@@ -124,9 +126,18 @@ TEST_CASE("a queued reader keeps the descriptor alive while the Conn is destroye
     lt.loop.post([&] { stepped.set_value(); });
     stepped.get_future().wait();
     CHECK(fd->mu().refs() == 2);  // the queued coroutine holds one too
+    // Hold the Loop thread until the plain reader has unwound, so the coroutine (woken by the
+    // close) steps only after that: the order in which a lost reference is a use-after-free.
+    std::atomic<bool> holding{false}, reader_gone{false};
+    lt.loop.post([&] {
+      holding = true;
+      while (!reader_gone) std::this_thread::yield();
+    });
+    while (!holding) std::this_thread::yield();
     std::thread destroyer([&] { conn.reset(); });
     destroyer.join();
     reader.join();
+    reader_gone = true;
     REQUIRE(eventually([&] { return coro_done.load(); }));
     CHECK(thread_got == Errc::closed);
     CHECK(coro_got == Errc::closed);
@@ -427,7 +438,7 @@ void worker(Loop& loop, Shared& sh, unsigned seed, int actions) {
         break;
       }
       case 8: {  // a second stepper is refused
-        if (loop.shutdown(Timeout::zero()).error() != Errc::loop_busy) sh.fail("shutdown not refused");
+        if (loop.shutdown(Timeout::after(2ms)).error() != Errc::loop_busy) sh.fail("shutdown not refused");
         if (loop.run() != Errc::loop_busy) sh.fail("run not refused");
         break;
       }
@@ -524,7 +535,11 @@ TEST_CASE("stress: threads and coroutines read, write, accept, dial, close, dest
   const int rounds = 40 * netpoll::testing::stress_scale();
   Delays delays(8);
   Totals t;
-  for (int r = 0; r < rounds; ++r) stress_round(static_cast<unsigned>(r + 1), r % 2 == 0, t);
+  const bool trace = std::getenv("NETPOLL_STRESS_TRACE") != nullptr;  // which round crashed
+  for (int r = 0; r < rounds; ++r) {
+    if (trace) std::fprintf(stderr, "stress round %d\n", r + 1);
+    stress_round(static_cast<unsigned>(r + 1), r % 2 == 0, t);
+  }
   MESSAGE(rounds << " rounds: " << t.ok << " operations succeeded, " << t.closed
                  << " ended by a close, " << t.expired << " by a deadline");
   CHECK(t.ok > 0);
