@@ -79,11 +79,20 @@ class BasicNetpoll {
   // Precondition: no operation is parked on or about to use pd (the FD layer's reference
   // count guarantees it); violating it aborts. The error is deregister's; pd is freed anyway.
   std::error_code close(PollDesc* pd) noexcept {
+    std::error_code ec = deregister(pd);
+    release(pd);
+    return ec;
+  }
+  // close() in two steps, for a handle closed while operations still hold its PollDesc:
+  // deregister (any time after evict, before the handle is closed; events already queued for
+  // it land on the evicted PollDesc, harmlessly), then release once none holds it.
+  std::error_code deregister(PollDesc* pd) noexcept {
+    return backend_.deregister_handle(static_cast<handle_type>(pd->handle()));
+  }
+  void release(PollDesc* pd) noexcept {
     evict(pd);
     if (!pd->quiescent()) fatal("Netpoll::close: an operation is still parked on the PollDesc");
-    std::error_code ec = backend_.deregister_handle(static_cast<handle_type>(pd->handle()));
     cache_.free(pd);
-    return ec;
   }
 
   // Absolute monotonic ns (now_ns()); 0 clears; a time not after now expires at once and wakes

@@ -30,19 +30,29 @@ Result<FD*> FD::open(Loop& loop, NativeSocket sysfd, bool stream) noexcept {
 
 std::error_code FD::close() noexcept {
   if (!mu_.incref_and_close()) return Errc::closed;
-  // Unblock parked operations now (they see Errc::closed); the socket itself closes when the
-  // last of them drops its reference.
+  // Unblock parked operations now (they see Errc::closed); then the socket (see Lifetime).
   loop_->netpoll().evict(pd_);
+  if (os::close_at_once()) close_socket();
   decref();
   return {};
 }
 
-void FD::destroy() noexcept {
+void FD::close_socket() noexcept {
+  std::uint32_t v = io_.fetch_or(kIoClosing, std::memory_order_acq_rel) | kIoClosing;
+  while (v != kIoClosing) {  // a call in flight on another thread: it ends soon and wakes us
+    address_wait(io_, v);
+    v = io_.load(std::memory_order_acquire);
+  }
   // Deregister before closing so a dup'd or inherited copy stops reporting (pitfalls.md).
-  loop_->netpoll().close(pd_);
-  pd_ = nullptr;
+  (void)loop_->netpoll().deregister(pd_);
   os::close_socket(sysfd_);
   sysfd_ = kInvalidSocket;
+}
+
+void FD::destroy() noexcept {
+  if (sysfd_ != kInvalidSocket) close_socket();  // closed here where not at close()
+  loop_->netpoll().release(pd_);
+  pd_ = nullptr;
   unref_life();
 }
 
@@ -62,7 +72,12 @@ void FD::unref_life() noexcept {
 template <class F>
 auto FD::with_ref(F f) noexcept -> decltype(f()) {
   if (!incref()) return Errc::closed;
+  if (!enter_io()) {  // close() has begun
+    decref();
+    return Errc::closed;
+  }
   auto r = f();
+  exit_io();
   decref();
   return r;
 }

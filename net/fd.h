@@ -3,11 +3,17 @@
 // completion), reached through "net/fd_ops.h"; Operation<Op> makes them awaitable or blocking.
 //
 // Lifetime. An FD is heap-allocated by open() and frees itself. Two things keep it alive: its
-// owner (a Conn / Listener / PacketConn, until release()) and the socket being open. The
-// socket is closed by whoever drops the last FdMutex reference after close() (an operation
-// woken by the close, or close() itself): deregister, then close, never retried. So an owner
-// may close and release while operations are still unwinding on other threads or coroutines;
-// they finish with Errc::closed and the last one frees the memory.
+// owner (a Conn / Listener / PacketConn, until release()) and its references (FdMutex: every
+// operation from when it is made until it finishes). The memory and the PollDesc go with the
+// last reference after close(); an owner may close and release while operations are still
+// unwinding on other threads or coroutines: they finish with Errc::closed.
+//
+// The socket itself (os::close_at_once, POSIX) is closed by close() before it returns, as Go's
+// FD.Close waits for it: then the address may be bound again and a Unix socket's file removed.
+// Parked and queued operations make no call, so close() waits only for calls in flight on
+// other threads (each one short and nonblocking): every call on the socket is made between
+// enter_io() and exit_io(), and none starts once close() has begun. Where calls stay the
+// kernel's until their packet (Windows), the last reference closes it instead.
 #pragma once
 
 #include <atomic>
@@ -16,6 +22,7 @@
 #include <utility>
 #include <system_error>
 
+#include "core/address_wait.h"
 #include "core/poll_desc.h"
 #include "net/fd_mutex.h"
 #include "net/loop.h"
@@ -61,6 +68,17 @@ class FD {
   }
   // The socket's pending error (SO_ERROR); Errc::event_error if it has none.
   std::error_code socket_error() noexcept;
+  // Brackets every call on the socket (see Lifetime above). false: close() has begun, make no
+  // call (the operation fails with Errc::closed). Two uncontended atomic adds per call.
+  bool enter_io() noexcept {
+    if ((io_.fetch_add(1, std::memory_order_acquire) & kIoClosing) == 0) return true;
+    exit_io();
+    return false;
+  }
+  void exit_io() noexcept {
+    // The last call out after close() began wakes it.
+    if (io_.fetch_sub(1, std::memory_order_release) == kIoClosing + 1) address_wake_one(io_);
+  }
   // Guarded by the read lock. POSIX: the last stream read came back short (the socket is
   // drained; the next read parks first). Unused by the completion-based Windows operations.
   bool drained = false;
@@ -70,6 +88,9 @@ class FD {
       : loop_(&loop), sysfd_(sysfd), stream_(stream) {}
   ~FD() = default;
   void destroy() noexcept;  // the last reference of a closed FD
+  // Waits for the calls in flight, deregisters and closes the socket (once).
+  void close_socket() noexcept;
+  static constexpr std::uint32_t kIoClosing = 1u << 31;
   template <class F>
   auto with_ref(F f) noexcept -> decltype(f());
   void unref_life() noexcept;
@@ -79,7 +100,8 @@ class FD {
   NativeSocket sysfd_;
   bool stream_;
   FdMutex mu_;
-  std::atomic<int> life_{2};  // the owner + the open socket
+  std::atomic<std::uint32_t> io_{0};  // kIoClosing | calls in flight (enter_io / exit_io)
+  std::atomic<int> life_{2};  // the owner + the references (until the last one drops)
 };
 
 // What every operation on an FD shares, whatever the OS: its FD, direction and result, and

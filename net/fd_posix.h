@@ -178,18 +178,25 @@ bool LockedOp<Derived, T>::step(Waiter* w) noexcept {
         }
         break;
       }
-      case kIo:
-        switch (self.io()) {
+      case kIo: {
+        // No call once close() has begun (it closes the socket when the calls in flight end).
+        if (!fd_->enter_io()) return fail(Errc::closed);
+        const IoStatus s = self.io();
+        // An error event with nothing to read: report the socket error rather than park
+        // (the PollDesc would refuse the park and we would spin).
+        const bool error_event = s == IoStatus::park && pd->check(mode_) == Errc::event_error;
+        const std::error_code socket_ec = error_event ? fd_->socket_error() : std::error_code();
+        fd_->exit_io();
+        switch (s) {
           case IoStatus::done: return finish();
           case IoStatus::again: break;
           case IoStatus::park:
-            // An error event with nothing to read: report the socket error rather than park
-            // (the PollDesc would refuse the park and we would spin).
-            if (pd->check(mode_) == Errc::event_error) return fail(fd_->socket_error());
+            if (error_event) return fail(socket_ec);
             phase_ = kPark;
             break;
         }
         break;
+      }
       case kPark:
         if (pd->begin_park(mode_)) {  // readiness already recorded
           phase_ = kIo;

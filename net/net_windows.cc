@@ -63,6 +63,7 @@ std::error_code registered(NativeSocket s, bool stream) noexcept {
 }
 
 void close_socket(NativeSocket s) noexcept { sys.closesocket(s); }
+bool close_at_once() noexcept { return false; }
 
 std::error_code set_int(NativeSocket s, int level, int name, int value) noexcept {
   return check(sys.setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value));

@@ -213,4 +213,81 @@ TEST_CASE("case 2: a dup'd descriptor outliving Close reports nothing to the pol
   CHECK(::read(dupd.get(), b, sizeof b) == 4);  // the data went to the dup, untouched by us
 }
 
+// Issue 13, bug 6: Close returned while a parked Accept (or Read) still held the descriptor, so
+// the address could not be listened on again and a Unix listener's file was removed while its
+// socket was open. Go's Close waits for the descriptor; so does netpoll's (POSIX).
+TEST_CASE("when Close returns with an Accept parked, the descriptor is closed and the address free") {
+  SUBCASE("a coroutine parked in Accept, closed by another coroutine") {
+    Loop loop;
+    Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+    REQUIRE(ln);
+    const std::string addr = ln->Addr().to_string();
+    const int fd = ln->native_handle();
+    std::error_code accepted;
+    loop.spawn([](Listener& l, std::error_code& out) -> Task<void> {
+      out = (co_await l.Accept()).error();
+    }(*ln, accepted));
+    loop.run_once(Timeout::zero());  // the Accept parks
+    REQUIRE(loop.spawned() == 1);
+    bool relisted = false;
+    loop.block_on([&]() -> Task<void> {
+      CHECK(!ln->Close());
+      CHECK(::fcntl(fd, F_GETFD) == -1);  // closed already (nothing else opens descriptors here)
+      Result<Listener> again = Listen(loop, "tcp", addr);
+      CHECK(again);
+      relisted = static_cast<bool>(again);
+      co_return;
+    }());
+    CHECK(relisted);
+    while (loop.spawned() > 0) loop.run_once(Timeout::after(100ms));
+    CHECK(accepted == Errc::closed);
+  }
+  SUBCASE("a plain thread parked in Accept, closed from another thread") {
+    LoopThread lt;
+    Result<Listener> ln = Listen(lt.loop, "tcp", "127.0.0.1:0");
+    REQUIRE(ln);
+    const std::string addr = ln->Addr().to_string();
+    std::error_code accepted;
+    std::thread t([&] { accepted = ln->Accept().wait().error(); });
+    // Parked once it holds the read lock and a reference (bounded wait: a failure guard).
+    for (int i = 0; i < 20000 && ln->fd()->mu().refs() == 0; ++i) std::this_thread::sleep_for(100us);
+    REQUIRE(!ln->Close());
+    Result<Listener> again = Listen(lt.loop, "tcp", addr);
+    CHECK(again);
+    t.join();
+    CHECK(accepted == Errc::closed);
+  }
+  SUBCASE("a Unix listener: its socket is closed before its file is removed") {
+    Loop loop;
+    const std::string path = "/tmp/netpoll-close-" + std::to_string(::getpid()) + ".sock";
+    Result<Listener> ln = Listen(loop, "unix", path);
+    REQUIRE(ln);
+    const int fd = ln->native_handle();
+    loop.spawn([](Listener& l) -> Task<void> { (void)co_await l.Accept(); }(*ln));
+    loop.run_once(Timeout::zero());
+    REQUIRE(!ln->Close());
+    CHECK(::fcntl(fd, F_GETFD) == -1);
+    CHECK(::access(path.c_str(), F_OK) != 0);
+    Result<Listener> again = Listen(loop, "unix", path);  // the path is free again
+    CHECK(again);
+    while (loop.spawned() > 0) loop.run_once(Timeout::after(100ms));
+  }
+  SUBCASE("a Read parked in a coroutine: Close closes the connection at once") {
+    Loop loop;
+    Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+    REQUIRE(ln);
+    ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+    loop.spawn([](Conn& c) -> Task<void> {
+      char b[4];
+      (void)co_await c.Read(std::span<char>(b));
+    }(p.server));
+    loop.run_once(Timeout::zero());
+    REQUIRE(!p.server.Close());
+    // The peer sees the end of stream without the Loop stepping again.
+    char b[4];
+    CHECK(::recv(p.client.native_handle(), b, sizeof b, 0) == 0);
+    while (loop.spawned() > 0) loop.run_once(Timeout::after(100ms));
+  }
+}
+
 }  // TEST_SUITE
