@@ -8,18 +8,18 @@
 
 namespace netpoll::net {
 
-Result<FD*> FD::open(Loop& loop, NativeSocket sysfd, bool stream) noexcept {
+Result<FD*> FD::open(Loop& loop, NativeSocket sysfd, bool stream, bool adopt) noexcept {
   if (sysfd == kInvalidSocket) return Errc::invalid_argument;
   FD* fd = new (std::nothrow) FD(loop, sysfd, stream);
   if (!fd) {
-    os::close_socket(sysfd);
+    if (!adopt) os::close_socket(sysfd);
     return errno_code(ENOMEM);
   }
   Result<PollDesc*> pd = loop.netpoll().open(sysfd);
   std::error_code ec = pd ? os::registered(sysfd, stream) : pd.error();
   if (ec) {
     if (pd) (void)loop.netpoll().close(*pd);
-    os::close_socket(sysfd);
+    if (!adopt) os::close_socket(sysfd);
     delete fd;
     return ec;
   }

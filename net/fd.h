@@ -35,9 +35,10 @@ namespace netpoll::net {
 class FD {
  public:
   // Takes ownership of `sysfd` (made by os::open_socket or accepted: nonblocking / overlapped,
-  // not inherited) and registers it with loop's poller. On error the socket is closed.
+  // not inherited) and registers it with loop's poller. On error the socket is closed, unless
+  // `adopt` (FileConn: a socket the caller made, which it keeps on any error).
   // `stream`: a zero read is EOF and a short read drains (SOCK_STREAM); false for datagrams.
-  static Result<FD*> open(Loop& loop, NativeSocket sysfd, bool stream) noexcept;
+  static Result<FD*> open(Loop& loop, NativeSocket sysfd, bool stream, bool adopt = false) noexcept;
 
   NativeSocket sysfd() const noexcept { return sysfd_; }
   Loop& loop() const noexcept { return *loop_; }

@@ -164,9 +164,10 @@ Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
                         std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0});
 // Go's FileConn: a Conn around an existing connected socket (TCP, UDP or Unix; another family
 // or type is refused with std::errc::wrong_protocol_type). It is made
-// nonblocking and close-on-exec and registered; on success the Conn owns the socket. Errors
-// before registration (not a socket: ENOTSOCK; a listening socket: EINVAL) leave it to the
-// caller; a registration error closes it. Windows: the socket must have been made overlapped
+// nonblocking and close-on-exec and registered; on success the Conn owns the socket. On any
+// error (not a socket: ENOTSOCK; a listening socket: EINVAL; a socket this Loop already
+// drives, i.e. another Conn's: Errc::already_registered; a registration error) the socket is
+// left open and stays the caller's. Windows: the socket must have been made overlapped
 // (WSA_FLAG_OVERLAPPED), must not be associated with another completion port (an association
 // is for life), and a datagram socket must not have FILE_SKIP_COMPLETION_PORT_ON_SUCCESS set
 // (netpoll would wait for packets that never come).

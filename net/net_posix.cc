@@ -121,7 +121,9 @@ Result<Conn> FileConn(Loop& loop, NativeSocket sysfd) {
   if (!n) return n.error();
   if (sys.fcntl_setfd(sysfd, FD_CLOEXEC) != 0 || sys.fcntl_setfl(sysfd, O_NONBLOCK | O_RDWR) != 0)
     return errno_code(errno);
-  Result<FD*> fd = FD::open(loop, sysfd, type == SOCK_STREAM);
+  // On error the socket stays the caller's: it may be another Conn's (already_registered), and
+  // closing it would let that Conn later close whatever reuses the number.
+  Result<FD*> fd = FD::open(loop, sysfd, type == SOCK_STREAM, /*adopt=*/true);
   if (!fd) return fd.error();
   return Conn(*fd, *n, *local, peer ? *peer : SockAddr());
 }

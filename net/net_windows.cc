@@ -110,7 +110,8 @@ Result<Conn> FileConn(Loop& loop, NativeSocket s) {
   if (!SetHandleInformation(reinterpret_cast<HANDLE>(s), HANDLE_FLAG_INHERIT, 0))
     return winsock_error(GetLastError());
   os::udp_connreset_off(s, type);
-  Result<FD*> fd = FD::open(loop, s, type == SOCK_STREAM);
+  // On error the socket stays the caller's (see the POSIX FileConn).
+  Result<FD*> fd = FD::open(loop, s, type == SOCK_STREAM, /*adopt=*/true);
   if (!fd) return fd.error();
   return Conn(*fd, *n, *local, peer ? *peer : SockAddr());
 }

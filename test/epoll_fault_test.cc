@@ -5,6 +5,8 @@
 // goes on working. (test/fault_injection_test.cc covers the net layer's own syscalls.)
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -102,13 +104,16 @@ TEST_CASE("epoll_ctl ADD refused (ENOSPC, ENOMEM) wherever the net layer registe
       CHECK((!n || *n == 0));
     }
     {
-      // FileConn: the caller's socket is closed on a registration error (documented).
+      // FileConn: the caller's socket stays open and the caller's on a registration error
+      // (documented), so the caller closes it.
       int sv[2];
       REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
       netpoll::testing::Fd peer(sv[1]);
+      netpoll::testing::Fd mine(sv[0]);
       Inject f(EPOLL_CTL_ADD, err);
       CHECK(FileConn(loop, sv[0]).error() == want);
       CHECK(f.fired());
+      CHECK(::fcntl(sv[0], F_GETFD) != -1);
     }
     // The listener still accepts.
     ConnPair p = loop.block_on(netpoll::testing::tcp_conn_pair(loop, *ln));

@@ -388,7 +388,7 @@ Task<void> workload(Loop& loop, const Deadlines& dl, Results& r) {
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
   Result<Conn> fc = FileConn(loop, sv[0]);
   r[kFileConnStep] = ec_of(fc);
-  if (!fc) ::close(sv[0]);  // an error before registration leaves the descriptor to us
+  if (!fc) ::close(sv[0]);  // on any error the descriptor stays ours
   Conn file = fc ? std::move(*fc) : Conn{};
 
   enter(kFileCloseStep);

@@ -290,4 +290,25 @@ TEST_CASE("when Close returns with an Accept parked, the descriptor is closed an
   }
 }
 
+// Issue 13, item 10: FileConn on a socket a live Conn owns returned already_registered and then
+// closed that socket; its number could be reused and the old Conn later close an unrelated
+// socket. On any error FileConn now leaves the socket open and the caller's.
+TEST_CASE("FileConn on another Conn's socket is refused and leaves that socket working") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+  const int fd = p.server.native_handle();
+  Result<Conn> twice = FileConn(loop, fd);
+  CHECK(twice.error() == Errc::already_registered);
+  CHECK(::fcntl(fd, F_GETFD) != -1);  // still open
+  loop.block_on([&]() -> Task<void> {
+    CHECK(co_await p.client.Write(std::string_view("still")));
+    char b[5];
+    Result<std::size_t> n = co_await p.server.Read(std::span<char>(b));
+    CHECK(n);
+    CHECK(*n == 5);
+  }());
+}
+
 }  // TEST_SUITE
