@@ -55,6 +55,8 @@ class TimerHeap {
   Timer* pop() noexcept;
 
   void reserve(std::size_t n) { heap_.reserve(n); }
+  // Timers it holds before the next schedule() of a new timer allocates.
+  std::size_t capacity() const noexcept { return heap_.capacity(); }
   // For tests: checks the heap property and every timer's index.
   bool verify() const noexcept;
 

@@ -34,6 +34,11 @@ std::size_t TimerQueue::size() const noexcept {
   return heap_.size();
 }
 
+std::size_t TimerQueue::capacity() const noexcept {
+  std::lock_guard<Mutex> g(mu_);
+  return heap_.capacity();
+}
+
 void TimerQueue::reserve(std::size_t n) {
   std::lock_guard<Mutex> g(mu_);
   heap_.reserve(n);

@@ -46,6 +46,9 @@ class TimerQueue {
   std::size_t size() const noexcept;
   // Pre-sizes the heap so that up to n queued timers never allocate.
   void reserve(std::size_t n);
+  // Queued timers the heap holds before scheduling a new one allocates (and may throw
+  // std::bad_alloc: schedule() then leaves the timer as it was).
+  std::size_t capacity() const noexcept;
 
   // --- the polling thread only -------------------------------------------------------------
   // Shortens `t` to the earliest timer and publishes "sleeping until" so schedule() from other

@@ -84,7 +84,13 @@ auto FD::with_ref(F f) noexcept -> decltype(f()) {
 
 std::error_code FD::set_deadline(std::int64_t deadline_ns, Mode m) noexcept {
   return with_ref([&] {
-    loop_->netpoll().set_deadline(pd_, deadline_ns, m);
+    // Arming a timer may grow the timer heap: out of memory, the deadline (of a direction
+    // that could not be armed) is left as it was, and a retry may succeed (PollDesc).
+    try {
+      loop_->netpoll().set_deadline(pd_, deadline_ns, m);
+    } catch (const std::bad_alloc&) {
+      return errno_code(ENOMEM);
+    }
     return std::error_code();
   });
 }

@@ -50,7 +50,9 @@ class FD {
   // The owner lets go (after close()). The memory is freed now or by the last operation.
   void release() noexcept;
 
-  // Absolute monotonic ns (now_ns()); 0 clears; a past time expires at once.
+  // Absolute monotonic ns (now_ns()); 0 clears; a past time expires at once. ENOMEM if the
+  // timer could not be armed (the timer heap could not grow): that direction's deadline is as
+  // before, and a retry may succeed.
   std::error_code set_deadline(std::int64_t deadline_ns, Mode m) noexcept;
   std::error_code shutdown(int how) noexcept;
   std::error_code setsockopt_int(int level, int name, int value) noexcept;

@@ -1,6 +1,8 @@
 #include "net/loop.h"
 
+#include <cerrno>
 #include <mutex>
+#include <new>
 #include <string>
 #include <thread>
 
@@ -200,10 +202,15 @@ bool SleepOp::step(Waiter* w) noexcept {
   }
   if (armed_) return true;  // woken by the timer
   if (deadline_ <= now_ns()) return true;
-  armed_ = true;
   waiter_ = w;
   timer_.fire = &fired;
-  loop_->netpoll().schedule_timer(&timer_, deadline_);
+  try {
+    loop_->netpoll().schedule_timer(&timer_, deadline_);
+  } catch (const std::bad_alloc&) {
+    res_ = errno_code(ENOMEM);
+    return true;
+  }
+  armed_ = true;
   return false;
 }
 

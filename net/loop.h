@@ -464,12 +464,14 @@ T Loop::block_on(Task<T> t) {
 
 // ---------------------------------------------------------------------------------------------
 // Sleeping: `co_await sleep_for(loop, d)` on the Loop's timers; on a plain thread, a sleep.
+// The result: empty, or ENOMEM if the timer could not be armed (the timer heap could not
+// grow; the sleep ended at once), or Errc::would_deadlock for wait() on the Loop's thread.
 class SleepOp {
  public:
   SleepOp(Loop& loop, std::int64_t deadline_ns) noexcept : loop_(&loop), deadline_(deadline_ns) {}
   bool step(Waiter* w) noexcept;
-  void result() const noexcept {}
-  void fail_on_loop_thread() const noexcept {}
+  std::error_code result() const noexcept { return res_; }
+  std::error_code fail_on_loop_thread() const noexcept { return Errc::would_deadlock; }
   // A sleep needs no poller on a plain thread (it sleeps there), so it is never refused as
   // a deadlock: no Loop to check.
   Loop* loop() const noexcept { return nullptr; }
@@ -480,6 +482,7 @@ class SleepOp {
   Loop* loop_;
   std::int64_t deadline_;
   Waiter* waiter_ = nullptr;
+  std::error_code res_;
   bool armed_ = false;
 };
 

@@ -10,6 +10,7 @@
 namespace {
 std::atomic<std::uint64_t> g_allocs{0};
 std::atomic<std::uint64_t> g_frees{0};
+thread_local int tls_fail = 0;
 void counted_free(void* p) noexcept {
   if (p) g_frees.fetch_add(1, std::memory_order_relaxed);
   std::free(p);
@@ -25,7 +26,13 @@ std::int64_t netpoll::testing::live_allocation_count() noexcept {
                                    g_frees.load(std::memory_order_relaxed));
 }
 
+void netpoll::testing::fail_allocations_on_this_thread(int n) noexcept { tls_fail = n; }
+
 void* operator new(std::size_t n) {
+  if (tls_fail > 0) {
+    --tls_fail;
+    throw std::bad_alloc();
+  }
   g_allocs.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
@@ -33,6 +40,10 @@ void* operator new(std::size_t n) {
 // Over-aligned blocks come from malloc too (std::aligned_alloc is missing on Windows): the
 // block is over-allocated, aligned, and the malloc'd pointer stored just below it.
 void* operator new(std::size_t n, std::align_val_t a) {
+  if (tls_fail > 0) {
+    --tls_fail;
+    throw std::bad_alloc();
+  }
   g_allocs.fetch_add(1, std::memory_order_relaxed);
   const std::size_t al = static_cast<std::size_t>(a);
   void* raw = std::malloc(n + al + sizeof(void*));

@@ -717,6 +717,42 @@ TEST_CASE("embedding: a blocking call on the host thread between steps fails ins
   CHECK(!got);
 }
 
+// Issue 13, item 13: arming a deadline or a sleep grows the timer heap, and a bad_alloc there
+// reached noexcept callers (std::terminate). Now it is ENOMEM, and a retry works.
+TEST_CASE("a deadline or sleep that cannot grow the timer heap fails with ENOMEM; a retry works") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+  TimerQueue& q = loop.netpoll().timers();
+  std::vector<Timer> fill(1 << 14);
+  std::size_t used = 0;
+  auto fill_to_capacity = [&] {
+    while (q.size() < q.capacity() && used < fill.size()) {
+      fill[used].fire = [](Timer*, std::uint32_t, WaiterList&) {};
+      loop.netpoll().schedule_timer(&fill[used++], now_ns() + 3600'000'000'000);
+    }
+    REQUIRE(q.size() == q.capacity());  // the next new timer must allocate
+  };
+  fill_to_capacity();
+  netpoll::testing::fail_allocations_on_this_thread(1);
+  CHECK(p.server.SetReadDeadline(std::chrono::steady_clock::now() + 1h) == std::errc::not_enough_memory);
+  netpoll::testing::fail_allocations_on_this_thread(0);
+  CHECK(!p.server.SetReadDeadline(std::chrono::steady_clock::now() + 20ms));  // a retry arms it
+  fill_to_capacity();
+  std::error_code slept, read_ec;
+  loop.block_on([&]() -> Task<void> {
+    netpoll::testing::fail_allocations_on_this_thread(1);
+    slept = co_await sleep_for(loop, 1h);  // cannot arm its timer: ends at once with ENOMEM
+    netpoll::testing::fail_allocations_on_this_thread(0);
+    char b[1];
+    read_ec = (co_await p.server.Read(std::span<char>(b))).error();  // the retried deadline fires
+  }());
+  CHECK(slept == std::errc::not_enough_memory);
+  CHECK(read_ec == Errc::deadline_exceeded);
+  for (std::size_t i = 0; i < used; ++i) (void)loop.netpoll().cancel_timer(&fill[i]);
+}
+
 TEST_CASE("move-assigning a Conn closes the descriptor it held and takes the other") {
   Loop loop;
   Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
