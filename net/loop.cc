@@ -153,7 +153,7 @@ std::error_code Loop::run() {
 }
 
 Result<std::size_t> Loop::shutdown(Timeout limit) {
-  if (current()) fatal("Loop::shutdown called from a Loop thread");
+  if (current()) return Errc::would_deadlock;  // a task cannot wait for every task to end
   Claim claim(*this);
   if (!claim) return Errc::loop_busy;
   shutting_down_.store(true, std::memory_order_seq_cst);

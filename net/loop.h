@@ -108,7 +108,7 @@ class Loop {
   // plain thread's operation on POSIX is not counted: it returns Errc::closed on its own
   // thread, and must have returned before the Loop goes. Not from a Loop thread.
   // Errc::loop_busy, doing nothing, if another thread is stepping the Loop (stop() it, let
-  // its run() return, then shut down).
+  // its run() return, then shut down); Errc::would_deadlock from a Loop thread (a task).
   Result<std::size_t> shutdown(Timeout limit);
 
   // Any thread: run `fn` on the Loop thread. Allocates (a node per call): for control, not
@@ -121,7 +121,8 @@ class Loop {
   void spawn(Task<void> t);
   // Runs the Loop on this thread until `t` completes, and returns its value. If another thread
   // is stepping the Loop, `t` does not run: Errc::loop_busy is returned where T can hold an
-  // error (Result<U>, std::error_code), else thrown as std::system_error.
+  // error (Result<U>, std::error_code), else thrown as std::system_error; from a Loop thread
+  // (a task), Errc::would_deadlock the same way.
   template <class T>
   T block_on(Task<T> t);
 
@@ -447,7 +448,7 @@ class Loop::Claim {
 
 template <class T>
 T Loop::block_on(Task<T> t) {
-  if (current()) fatal("Loop::block_on called from a Loop thread");
+  if (current()) return refuse<T>(Errc::would_deadlock);  // from a task: co_await it instead
   Claim claim(*this);
   if (!claim) return refuse<T>(Errc::loop_busy);
   auto h = t.release();

@@ -280,10 +280,14 @@ TEST_CASE("Dial(...).wait() on an embedding host's thread fails with would_deadl
   CHECK(c.error() == Errc::would_deadlock);
   CHECK(c.error() == std::errc::resource_deadlock_would_occur);
   CHECK(c.error() != std::errc::invalid_argument);
-  // On the Loop thread itself Task::wait does not start the task.
+  // On the Loop thread itself Task::wait, block_on and shutdown do not start.
   loop.block_on([&]() -> Task<void> {
     Result<Conn> r = Dial(loop, "tcp", ln->Addr().to_string()).wait();
     CHECK(r.error() == Errc::would_deadlock);
+    Result<int> nested = loop.block_on([]() -> Task<Result<int>> { co_return 1; }());
+    CHECK(nested.error() == Errc::would_deadlock);
+    CHECK_THROWS_AS(loop.block_on([]() -> Task<void> { co_return; }()), std::system_error);
+    CHECK(loop.shutdown(Timeout::zero()).error() == Errc::would_deadlock);
     co_return;
   }());
 }

@@ -753,6 +753,13 @@ TEST_CASE("a deadline or sleep that cannot grow the timer heap fails with ENOMEM
   for (std::size_t i = 0; i < used; ++i) (void)loop.netpoll().cancel_timer(&fill[i]);
 }
 
+TEST_CASE("shutdown with the largest finite limit does not overflow (UBSan) and returns at once when idle") {
+  Loop loop;
+  // now + limit overflowed int64 (signed overflow: UB) before it saturated.
+  CHECK(shutdown_left(loop, Timeout::after_ns(INT64_MAX - 1)) == 0);
+  CHECK(shutdown_left(loop, Timeout::infinite()) == 0);
+}
+
 TEST_CASE("move-assigning a Conn closes the descriptor it held and takes the other") {
   Loop loop;
   Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
