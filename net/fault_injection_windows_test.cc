@@ -51,7 +51,7 @@ const std::array<Rule, kSysCount> kRules = {{
     {{WSAENOBUFS, WSAEINVAL}, true},                      // setsockopt (TCP_NODELAY is best effort)
     {{WSAEINVAL}, true},                                  // getsockopt
     {{WSAEINVAL, WSAENOTCONN}, true},                     // getsockname (accept: best effort)
-    {{WSAENOTCONN}, false},                               // getpeername
+    {{WSAENOTCONN}, true},   // getpeername (a dialed connection falls back to the address dialed)
     {{WSAENOTCONN}, false},                               // shutdown
     {{WSAECONNRESET, WSAENETRESET, WSAENOBUFS}, false},   // WSARecv
     {{WSAECONNRESET, WSAENOBUFS, WSAESHUTDOWN}, false},   // WSASend

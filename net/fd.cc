@@ -32,7 +32,7 @@ std::error_code FD::close() noexcept {
   if (!mu_.incref_and_close()) return Errc::closed;
   // Unblock parked operations now (they see Errc::closed); then the socket (see Lifetime).
   loop_->netpoll().evict(pd_);
-  if (os::close_at_once()) close_socket();
+  close_socket();
   decref();
   return {};
 }
@@ -50,7 +50,7 @@ void FD::close_socket() noexcept {
 }
 
 void FD::destroy() noexcept {
-  if (sysfd_ != kInvalidSocket) close_socket();  // closed here where not at close()
+  // The socket was closed by close(), which comes before any last reference.
   loop_->netpoll().release(pd_);
   pd_ = nullptr;
   unref_life();

@@ -8,12 +8,13 @@
 // last reference after close(); an owner may close and release while operations are still
 // unwinding on other threads or coroutines: they finish with Errc::closed.
 //
-// The socket itself (os::close_at_once, POSIX) is closed by close() before it returns, as Go's
-// FD.Close waits for it: then the address may be bound again and a Unix socket's file removed.
-// Parked and queued operations make no call, so close() waits only for calls in flight on
-// other threads (each one short and nonblocking): every call on the socket is made between
-// enter_io() and exit_io(), and none starts once close() has begun. Where calls stay the
-// kernel's until their packet (Windows), the last reference closes it instead.
+// The socket itself is closed by close() before it returns, as Go's FD.Close waits for it:
+// then the address may be bound again and a Unix socket's file removed. Parked and queued
+// operations make no call, so close() waits only for calls in flight on other threads (each
+// one short: nonblocking or overlapped): every call on the socket is made between enter_io()
+// and exit_io(), and none starts once close() has begun. On Windows an overlapped call the
+// close cancelled still owns its OVERLAPPED until its packet; its operation waits for that
+// (holding its reference, so the PollDesc lives) and makes no call on the closed socket.
 #pragma once
 
 #include <atomic>

@@ -93,6 +93,17 @@ class OverlappedOp : public FdOp<T> {
     return finish();
   }
   bool next(IoStatus s) noexcept;  // after complete(): finish, or make the next call
+  // complete() under enter_io (it may call on the socket: SO_UPDATE_*_CONTEXT), then next().
+  bool complete_and_next(DWORD bytes, DWORD error) noexcept {
+    if (!fd_->enter_io()) return fail(Errc::closed);
+    return complete_and_next_locked(bytes, error);
+  }
+  // The same, entered already: exits before next() (which may finish and free the FD).
+  bool complete_and_next_locked(DWORD bytes, DWORD error) noexcept {
+    const IoStatus s = static_cast<Derived*>(this)->complete(bytes, error);
+    fd_->exit_io();
+    return next(s);
+  }
 
   IocpOperation iop_;
   std::error_code cancelled_;  // why the call was cancelled (closed / deadline exceeded)
@@ -224,14 +235,21 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
         pd = fd_->pd();
         const std::error_code ec = pd->prepare(mode_);
         if (ec && ec != Errc::event_error) return fail(ec);
-        if (self.start() == IoStatus::done) return finish();
+        // Every call on the socket is made between enter_io and exit_io: FD::close closes it
+        // at once, waiting only for calls in flight (net/fd.h, Lifetime).
+        if (!fd_->enter_io()) return fail(Errc::closed);
+        const IoStatus s = self.start();
+        fd_->exit_io();
+        if (s == IoStatus::done) return finish();
         phase_ = kIssue;
         break;
       }
       case kIssue: {
         const std::uint32_t dir = mode_ == kRead ? Event::kReadable : Event::kWritable;
         DWORD bytes = 0;
+        if (!fd_->enter_io()) return fail(Errc::closed);
         const DWORD r = self.call(iop_.begin(pd->token(), dir), &bytes);
+        fd_->exit_io();
         // A packet will come for a pending call, for a success unless the socket skips it,
         // and for a datagram truncated at once (STATUS_BUFFER_OVERFLOW is a warning, which
         // skip-on-success does not cover: iocp_poller_test shows the packet).
@@ -240,7 +258,7 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
           phase_ = kPark;
           break;
         }
-        if (next(self.complete(bytes, r))) return true;  // done at once: no packet
+        if (complete_and_next(bytes, r)) return true;  // done at once: no packet
         break;
       }
       case kPark:
@@ -264,10 +282,14 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
         // Closed, past the deadline, or (never from IocpPoller today) an error event.
         cancelled_ = ec == Errc::event_error ? fd_->socket_error() : ec;
         // ERROR_NOT_FOUND: it completed meanwhile; its packet is on the way all the same.
-        // Anything else would leave the call, and this operation, waiting forever.
-        if (!CancelIoEx(reinterpret_cast<HANDLE>(fd_->sysfd()), iop_.overlapped()) &&
-            GetLastError() != ERROR_NOT_FOUND)
-          fatal("CancelIoEx failed on a pending socket operation");
+        // Anything else would leave the call, and this operation, waiting forever. A socket
+        // already closed needs no cancel: closesocket cancelled every call pending on it.
+        if (fd_->enter_io()) {
+          const bool ok = CancelIoEx(reinterpret_cast<HANDLE>(fd_->sysfd()), iop_.overlapped()) ||
+                          GetLastError() == ERROR_NOT_FOUND;
+          fd_->exit_io();
+          if (!ok) fatal("CancelIoEx failed on a pending socket operation");
+        }
         phase_ = kDrain;
         break;
       }
@@ -278,8 +300,13 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
           phase_ = kPark;
           break;
         }
+        // The outcome is read from the socket, and complete() may make calls on it: once it
+        // is closed there is neither (the call was cancelled by the close, or its result is
+        // dropped with the socket).
+        if (!fd_->enter_io()) return fail(Errc::closed);
         const IocpOperation::Outcome o = iop_.result(fd_->sysfd());
-        if (next(self.complete(o.bytes, o.error))) return true;
+        const bool over = complete_and_next_locked(o.bytes, o.error);
+        if (over) return true;
         break;
       }
       case kDrain:
@@ -299,12 +326,14 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
           phase_ = kDrain;
           break;
         }
+        if (!fd_->enter_io()) return fail(cancelled_);  // closed since: see kComplete
         const IocpOperation::Outcome o = iop_.result(fd_->sysfd());
         // Aborted, or failed on its own meanwhile: the cancel's reason is the answer.
-        if (o.error) return fail(cancelled_);
         // It succeeded before the cancel took: keep what it did (bytes a read consumed must be
         // returned, a connection accepted must not be lost). A partial send stops here.
-        if (self.complete(o.bytes, 0) == IoStatus::done) return finish();
+        const bool kept = !o.error && self.complete(o.bytes, 0) == IoStatus::done;
+        fd_->exit_io();
+        if (kept) return finish();
         return fail(cancelled_);
       }
       case kDone:

@@ -42,7 +42,6 @@ std::error_code registered(NativeSocket, bool) noexcept { return {}; }
 
 // Never retried on EINTR: Linux has released the descriptor whatever close returns.
 void close_socket(NativeSocket s) noexcept { sys.close(s); }
-bool close_at_once() noexcept { return true; }
 
 namespace {
 std::error_code check(int r) noexcept { return r == 0 ? std::error_code() : errno_code(errno); }

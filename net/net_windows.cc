@@ -62,8 +62,15 @@ std::error_code registered(NativeSocket s, bool stream) noexcept {
   return IocpPoller::skip_completion_on_success(s);
 }
 
-void close_socket(NativeSocket s) noexcept { sys.closesocket(s); }
-bool close_at_once() noexcept { return false; }
+void close_socket(NativeSocket s) noexcept {
+  // Cancel what is pending first: each cancelled call queues its (aborted) packet, which the
+  // operation that made it waits for (fd_windows.h). closesocket is documented to cancel them
+  // itself, but under wine 8 operations pending at closesocket were never woken (case 7 of the
+  // net suite hung with both a WSARecv and a WSASend pending) until this cancel came first.
+  // ERROR_NOT_FOUND (nothing pending) is the common case.
+  (void)CancelIoEx(reinterpret_cast<HANDLE>(s), nullptr);
+  sys.closesocket(s);
+}
 
 std::error_code set_int(NativeSocket s, int level, int name, int value) noexcept {
   return check(sys.setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value));

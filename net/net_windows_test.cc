@@ -186,6 +186,29 @@ TEST_CASE("case 24: Close with an AcceptEx pending; the listener's port is free 
   CHECK(again);
 }
 
+TEST_CASE("Close from a coroutine with an AcceptEx pending frees the port before it returns") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp4", "127.0.0.1:0");
+  REQUIRE(ln);
+  const std::string addr = ln->Addr().to_string();
+  std::error_code accepted;
+  loop.spawn([](Listener& l, std::error_code& out) -> Task<void> {
+    out = (co_await l.Accept()).error();
+  }(*ln, accepted));
+  loop.run_once(Timeout::zero());  // the AcceptEx is pending
+  REQUIRE(loop.spawned() == 1);
+  bool relisted = false;
+  loop.block_on([&]() -> Task<void> {
+    CHECK(!ln->Close());
+    Result<Listener> again = Listen(loop, "tcp4", addr);  // before the Loop steps again
+    relisted = static_cast<bool>(again);
+    co_return;
+  }());
+  CHECK(relisted);
+  while (loop.spawned() > 0) loop.run_once(Timeout::after(100ms));
+  CHECK(accepted == Errc::closed);
+}
+
 TEST_CASE("AcceptEx: peer and local addresses; many clients accepted in order of arrival") {
   Loop loop;
   Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");

@@ -24,13 +24,9 @@ Result<NativeSocket> open_socket(int family, int type) noexcept;
 // After the socket was registered with the Loop's poller (FD::open): Windows chooses there
 // whether a call that succeeds at once still queues a completion packet (fd_windows.h).
 std::error_code registered(NativeSocket s, bool stream) noexcept;
-// Never retried: the descriptor is gone whatever the call returns.
+// Never retried: the descriptor is gone whatever the call returns. Windows: the calls pending
+// on it are cancelled first, and each still queues its packet.
 void close_socket(NativeSocket s) noexcept;
-// Whether FD::close closes the socket itself, once no call on it is in flight (POSIX: every
-// call is a short nonblocking syscall, and parked operations hold no call), or leaves it to the
-// last operation's reference (Windows: a pending overlapped call's outcome is read from the
-// socket, WSAGetOverlappedResult, after its packet).
-bool close_at_once() noexcept;
 std::error_code set_int(NativeSocket s, int level, int name, int value) noexcept;
 std::error_code bind(NativeSocket s, const SockAddr& a) noexcept;
 std::error_code listen(NativeSocket s) noexcept;  // with listener_backlog()
