@@ -134,8 +134,13 @@ void PollDesc::set_deadline(std::int64_t deadline, std::int64_t now, Mode m, Tim
   const std::int64_t v = deadline == 0 ? 0 : (deadline <= now ? -1 : deadline);
   std::lock_guard<Mutex> g(lock_);
   if (info_.load(std::memory_order_relaxed) & kClosing) return;
-  if (m & kRead) update_direction(rd_, rt_, v, q);
-  if (m & kWrite) update_direction(wd_, wt_, v, q);
+  try {
+    if (m & kRead) update_direction(rd_, rt_, v, q);
+    if (m & kWrite) update_direction(wd_, wt_, v, q);
+  } catch (...) {
+    publish_expired();  // the read direction may have changed before the write one threw
+    throw;
+  }
   publish_expired();
   if (rd_ < 0)
     if (Waiter* w = unblock(kRead, false)) ready.push(w);

@@ -11,6 +11,10 @@ void TimerQueue::schedule(Timer* t, std::int64_t when) {
   {
     std::lock_guard<Mutex> g(mu_);
     if (when <= firing_now_) when = firing_now_ + 1;
+    // Room first: a bad_alloc must leave the timer exactly as it was, its seq included (a
+    // firing popped before this call must still count as current, or the deadline it carries
+    // would be dropped while the owner keeps the old value).
+    if (!t->queued()) heap_.reserve(heap_.size() + 1);
     ++t->seq;
     heap_.schedule(t, when);
     publish_next();

@@ -45,8 +45,9 @@ void FD::close_socket() noexcept {
   }
   // Deregister before closing so a dup'd or inherited copy stops reporting (pitfalls.md).
   (void)loop_->netpoll().deregister(pd_);
+  // sysfd_ keeps the closed number (native_handle() readers would race a reset); no call
+  // uses it once io_ is closing.
   os::close_socket(sysfd_);
-  sysfd_ = kInvalidSocket;
 }
 
 void FD::destroy() noexcept {

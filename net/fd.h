@@ -46,7 +46,7 @@ class FD {
   bool stream() const noexcept { return stream_; }
 
   // Go's FD.Close: later operations fail with Errc::closed, parked ones wake with it, and the
-  // socket closes when the last in-flight operation is done. Errc::closed if already closed.
+  // socket is closed before it returns (see Lifetime). Errc::closed if already closed.
   std::error_code close() noexcept;
   // The owner lets go (after close()). The memory is freed now or by the last operation.
   void release() noexcept;

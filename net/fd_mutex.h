@@ -64,6 +64,10 @@ class FdMutex {
   bool rwunlock(bool read) noexcept;
 
   bool closed() const noexcept { return (state_.load(std::memory_order_acquire) & kClosed) != 0; }
+  // Whether the read (or write) lock is held now (tests, diagnostics).
+  bool locked(bool read) const noexcept {
+    return (state_.load(std::memory_order_acquire) & (read ? kRLock : kWLock)) != 0;
+  }
   std::uint64_t refs() const noexcept { return (state_.load() & kRefMask) / kRef; }
 
  private:

@@ -69,12 +69,21 @@ bool Loop::claim(bool* took) noexcept {
 
 void Loop::release_claim() noexcept { stepper_.store(nullptr, std::memory_order_release); }
 
+Loop::Claim::Claim(Loop& l) noexcept
+    : loop_(l),
+      host_(l.last_stepper_.load(std::memory_order_relaxed) == &tls_tag),
+      held_(l.claim(&took_)) {}
+
 Loop::Claim::~Claim() {
   if (!took_) return;
-  // Whole runs leave no last-stepper mark: a thread that ran block_on or run() earlier may
-  // block on this Loop's operations afterwards while another thread runs it.
-  const void* me = &tls_tag;
-  loop_.last_stepper_.compare_exchange_strong(me, nullptr, std::memory_order_relaxed);
+  // Whole runs leave no last-stepper mark of their own: a thread that ran block_on or run()
+  // may block on this Loop's operations afterwards while another thread runs it. A host that
+  // called block_on between its run_once steps stays the host (its blocking calls must still
+  // be refused).
+  if (!host_) {
+    const void* me = &tls_tag;
+    loop_.last_stepper_.compare_exchange_strong(me, nullptr, std::memory_order_relaxed);
+  }
   loop_.release_claim();
 }
 
@@ -178,9 +187,15 @@ void Loop::stop() noexcept {
 }
 
 Timeout Loop::next_timeout() noexcept {
+  // The Loop-thread-only state (local_, the poller's sleep handshake) is the stepper's.
+  bool took = false;
+  if (!claim(&took))
+    fatal("net::Loop::next_timeout while another thread is stepping the Loop: one thread at a "
+          "time runs a Loop");
   drain_remote();
-  if (!local_.empty()) return Timeout::zero();
-  return np_.next_timeout();
+  const Timeout t = local_.empty() ? np_.next_timeout() : Timeout::zero();
+  if (took) release_claim();
+  return t;
 }
 
 // --- sleeping --------------------------------------------------------------------------------

@@ -436,13 +436,14 @@ inline void Loop::spawn(Task<void> t) {
 
 class Loop::Claim {
  public:
-  explicit Claim(Loop& l) noexcept : loop_(l), held_(l.claim(&took_)) {}
+  explicit Claim(Loop& l) noexcept;
   ~Claim();
   explicit operator bool() const noexcept { return held_; }
 
  private:
   Loop& loop_;
   bool took_ = false;
+  bool host_;  // this thread was the Loop's last stepper (an embedding host) before the call
   bool held_;
 };
 

@@ -355,7 +355,8 @@ Task<Result<Conn>> dial_one(Loop& loop, Network n, SockAddr to, std::int64_t dea
         if (fd) fd->release();
       }
     } owner{fd};
-    if (deadline) fd->set_deadline(deadline, kWrite);
+    if (deadline)
+      if (auto ec = fd->set_deadline(deadline, kWrite)) co_return ec;  // ENOMEM: no timeout
     Result<bool> ok = co_await Operation<ConnectOp>(fd, to);
     if (!ok) co_return ok.error();
     if (deadline) fd->set_deadline(0, kWrite);

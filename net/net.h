@@ -57,13 +57,16 @@ class Socket {
   Network network() const noexcept { return net_; }
   const SockAddr& LocalAddr() const noexcept { return laddr_; }
 
-  // Errc::closed on the second call. Wakes every parked operation with Errc::closed.
+  // Errc::closed on the second call. Wakes every parked operation with Errc::closed, and
+  // closes the socket before it returns (waiting only for a call in flight on another thread).
   std::error_code Close() noexcept;
   std::error_code SetDeadline(TimePoint t) noexcept;
   std::error_code SetReadDeadline(TimePoint t) noexcept;
   std::error_code SetWriteDeadline(TimePoint t) noexcept;
 
-  // The OS socket, for options netpoll does not wrap. kInvalidSocket when empty.
+  // The OS socket, for options netpoll does not wrap. kInvalidSocket when empty. Calls made
+  // on it are the caller's to keep from racing Close (after Close the number may name another
+  // socket); netpoll's own calls are bracketed against it.
   NativeSocket native_handle() const noexcept { return fd_ ? fd_->sysfd() : kInvalidSocket; }
   FD* fd() const noexcept { return fd_; }
 

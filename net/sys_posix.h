@@ -4,6 +4,8 @@
 //
 // Every entry behaves as the libc call (returns -1 and sets errno). The table is read on every
 // call and written only by tests, while no operation is in flight; HookGuard restores an entry.
+// A hook runs inside the call's enter_io/exit_io bracket (net/fd.h): it must not Close the
+// socket whose call it intercepts (Close waits for that very call to end).
 #pragma once
 
 #include <sys/socket.h>

@@ -112,8 +112,9 @@ TEST_CASE("a queued reader keeps the descriptor alive while the Conn is destroye
       char b[8];
       thread_got = conn->Read(std::span<char>(b)).wait().error();
     });
-    // The plain reader holds the read lock (and its reference) once refs() says 1.
-    REQUIRE(eventually([&] { return fd->mu().refs() == 1; }));
+    // The plain reader holds the read lock (its reference is taken earlier, when the
+    // operation is made).
+    REQUIRE(eventually([&] { return fd->mu().locked(true); }));
     std::atomic<bool> coro_done{false};
     lt.loop.spawn([](Conn* c, std::error_code* out, std::atomic<bool>* done) -> Task<void> {
       char b[8];
@@ -187,7 +188,8 @@ TEST_CASE("a Listener closed and released while accept4 runs: the accepted Conn 
     });
     releaser.join();
     acceptor.join();
-    // Either the accept won (a working Conn) or the close did; never a crash.
+    // Close waits for the accept4 in flight, so the accept wins: a working Conn, made after
+    // the Listener's last reference went (the order that read freed memory). Never a crash.
     if (got) {
       CHECK(got->Write(std::string_view("hi")).wait());
       char b[2];
@@ -290,6 +292,19 @@ TEST_CASE("Dial(...).wait() on an embedding host's thread fails with would_deadl
     CHECK(loop.shutdown(Timeout::zero()).error() == Errc::would_deadlock);
     co_return;
   }());
+}
+
+// A host that calls block_on between its run_once steps stays the host: its blocking calls
+// are still refused afterwards (found in review: the claim's release cleared the mark).
+TEST_CASE("an embedding host that ran block_on between steps still may not block on the Loop") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  loop.run_once(Timeout::zero());  // this thread hosts the Loop
+  Result<Conn> c = loop.block_on(Dial(loop, "tcp", ln->Addr().to_string()));
+  REQUIRE(c);
+  char b[1];
+  CHECK(c->Read(std::span<char>(b)).wait().error() == Errc::would_deadlock);
 }
 
 // Bug 8 (first half): a Conn destroyed after its Loop was a use-after-free in evict; now the
@@ -482,7 +497,7 @@ void stress_round(unsigned seed, bool one_cpu, Totals& t) {
   std::atomic<bool> ran{false};
   std::thread loop_thread([&] {
     if (one_cpu) pin_to_cpu0();
-    ran = true;
+    loop->post([&] { ran = true; });  // set from inside run(): the claim is held by then
     const std::error_code ec = loop->run();
     if (ec) sh.expect(ec, {}, "run");
     // Everything is closed and destroyed before stop(): the Loop goes at once.

@@ -735,6 +735,16 @@ TEST_CASE("a deadline or sleep that cannot grow the timer heap fails with ENOMEM
     REQUIRE(q.size() == q.capacity());  // the next new timer must allocate
   };
   fill_to_capacity();
+  // A schedule that cannot grow the heap leaves the timer exactly as it was, its seq included
+  // (a firing already popped must still match it, or its deadline would be dropped).
+  Timer extra;
+  extra.fire = [](Timer*, std::uint32_t, WaiterList&) {};
+  const std::uint32_t seq0 = extra.seq;
+  netpoll::testing::fail_allocations_on_this_thread(1);
+  CHECK_THROWS_AS(q.schedule(&extra, now_ns() + 3600'000'000'000), std::bad_alloc);
+  netpoll::testing::fail_allocations_on_this_thread(0);
+  CHECK(extra.seq == seq0);
+  CHECK(!extra.queued());
   netpoll::testing::fail_allocations_on_this_thread(1);
   CHECK(p.server.SetReadDeadline(std::chrono::steady_clock::now() + 1h) == std::errc::not_enough_memory);
   netpoll::testing::fail_allocations_on_this_thread(0);
