@@ -75,6 +75,7 @@ std::error_code Conn::SetNoDelay(bool on) noexcept {
 // --- sockets (Go's sysSocket, setDefaultSockopts, ...) --------------------------------------------
 
 namespace {
+using Addrs = Result<std::vector<SockAddr>>;
 bool is_tcp(Network n) noexcept { return n == Network::tcp || n == Network::tcp4 || n == Network::tcp6; }
 bool is_udp(Network n) noexcept { return n == Network::udp || n == Network::udp4 || n == Network::udp6; }
 
@@ -175,62 +176,95 @@ Result<Network> network_of(int family, int type) noexcept {
 }
 
 namespace {
-using Addrs = Result<std::vector<SockAddr>>;
+
+// The addresses of a host that needs no lookup (empty: the wildcard; "localhost"; an IP
+// literal), or nullopt for a host name. `host` has passed check_host.
+std::optional<Addrs> literal_addrs(Network n, std::string_view host, std::uint16_t port) {
+  const int want = family_of(n);
+  std::vector<SockAddr> out;
+  if (host.empty()) {
+    out.push_back(*SockAddr::ip("", port, want == AF_INET6 ? AF_INET6 : AF_INET));
+  } else if (is_loopback_name(host)) {
+    if (want != AF_INET6) out.push_back(*SockAddr::ip("127.0.0.1", port, AF_INET));
+    if (want != AF_INET) out.push_back(*SockAddr::ip("::1", port, AF_INET6));
+  } else if (looks_like_ip_literal(host)) {
+    const bool v4 = parse_ip(host)->v4;
+    if (want == (v4 ? AF_INET6 : AF_INET)) return Addrs(AddrErrc::no_suitable_address);
+    Result<SockAddr> a = SockAddr::ip(host, port, v4 ? AF_INET : AF_INET6);
+    if (!a) return Addrs(a.error());  // an unknown zone
+    out.push_back(*a);
+  } else {
+    return std::nullopt;
+  }
+  return Addrs(std::move(out));
+}
+
+// A host is a name only if it cannot have been meant as an IP literal: one that looks like a
+// literal and is not a valid one never reaches getaddrinfo (which would read "0127.0.0.1" as
+// 87.0.0.1 and "10.1" as 10.0.0.1). Neither may a host with a NUL (getaddrinfo would see
+// only the part before it).
+std::error_code check_host(std::string_view host) noexcept {
+  if (host.find('\0') != std::string_view::npos) return AddrErrc::invalid_host;
+  if (looks_like_ip_literal(host) && !parse_ip(host)) return AddrErrc::invalid_host;
+  return {};
+}
 
 // Everything that needs no resolver: Unix paths, literals, the wildcard, "localhost", and
-// malformed input. nullopt when only getaddrinfo can answer (a host or a service name).
+// malformed input. nullopt when only a lookup can answer (a host or a service name).
 std::optional<Addrs> resolve_without_lookup(std::string_view network, std::string_view address) {
   Result<Network> n = parse_network(network);
   if (!n) return Addrs(n.error());
-  std::vector<SockAddr> out;
   if (is_unix(*n)) {
     Result<SockAddr> a = SockAddr::unix_path(address);
     if (!a) return Addrs(a.error());
-    out.push_back(*a);
-    return Addrs(std::move(out));
+    return Addrs(std::vector<SockAddr>{*a});
   }
   Result<HostPort> hp = split_host_port(address);
   if (!hp) return Addrs(hp.error());
-  const int want = family_of(*n);
+  if (auto ec = check_host(hp->host)) return Addrs(ec);
   Result<std::uint16_t> port = parse_port(hp->port);
   if (!port) {
     if (!all_alpha(hp->port)) return Addrs(port.error());
     return std::nullopt;  // a service name ("http")
   }
-  const std::string host(hp->host);
-  // Neither a literal nor a name (getaddrinfo would see only the part before the NUL).
-  if (host.find('\0') != std::string::npos) return Addrs(AddrErrc::invalid_host);
-  if (host.empty()) {
-    out.push_back(*SockAddr::ip("", *port, want == AF_INET6 ? AF_INET6 : AF_INET));
-  } else if (is_loopback_name(host)) {
-    if (want != AF_INET6) out.push_back(*SockAddr::ip("127.0.0.1", *port, AF_INET));
-    if (want != AF_INET) out.push_back(*SockAddr::ip("::1", *port, AF_INET6));
-  } else if (Result<SockAddr> v4 = SockAddr::ip(host, *port, AF_INET); v4 && want != AF_INET6) {
-    out.push_back(*v4);
-  } else if (host.find(':') != std::string::npos) {
-    Result<SockAddr> v6 = SockAddr::ip(host, *port, AF_INET6);
-    if (!v6) return Addrs(AddrErrc::invalid_host);
-    if (want == AF_INET) return Addrs(AddrErrc::no_suitable_address);
-    out.push_back(*v6);
-  } else {
-    return std::nullopt;  // a host name
-  }
-  return Addrs(std::move(out));
+  return literal_addrs(*n, hp->host, *port);
+}
+
+// A service name's port (getaddrinfo with no host reads only the services database).
+Result<std::uint16_t> service_port(Network n, const std::string& service) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = sock_type(n);
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  const int r = ::getaddrinfo(nullptr, service.c_str(), &hints, &res);
+  if (r != 0) return os::resolve_error(r);
+  const std::uint16_t port = SockAddr::from(res->ai_addr, res->ai_addrlen).port();
+  ::freeaddrinfo(res);
+  return port;
 }
 
 // getaddrinfo, for what resolve_without_lookup could not answer (the input is well-formed).
+// A host that needs no lookup (a literal, with a service name for the port) is never given to
+// getaddrinfo: only its service is.
 Addrs lookup(std::string_view network, std::string_view address, bool passive) {
   const Network n = *parse_network(network);
   const HostPort hp = *split_host_port(address);
+  if (auto ec = os::startup()) return ec;
+  const std::string service(hp.port.empty() ? "0" : std::string(hp.port));
+  if (std::optional<Addrs> none = literal_addrs(n, hp.host, 0)) {
+    if (!*none) return std::move(*none);
+    Result<std::uint16_t> port = service_port(n, service);
+    if (!port) return port.error();
+    return *literal_addrs(n, hp.host, *port);
+  }
   addrinfo hints{};
   hints.ai_family = family_of(n);
   hints.ai_socktype = sock_type(n);
   hints.ai_flags = passive ? AI_PASSIVE : 0;
   addrinfo* res = nullptr;
-  if (auto ec = os::startup()) return ec;
   const std::string host(hp.host);
-  const std::string service(hp.port.empty() ? "0" : std::string(hp.port));
-  const int r = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
+  const int r = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
   if (r != 0) return os::resolve_error(r);
   std::vector<SockAddr> out;
   for (addrinfo* ai = res; ai; ai = ai->ai_next)

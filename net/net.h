@@ -170,7 +170,10 @@ Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
 // (netpoll would wait for packets that never come).
 Result<Conn> FileConn(Loop& loop, NativeSocket sysfd);
 
-// The addresses `address` names for `network` (blocking: getaddrinfo for names).
+// The addresses `address` names for `network` (blocking: getaddrinfo for names). IP literals
+// are parsed strictly (address.h parse_ip; a zone "%eth0" / "%2" becomes the scope id); a host
+// that looks like a literal and is not a valid one ("0127.0.0.1", "10.1", "[1:2:3]") is
+// AddrErrc::invalid_host and is never looked up. The same holds for Listen, ListenPacket, Dial.
 Result<std::vector<SockAddr>> ResolveAddrs(std::string_view network, std::string_view address,
                                            bool passive = false);
 

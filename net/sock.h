@@ -3,6 +3,9 @@
 // Errors come back as the portable codes (std::errc where POSIX has a name for them).
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <string_view>
 #include <system_error>
 
 #include "net/address.h"
@@ -38,6 +41,10 @@ Result<SockAddr> local_address(NativeSocket s) noexcept;
 Result<SockAddr> peer_address(NativeSocket s) noexcept;
 // The socket's pending error (SO_ERROR); an empty code if it has none.
 std::error_code pending_error(NativeSocket s) noexcept;
+// An IPv6 zone (a scope id) by interface name: if_nametoindex; 0 if no interface has it.
+std::uint32_t interface_index(const char* name) noexcept;
+// The name of interface `index` (if_indextoname), or "" if there is none.
+std::string interface_name(std::uint32_t index);
 // A getaddrinfo() result code as an error.
 std::error_code resolve_error(int gai_result) noexcept;
 
