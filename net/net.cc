@@ -1,10 +1,11 @@
 #include "net/net.h"
 
 #include <cstdio>
+#include <memory>
 #include <optional>
-#include <thread>
 #include <utility>
 
+#include "net/resolver.h"
 #include "net/sock.h"
 #include "poller/error.h"
 
@@ -75,7 +76,6 @@ std::error_code Conn::SetNoDelay(bool on) noexcept {
 // --- sockets (Go's sysSocket, setDefaultSockopts, ...) --------------------------------------------
 
 namespace {
-using Addrs = Result<std::vector<SockAddr>>;
 bool is_tcp(Network n) noexcept { return n == Network::tcp || n == Network::tcp4 || n == Network::tcp6; }
 bool is_udp(Network n) noexcept { return n == Network::udp || n == Network::udp4 || n == Network::udp6; }
 
@@ -248,6 +248,7 @@ Result<std::uint16_t> service_port(Network n, const std::string& service) {
 // A host that needs no lookup (a literal, with a service name for the port) is never given to
 // getaddrinfo: only its service is.
 Addrs lookup(std::string_view network, std::string_view address, bool passive) {
+  if (LookupFn hook = ResolverPool::hooks().lookup.load()) return hook(network, address, passive);
   const Network n = *parse_network(network);
   const HostPort hp = *split_host_port(address);
   if (auto ec = os::startup()) return ec;
@@ -333,37 +334,100 @@ Result<Conn> AcceptConnOp::result() noexcept {
 // --- Dial -----------------------------------------------------------------------------------------
 
 namespace {
-// getaddrinfo on a helper thread, so a coroutine's Loop keeps running (one thread per lookup:
-// names are rare on hot paths, and a pool would hold threads forever).
+// A name lookup on the resolver pool (net/resolver.h), waited for by a coroutine on `loop`
+// or by a plain thread while `loop` runs. The wait ends at the first of: the lookup finishes;
+// `deadline` (the Dial's, on the Loop's timers) passes: Errc::deadline_exceeded; the Loop
+// shuts down: Errc::closed. The lookup itself runs on regardless and its result is dropped.
 class ResolveOp {
  public:
-  ResolveOp(std::string_view network, std::string_view address) : network_(network), address_(address) {}
+  ResolveOp(Loop& loop, std::string_view network, std::string_view address, std::int64_t deadline)
+      : loop_(&loop), network_(network), address_(address), deadline_(deadline) {}
+  ResolveOp(const ResolveOp&) = delete;
+  ResolveOp& operator=(const ResolveOp&) = delete;
+  // A frame destroyed mid-wait leaves nothing that points at it.
+  ~ResolveOp() { release(); }
+
   bool step(Waiter* w) noexcept {
-    if (started_) return true;
-    started_ = true;
-    if (!Loop::current()) {  // a plain thread: just block
-      res_ = lookup(network_, address_, false);
-      return true;
+    if (!started_) {
+      started_ = true;
+      if (start(w)) return false;
     }
-    try {
-      std::thread([this, w] {
-        res_ = lookup(network_, address_, false);
-        w->notify();  // last touch of *this: the owner may resume and free it
-      }).detach();
-    } catch (const std::system_error& e) {
-      res_ = e.code();
-      return true;
-    }
-    return false;
+    if (lookup_) res_ = lookup_->take();
+    release();
+    return true;
   }
-  Result<std::vector<SockAddr>> result() noexcept { return std::move(res_); }
-  Result<std::vector<SockAddr>> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
-  Loop* loop() const noexcept { return nullptr; }
+  Addrs result() noexcept { return std::move(res_); }
+  Addrs fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
+  Loop* loop() const noexcept { return loop_; }
 
  private:
+  // True when parked on `w`; false when the outcome is known already (in res_, or lookup_'s).
+  bool start(Waiter* w) noexcept {
+    const std::error_code no_memory = std::make_error_code(std::errc::not_enough_memory);
+    // A plain thread that steps the Loop itself (an embedding host) would wait for a timer
+    // and a shutdown only it can run: refused, as Operation::wait refuses.
+    if (!Loop::current() && Loop::stepped_by_this_thread(loop_)) return fail(Errc::invalid_argument);
+    if (deadline_ != 0 && deadline_ <= now_ns()) return fail(Errc::deadline_exceeded);
+    try {
+      lookup_ = std::make_shared<Lookup>(&lookup, network_, address_, false);
+    } catch (...) {  // std::bad_alloc
+      return fail(no_memory);
+    }
+    wait_.cancel = &cancelled;
+    wait_.ctx = this;
+    if (!loop_->add_cancellable(&wait_)) return fail(Errc::closed);
+    if (deadline_ != 0) {
+      lookup_->deadline.timer.fire = &expired;
+      lookup_->timer_ref = lookup_;
+      try {
+        loop_->netpoll().schedule_timer(&lookup_->deadline.timer, deadline_);
+        armed_ = true;
+      } catch (...) {  // the timer heap could not grow
+        lookup_->timer_ref.reset();
+        return fail(no_memory);
+      }
+    }
+    if (std::error_code ec = ResolverPool::instance().submit(lookup_)) return fail(ec);
+    return lookup_->park(w);
+  }
+  bool fail(std::error_code ec) noexcept {
+    release();
+    res_ = ec;
+    return false;
+  }
+
+  // Unregisters from the Loop, stops the timer, and leaves the lookup (if it still runs, its
+  // result goes nowhere).
+  void release() noexcept {
+    if (!lookup_) return;
+    loop_->remove_cancellable(&wait_);
+    // A cancel that dequeued the timer drops its reference; otherwise the firing does.
+    if (armed_ && loop_->netpoll().cancel_timer(&lookup_->deadline.timer)) lookup_->timer_ref.reset();
+    armed_ = false;
+    (void)lookup_->give_up(Errc::closed);  // no-op once decided; else nobody is woken later
+    lookup_.reset();
+  }
+
+  // Loop::shutdown / ~Loop, under the Loop's wait list lock (so *this is alive).
+  static void cancelled(Loop::CancellableWait* cw) noexcept {
+    auto* self = static_cast<ResolveOp*>(cw->ctx);
+    if (Waiter* w = self->lookup_->give_up(Errc::closed)) w->notify();
+  }
+  // The deadline, on the Loop's polling thread.
+  static void expired(Timer* t, std::uint32_t, WaiterList& ready) noexcept {
+    Lookup* l = reinterpret_cast<Lookup::DeadlineTimer*>(t)->owner;
+    const std::shared_ptr<Lookup> keep = std::move(l->timer_ref);  // released as the last touch
+    if (Waiter* w = l->give_up(Errc::deadline_exceeded)) ready.push(w);
+  }
+
+  Loop* loop_;
   std::string network_, address_;
-  Result<std::vector<SockAddr>> res_{Errc::invalid_argument};
+  std::int64_t deadline_;
+  std::shared_ptr<Lookup> lookup_;
+  Loop::CancellableWait wait_;
+  Addrs res_{Errc::invalid_argument};
   bool started_ = false;
+  bool armed_ = false;
 };
 
 bool same_endpoint(const SockAddr& a, const SockAddr& b) noexcept {
@@ -418,7 +482,7 @@ Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
   // (Not a ?: with co_await in one arm: GCC 12 mis-handles the temporaries' lifetimes.)
   Result<std::vector<SockAddr>> addrs{Errc::invalid_argument};
   if (std::optional<Addrs> literal = resolve_without_lookup(network, address)) addrs = std::move(*literal);
-  else addrs = co_await Operation<ResolveOp>(network, address);
+  else addrs = co_await Operation<ResolveOp>(loop, network, address, deadline);
   if (!addrs) co_return addrs.error();
   std::error_code first;
   for (const SockAddr& a : *addrs) {

@@ -45,6 +45,10 @@ std::error_code pending_error(NativeSocket s) noexcept;
 std::uint32_t interface_index(const char* name) noexcept;
 // The name of interface `index` (if_indextoname), or "" if there is none.
 std::string interface_name(std::uint32_t index);
+// Process-wide fork handlers (pthread_atfork on POSIX; nothing on Windows, which has no
+// fork): `prepare` runs in the forking thread before fork(), `parent` after it in the parent,
+// `child` in the child (whose only thread is the one that forked).
+void at_fork(void (*prepare)(), void (*parent)(), void (*child)()) noexcept;
 // A getaddrinfo() result code as an error.
 std::error_code resolve_error(int gai_result) noexcept;
 
