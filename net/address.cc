@@ -211,7 +211,8 @@ Result<IpLiteral> parse_ip(std::string_view host) noexcept {
 }
 
 bool looks_like_ip_literal(std::string_view host) noexcept {
-  bool digits_and_dots = !host.empty();
+  if (host.empty()) return false;  // the wildcard
+  bool digits_and_dots = true;
   for (char c : host) {
     if (c == ':' || c == '%' || static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return true;
     digits_and_dots = digits_and_dots && (is_digit(c) || c == '.');

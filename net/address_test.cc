@@ -257,6 +257,7 @@ TEST_CASE("parse_ip and looks_like_ip_literal") {
     CAPTURE(l);
     CHECK(looks_like_ip_literal(literal_like));
   }
+  CHECK(!looks_like_ip_literal(""));  // the wildcard, not a literal
   for (const char* name : {"localhost", "example.com", "a1.b2", "1.example", "example.123x", "x1.2.3.4",
                            "1.0xg"}) {
     const std::string n(name);
