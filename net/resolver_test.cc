@@ -212,4 +212,14 @@ TEST_CASE("a pool thread that cannot start is an error result, not std::terminat
   CHECK(ResolverPool::instance().stats().queued == 0);  // not left behind for nobody
 }
 
+TEST_CASE("the thread that steps the Loop cannot block in a name Dial (its timer and shutdown need it)") {
+  GatedResolver r;
+  Loop loop;
+  (void)loop.run_once(Timeout::zero());  // this thread is now the Loop's stepping thread
+  Result<Conn> c = Dial(loop, "tcp", "embedded.example:80", 1s).wait();
+  REQUIRE(!c);
+  CHECK(c.error() == Errc::invalid_argument);
+  CHECK(r.gate.calls == 0);  // refused before any lookup
+}
+
 }  // TEST_SUITE
