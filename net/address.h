@@ -8,6 +8,7 @@
 // numbers.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -42,6 +43,30 @@ struct HostPort {
 // Go's SplitHostPort. Errors: empty_address, missing_port, missing_bracket,
 // unexpected_bracket, too_many_colons.
 Result<HostPort> split_host_port(std::string_view address) noexcept;
+
+// An IP literal as Go's net package reads one (netip.ParseAddr), in our own code: the libcs'
+// inet_pton differ (wine's takes "1.2.3.4" for IPv6) and inet_aton / getaddrinfo accept
+// legacy forms (octal "0127.0.0.1" is 87.0.0.1, "10.1" is 10.0.0.1, "2130706433" is
+// 127.0.0.1), so a loopback-looking string could name a public address.
+//   IPv4: exactly four decimal parts 0-255, no leading zeros ("0" itself is fine).
+//   IPv6: eight groups of 1-4 hex digits, one "::" standing for at least one zero group, the
+//         last 32 bits optionally a strict IPv4 part; an optional zone after '%' (non-empty,
+//         any text up to the end: an interface name or a decimal index).
+struct IpLiteral {
+  std::array<std::uint8_t, 16> bytes{};  // network order; an IPv4 literal in bytes[0..3]
+  bool v4 = false;                       // written as a dotted quad
+  std::string_view zone;                 // IPv6 only; a view into the input
+};
+// Error: invalid_host.
+Result<IpLiteral> parse_ip(std::string_view host) noexcept;
+
+// Whether `host` can only have been meant as an IP literal: it contains ':' or '%' (neither
+// is in a host name), or it is dot-separated numbers as inet_aton reads them (decimal, octal
+// with a leading 0, hex with 0x; optional trailing dot) — a DNS name's top label is never
+// all-numeric (RFC 3696, section 2). Such a host that parse_ip refuses is invalid_host and is
+// never handed to the resolver. ASCII spaces and controls count too: older inet_aton stops
+// at the first space, so "127.0.0.1 x" was 127.0.0.1.
+bool looks_like_ip_literal(std::string_view host) noexcept;
 
 // A decimal port 0-65535; the empty string is port 0 (Go's "host:" listens on any port).
 // Error: invalid_port (names, signs, spaces, out of range).

@@ -24,6 +24,7 @@ struct PostedTask final : LoopTask {
 Loop::Loop() = default;
 
 Loop::~Loop() {
+  cancel_waits();  // a resolver thread finishing later must not wake a task of a gone Loop
   // A thread still inside schedule(), unhold() or stop() finishes before the members go (see
   // them): a few instructions and at most one wake, so yielding is enough.
   while (schedulers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
@@ -167,6 +168,7 @@ Result<std::size_t> Loop::shutdown(Timeout limit) {
   if (!claim) return Errc::loop_busy;
   shutting_down_.store(true, std::memory_order_seq_cst);
   np_.evict_all();
+  cancel_waits();
   const std::int64_t end = limit.deadline_from(now_ns());
   while (spawned() > 0 || held_.load(std::memory_order_seq_cst) > 0) {
     const std::int64_t left = end - now_ns();
@@ -175,6 +177,38 @@ Result<std::size_t> Loop::shutdown(Timeout limit) {
   }
   shutting_down_.store(false, std::memory_order_seq_cst);
   return spawned() + held_.load(std::memory_order_seq_cst);
+}
+
+bool Loop::add_cancellable(CancellableWait* w) noexcept {
+  std::lock_guard<Mutex> g(waits_mu_);
+  // Under the lock that cancel_waits takes after shutdown() set the flag: a wait either sees
+  // the flag here or is on the list when cancel_waits walks it.
+  if (shutting_down_.load(std::memory_order_seq_cst)) return false;
+  w->prev = nullptr;
+  w->next = waits_;
+  if (waits_) waits_->prev = w;
+  waits_ = w;
+  w->linked = true;
+  return true;
+}
+
+void Loop::remove_cancellable(CancellableWait* w) noexcept {
+  std::lock_guard<Mutex> g(waits_mu_);
+  if (!w->linked) return;
+  if (w->prev) w->prev->next = w->next;
+  else waits_ = w->next;
+  if (w->next) w->next->prev = w->prev;
+  w->linked = false;
+}
+
+void Loop::cancel_waits() noexcept {
+  std::lock_guard<Mutex> g(waits_mu_);
+  while (CancellableWait* w = waits_) {
+    waits_ = w->next;
+    if (waits_) waits_->prev = nullptr;
+    w->linked = false;
+    w->cancel(w);  // under the lock: see CancellableWait
+  }
 }
 
 void Loop::stop() noexcept {

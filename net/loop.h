@@ -100,7 +100,8 @@ class Loop {
   // waits for it to leave wake().
   void stop() noexcept;
   // Ends what runs on this Loop before it is destroyed: evicts every descriptor (every pending
-  // and later operation on them fails with Errc::closed, so coroutines waiting on I/O unwind)
+  // and later operation on them fails with Errc::closed, so coroutines waiting on I/O unwind),
+  // cancels every registered CancellableWait (a Dial's name lookup ends with Errc::closed),
   // and steps the Loop until every spawned task has finished or `limit` has passed (a
   // coroutine in sleep_for finishes when its timer fires), and, on a completion backend, until
   // every cancelled call's packet came back (see hold()). Returns how many spawned tasks and
@@ -159,6 +160,24 @@ class Loop {
   void hold() noexcept { held_.fetch_add(1, std::memory_order_seq_cst); }
   void unhold() noexcept;
 
+  // A wait no descriptor backs (a name lookup on a resolver thread, net/resolver.h), so
+  // evicting descriptors cannot end it: shutdown() (after evicting) and ~Loop call `cancel`
+  // of every registered wait once, taking it off the list, and the wait ends its operation
+  // with Errc::closed. `cancel` runs under the list's lock: once remove_cancellable returned,
+  // no cancel of that wait is running or will run, so it may then be destroyed.
+  struct CancellableWait {
+    void (*cancel)(CancellableWait* w) noexcept = nullptr;
+    void* ctx = nullptr;  // the owner's
+    CancellableWait* prev = nullptr;  // the list links, guarded by the Loop's waits_mu_
+    CancellableWait* next = nullptr;
+    bool linked = false;
+  };
+  // Any thread. False, registering nothing, while shutdown() runs: the caller fails at once
+  // (with Errc::closed), as an operation started on an evicted descriptor does.
+  bool add_cancellable(CancellableWait* w) noexcept;
+  // Any thread; harmless if `w` was already cancelled (and so taken off).
+  void remove_cancellable(CancellableWait* w) noexcept;
+
  private:
   friend class LoopTask;
   friend struct detail::TaskPromiseBase;
@@ -170,6 +189,7 @@ class Loop {
     if (remote_pending_.load(std::memory_order_seq_cst)) drain_remote_slow();
   }
   void drain_remote_slow() noexcept;
+  void cancel_waits() noexcept;  // shutdown(), ~Loop: see CancellableWait
   struct Step {
     Loop* outer;   // Loop::current() before the step: nullptr, or this Loop (a nested step)
     bool busy;     // tasks are queued: poll without waiting
@@ -196,6 +216,8 @@ class Loop {
   std::atomic<std::size_t> spawned_{0};
   std::atomic<std::size_t> held_{0};  // see hold()
   std::atomic<bool> shutting_down_{false};
+  Mutex waits_mu_;
+  CancellableWait* waits_ = nullptr;  // guarded by waits_mu_: see CancellableWait
   std::uint32_t budget_ = kInlineBudget;  // the Loop thread only
   std::atomic<const void*> last_stepper_{nullptr};  // a per-thread tag of the last stepping thread
   std::atomic<const void*> stepper_{nullptr};       // the tag of the thread stepping now

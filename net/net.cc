@@ -1,10 +1,11 @@
 #include "net/net.h"
 
 #include <cstdio>
+#include <memory>
 #include <optional>
-#include <thread>
 #include <utility>
 
+#include "net/resolver.h"
 #include "net/sock.h"
 #include "poller/error.h"
 
@@ -175,62 +176,96 @@ Result<Network> network_of(int family, int type) noexcept {
 }
 
 namespace {
-using Addrs = Result<std::vector<SockAddr>>;
+
+// The addresses of a host that needs no lookup (empty: the wildcard; "localhost"; an IP
+// literal), or nullopt for a host name. `host` has passed check_host.
+std::optional<Addrs> literal_addrs(Network n, std::string_view host, std::uint16_t port) {
+  const int want = family_of(n);
+  std::vector<SockAddr> out;
+  if (host.empty()) {
+    out.push_back(*SockAddr::ip("", port, want == AF_INET6 ? AF_INET6 : AF_INET));
+  } else if (is_loopback_name(host)) {
+    if (want != AF_INET6) out.push_back(*SockAddr::ip("127.0.0.1", port, AF_INET));
+    if (want != AF_INET) out.push_back(*SockAddr::ip("::1", port, AF_INET6));
+  } else if (looks_like_ip_literal(host)) {
+    const bool v4 = parse_ip(host)->v4;
+    if (want == (v4 ? AF_INET6 : AF_INET)) return Addrs(AddrErrc::no_suitable_address);
+    Result<SockAddr> a = SockAddr::ip(host, port, v4 ? AF_INET : AF_INET6);
+    if (!a) return Addrs(a.error());  // an unknown zone
+    out.push_back(*a);
+  } else {
+    return std::nullopt;
+  }
+  return Addrs(std::move(out));
+}
+
+// A host is a name only if it cannot have been meant as an IP literal: one that looks like a
+// literal and is not a valid one never reaches getaddrinfo (which would read "0127.0.0.1" as
+// 87.0.0.1 and "10.1" as 10.0.0.1). Neither may a host with a NUL (getaddrinfo would see
+// only the part before it).
+std::error_code check_host(std::string_view host) noexcept {
+  if (host.find('\0') != std::string_view::npos) return AddrErrc::invalid_host;
+  if (looks_like_ip_literal(host) && !parse_ip(host)) return AddrErrc::invalid_host;
+  return {};
+}
 
 // Everything that needs no resolver: Unix paths, literals, the wildcard, "localhost", and
-// malformed input. nullopt when only getaddrinfo can answer (a host or a service name).
+// malformed input. nullopt when only a lookup can answer (a host or a service name).
 std::optional<Addrs> resolve_without_lookup(std::string_view network, std::string_view address) {
   Result<Network> n = parse_network(network);
   if (!n) return Addrs(n.error());
-  std::vector<SockAddr> out;
   if (is_unix(*n)) {
     Result<SockAddr> a = SockAddr::unix_path(address);
     if (!a) return Addrs(a.error());
-    out.push_back(*a);
-    return Addrs(std::move(out));
+    return Addrs(std::vector<SockAddr>{*a});
   }
   Result<HostPort> hp = split_host_port(address);
   if (!hp) return Addrs(hp.error());
-  const int want = family_of(*n);
+  if (auto ec = check_host(hp->host)) return Addrs(ec);
   Result<std::uint16_t> port = parse_port(hp->port);
   if (!port) {
     if (!all_alpha(hp->port)) return Addrs(port.error());
     return std::nullopt;  // a service name ("http")
   }
-  const std::string host(hp->host);
-  // Neither a literal nor a name (getaddrinfo would see only the part before the NUL).
-  if (host.find('\0') != std::string::npos) return Addrs(AddrErrc::invalid_host);
-  if (host.empty()) {
-    out.push_back(*SockAddr::ip("", *port, want == AF_INET6 ? AF_INET6 : AF_INET));
-  } else if (is_loopback_name(host)) {
-    if (want != AF_INET6) out.push_back(*SockAddr::ip("127.0.0.1", *port, AF_INET));
-    if (want != AF_INET) out.push_back(*SockAddr::ip("::1", *port, AF_INET6));
-  } else if (Result<SockAddr> v4 = SockAddr::ip(host, *port, AF_INET); v4 && want != AF_INET6) {
-    out.push_back(*v4);
-  } else if (host.find(':') != std::string::npos) {
-    Result<SockAddr> v6 = SockAddr::ip(host, *port, AF_INET6);
-    if (!v6) return Addrs(AddrErrc::invalid_host);
-    if (want == AF_INET) return Addrs(AddrErrc::no_suitable_address);
-    out.push_back(*v6);
-  } else {
-    return std::nullopt;  // a host name
-  }
-  return Addrs(std::move(out));
+  return literal_addrs(*n, hp->host, *port);
+}
+
+// A service name's port (getaddrinfo with no host reads only the services database).
+Result<std::uint16_t> service_port(Network n, const std::string& service) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = sock_type(n);
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  const int r = ::getaddrinfo(nullptr, service.c_str(), &hints, &res);
+  if (r != 0) return os::resolve_error(r);
+  const std::uint16_t port = SockAddr::from(res->ai_addr, res->ai_addrlen).port();
+  ::freeaddrinfo(res);
+  return port;
 }
 
 // getaddrinfo, for what resolve_without_lookup could not answer (the input is well-formed).
+// A host that needs no lookup (a literal, with a service name for the port) is never given to
+// getaddrinfo: only its service is.
 Addrs lookup(std::string_view network, std::string_view address, bool passive) {
+  if (LookupFn hook = ResolverPool::hooks().lookup.load()) return hook(network, address, passive);
   const Network n = *parse_network(network);
   const HostPort hp = *split_host_port(address);
+  if (auto ec = os::startup()) return ec;
+  const std::string service(hp.port.empty() ? "0" : std::string(hp.port));
+  if (std::optional<Addrs> none = literal_addrs(n, hp.host, 0)) {
+    if (!*none) return std::move(*none);
+    Result<std::uint16_t> port = service_port(n, service);
+    if (!port) return port.error();
+    return *literal_addrs(n, hp.host, *port);
+  }
   addrinfo hints{};
   hints.ai_family = family_of(n);
   hints.ai_socktype = sock_type(n);
   hints.ai_flags = passive ? AI_PASSIVE : 0;
   addrinfo* res = nullptr;
-  if (auto ec = os::startup()) return ec;
   const std::string host(hp.host);
-  const std::string service(hp.port.empty() ? "0" : std::string(hp.port));
-  const int r = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
+  const int r = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
   if (r != 0) return os::resolve_error(r);
   std::vector<SockAddr> out;
   for (addrinfo* ai = res; ai; ai = ai->ai_next)
@@ -299,37 +334,100 @@ Result<Conn> AcceptConnOp::result() noexcept {
 // --- Dial -----------------------------------------------------------------------------------------
 
 namespace {
-// getaddrinfo on a helper thread, so a coroutine's Loop keeps running (one thread per lookup:
-// names are rare on hot paths, and a pool would hold threads forever).
+// A name lookup on the resolver pool (net/resolver.h), waited for by a coroutine on `loop`
+// or by a plain thread while `loop` runs. The wait ends at the first of: the lookup finishes;
+// `deadline` (the Dial's, on the Loop's timers) passes: Errc::deadline_exceeded; the Loop
+// shuts down: Errc::closed. The lookup itself runs on regardless and its result is dropped.
 class ResolveOp {
  public:
-  ResolveOp(std::string_view network, std::string_view address) : network_(network), address_(address) {}
+  ResolveOp(Loop& loop, std::string_view network, std::string_view address, std::int64_t deadline)
+      : loop_(&loop), network_(network), address_(address), deadline_(deadline) {}
+  ResolveOp(const ResolveOp&) = delete;
+  ResolveOp& operator=(const ResolveOp&) = delete;
+  // A frame destroyed mid-wait leaves nothing that points at it.
+  ~ResolveOp() { release(); }
+
   bool step(Waiter* w) noexcept {
-    if (started_) return true;
-    started_ = true;
-    if (!Loop::current()) {  // a plain thread: just block
-      res_ = lookup(network_, address_, false);
-      return true;
+    if (!started_) {
+      started_ = true;
+      if (start(w)) return false;
     }
-    try {
-      std::thread([this, w] {
-        res_ = lookup(network_, address_, false);
-        w->notify();  // last touch of *this: the owner may resume and free it
-      }).detach();
-    } catch (const std::system_error& e) {
-      res_ = e.code();
-      return true;
-    }
-    return false;
+    if (lookup_) res_ = lookup_->take();
+    release();
+    return true;
   }
-  Result<std::vector<SockAddr>> result() noexcept { return std::move(res_); }
-  Result<std::vector<SockAddr>> fail_on_loop_thread() noexcept { return Errc::invalid_argument; }
-  Loop* loop() const noexcept { return nullptr; }
+  Addrs result() noexcept { return std::move(res_); }
+  Addrs fail_on_loop_thread() noexcept { return Errc::would_deadlock; }
+  Loop* loop() const noexcept { return loop_; }
 
  private:
+  // True when parked on `w`; false when the outcome is known already (in res_, or lookup_'s).
+  bool start(Waiter* w) noexcept {
+    const std::error_code no_memory = std::make_error_code(std::errc::not_enough_memory);
+    // A plain thread that steps the Loop itself (an embedding host) would wait for a timer
+    // and a shutdown only it can run: refused, as Operation::wait refuses.
+    if (!Loop::current() && Loop::stepped_by_this_thread(loop_)) return fail(Errc::would_deadlock);
+    if (deadline_ != 0 && deadline_ <= now_ns()) return fail(Errc::deadline_exceeded);
+    try {
+      lookup_ = std::make_shared<Lookup>(&lookup, network_, address_, false);
+    } catch (...) {  // std::bad_alloc
+      return fail(no_memory);
+    }
+    wait_.cancel = &cancelled;
+    wait_.ctx = this;
+    if (!loop_->add_cancellable(&wait_)) return fail(Errc::closed);
+    if (deadline_ != 0) {
+      lookup_->deadline.timer.fire = &expired;
+      lookup_->timer_ref = lookup_;
+      try {
+        loop_->netpoll().schedule_timer(&lookup_->deadline.timer, deadline_);
+        armed_ = true;
+      } catch (...) {  // the timer heap could not grow
+        lookup_->timer_ref.reset();
+        return fail(no_memory);
+      }
+    }
+    if (std::error_code ec = ResolverPool::instance().submit(lookup_)) return fail(ec);
+    return lookup_->park(w);
+  }
+  bool fail(std::error_code ec) noexcept {
+    release();
+    res_ = ec;
+    return false;
+  }
+
+  // Unregisters from the Loop, stops the timer, and leaves the lookup (if it still runs, its
+  // result goes nowhere).
+  void release() noexcept {
+    if (!lookup_) return;
+    loop_->remove_cancellable(&wait_);
+    // A cancel that dequeued the timer drops its reference; otherwise the firing does.
+    if (armed_ && loop_->netpoll().cancel_timer(&lookup_->deadline.timer)) lookup_->timer_ref.reset();
+    armed_ = false;
+    (void)lookup_->give_up(Errc::closed);  // no-op once decided; else nobody is woken later
+    lookup_.reset();
+  }
+
+  // Loop::shutdown / ~Loop, under the Loop's wait list lock (so *this is alive).
+  static void cancelled(Loop::CancellableWait* cw) noexcept {
+    auto* self = static_cast<ResolveOp*>(cw->ctx);
+    if (Waiter* w = self->lookup_->give_up(Errc::closed)) w->notify();
+  }
+  // The deadline, on the Loop's polling thread.
+  static void expired(Timer* t, std::uint32_t, WaiterList& ready) noexcept {
+    Lookup* l = reinterpret_cast<Lookup::DeadlineTimer*>(t)->owner;
+    const std::shared_ptr<Lookup> keep = std::move(l->timer_ref);  // released as the last touch
+    if (Waiter* w = l->give_up(Errc::deadline_exceeded)) ready.push(w);
+  }
+
+  Loop* loop_;
   std::string network_, address_;
-  Result<std::vector<SockAddr>> res_{Errc::invalid_argument};
+  std::int64_t deadline_;
+  std::shared_ptr<Lookup> lookup_;
+  Loop::CancellableWait wait_;
+  Addrs res_{Errc::invalid_argument};
   bool started_ = false;
+  bool armed_ = false;
 };
 
 bool same_endpoint(const SockAddr& a, const SockAddr& b) noexcept {
@@ -387,7 +485,7 @@ Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
   // (Not a ?: with co_await in one arm: GCC 12 mis-handles the temporaries' lifetimes.)
   Result<std::vector<SockAddr>> addrs{Errc::invalid_argument};
   if (std::optional<Addrs> literal = resolve_without_lookup(network, address)) addrs = std::move(*literal);
-  else addrs = co_await Operation<ResolveOp>(network, address);
+  else addrs = co_await Operation<ResolveOp>(loop, network, address, deadline);
   if (!addrs) co_return addrs.error();
   std::error_code first;
   for (const SockAddr& a : *addrs) {

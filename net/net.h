@@ -163,6 +163,12 @@ Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view a
 Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::string_view address);
 // Dial(network, address[, timeout]): resolves names off the Loop thread, tries each address
 // in order within the timeout (0 = none), detects a TCP self-connect and retries as Go does.
+// The timeout covers the name lookup too: it runs on the resolver pool (net/resolver.h, at
+// most 4 threads for the process), and when the deadline passes first Dial returns
+// Errc::deadline_exceeded while the lookup finishes unseen; Loop::shutdown ends the wait with
+// Errc::closed. A lookup's failure to allocate or to get a thread is its error (ENOMEM,
+// EAGAIN). From a plain thread (Dial(...).wait()) the deadline needs the Loop running
+// elsewhere, as every blocking operation does.
 Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
                         std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0});
 // Go's FileConn: a Conn around an existing connected socket (TCP, UDP or Unix; another family
@@ -176,7 +182,10 @@ Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
 // (netpoll would wait for packets that never come).
 Result<Conn> FileConn(Loop& loop, NativeSocket sysfd);
 
-// The addresses `address` names for `network` (blocking: getaddrinfo for names).
+// The addresses `address` names for `network` (blocking: getaddrinfo for names). IP literals
+// are parsed strictly (address.h parse_ip; a zone "%eth0" / "%2" becomes the scope id); a host
+// that looks like a literal and is not a valid one ("0127.0.0.1", "10.1", "[1:2:3]") is
+// AddrErrc::invalid_host and is never looked up. The same holds for Listen, ListenPacket, Dial.
 Result<std::vector<SockAddr>> ResolveAddrs(std::string_view network, std::string_view address,
                                            bool passive = false);
 

@@ -15,9 +15,10 @@ enum class AddrErrc {
   too_many_colons = 5,   // "::1:80" (an IPv6 literal must be bracketed)
   invalid_port = 6,      // "host:99999", "host:-1", "host:8o"
   unknown_network = 7,   // "tcp7", ""
-  invalid_host = 8,      // "[1:2:3]:80": not an address and not a name
+  invalid_host = 8,      // "[1:2:3]:80", "0127.0.0.1:80", "10.1:80": looks like an IP literal, is not a valid one
   no_suitable_address = 9,  // "tcp4" with an IPv6 literal; a name with no address of the family
   wrong_network_for_call = 10,  // Listen("udp", ...), ListenPacket("tcp", ...)
+  unknown_zone = 11,     // "[fe80::1%nosuchif]:80": no interface has that name
 };
 
 const std::error_category& addr_category() noexcept;

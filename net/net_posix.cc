@@ -2,6 +2,7 @@
 // table, the listen backlog, and FileConn.
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -91,6 +92,12 @@ std::error_code pending_error(NativeSocket s) noexcept {
   socklen_t len = sizeof err;
   if (sys.getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno_code(errno);
   return err ? errno_code(err) : std::error_code();
+}
+
+void at_fork(void (*prepare)(), void (*parent)(), void (*child)()) noexcept {
+  // ENOMEM only; then a forked child resolving names may wait for threads it does not have,
+  // which its Dial deadline still bounds.
+  (void)pthread_atfork(prepare, parent, child);
 }
 
 std::error_code resolve_error(int r) noexcept {

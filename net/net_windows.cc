@@ -91,6 +91,8 @@ std::error_code pending_error(NativeSocket s) noexcept {
   return winsock_error(static_cast<DWORD>(err));
 }
 
+void at_fork(void (*)(), void (*)(), void (*)()) noexcept {}
+
 // getaddrinfo returns Winsock codes (EAI_NONAME is WSAHOST_NOT_FOUND, ...).
 std::error_code resolve_error(int r) noexcept { return winsock_error(static_cast<DWORD>(r)); }
 

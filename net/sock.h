@@ -3,6 +3,9 @@
 // Errors come back as the portable codes (std::errc where POSIX has a name for them).
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <string_view>
 #include <system_error>
 
 #include "net/address.h"
@@ -39,6 +42,14 @@ Result<SockAddr> local_address(NativeSocket s) noexcept;
 Result<SockAddr> peer_address(NativeSocket s) noexcept;
 // The socket's pending error (SO_ERROR); an empty code if it has none.
 std::error_code pending_error(NativeSocket s) noexcept;
+// An IPv6 zone (a scope id) by interface name: if_nametoindex; 0 if no interface has it.
+std::uint32_t interface_index(const char* name) noexcept;
+// The name of interface `index` (if_indextoname), or "" if there is none.
+std::string interface_name(std::uint32_t index);
+// Process-wide fork handlers (pthread_atfork on POSIX; nothing on Windows, which has no
+// fork): `prepare` runs in the forking thread before fork(), `parent` after it in the parent,
+// `child` in the child (whose only thread is the one that forked).
+void at_fork(void (*prepare)(), void (*parent)(), void (*child)()) noexcept;
 // A getaddrinfo() result code as an error.
 std::error_code resolve_error(int gai_result) noexcept;
 

@@ -3,9 +3,36 @@
 #include <cstddef>
 #include <cstring>
 
+#include "net/sock.h"
 #include "poller/error.h"
 
 namespace netpoll::net {
+
+namespace {
+// Go's zone rule: a decimal zone is the interface index itself, any other text an interface
+// name (looked up now: an index names an interface only while it exists).
+Result<std::uint32_t> zone_index(std::string_view zone) noexcept {
+  std::uint64_t v = 0;
+  bool digits = zone.size() <= 10;  // UINT32_MAX has 10 digits: no overflow below
+  for (char c : zone) {
+    if (!digits) break;
+    if (c < '0' || c > '9') digits = false;
+    else v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (digits) {
+    if (v > UINT32_MAX) return AddrErrc::invalid_host;
+    return static_cast<std::uint32_t>(v);
+  }
+  // Longer than any OS's interface names (Windows allows 256 characters, Linux 15).
+  char name[258];
+  if (zone.size() >= sizeof name || zone.find('\0') != std::string_view::npos) return AddrErrc::unknown_zone;
+  zone.copy(name, zone.size());
+  name[zone.size()] = '\0';
+  const std::uint32_t index = os::interface_index(name);
+  if (index == 0) return AddrErrc::unknown_zone;
+  return index;
+}
+}  // namespace
 
 SockAddr::SockAddr() noexcept { std::memset(&ss_, 0, sizeof ss_); }
 
@@ -33,42 +60,39 @@ Result<SockAddr> SockAddr::unix_path(std::string_view path) noexcept {
 
 Result<SockAddr> SockAddr::ip(std::string_view host, std::uint16_t port, int family) noexcept {
   SockAddr a;
-  char buf[INET6_ADDRSTRLEN + 1];
-  // An embedded NUL would end the C string early: "1.2.3.4\0junk" is not 1.2.3.4.
-  if (host.size() >= sizeof buf || host.find('\0') != std::string_view::npos)
-    return Errc::invalid_argument;
-  std::memcpy(buf, host.data(), host.size());
-  buf[host.size()] = '\0';
+  if (family != AF_INET && family != AF_INET6) return Errc::invalid_argument;
+  IpLiteral ip;  // the wildcard when host is empty
+  if (!host.empty()) {
+    Result<IpLiteral> parsed = parse_ip(host);
+    if (!parsed) return parsed.error();
+    ip = *parsed;
+  }
   if (family == AF_INET) {
+    if (!host.empty() && !ip.v4) return AddrErrc::invalid_host;
     auto* in = reinterpret_cast<sockaddr_in*>(&a.ss_);
     in->sin_family = AF_INET;
     in->sin_port = htons(port);
-    if (!host.empty() && inet_pton(AF_INET, buf, &in->sin_addr) != 1) return Errc::invalid_argument;
+    std::memcpy(&in->sin_addr, ip.bytes.data(), 4);
     a.len_ = sizeof(sockaddr_in);
     return a;
   }
-  if (family == AF_INET6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.ss_);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    if (!host.empty()) {
-      in_addr v4;
-      // Every IPv6 literal has a ':'. Without one, the host is an IPv4 literal on an IPv6
-      // socket: the v4-mapped form (::ffff:a.b.c.d). (Asked first, not after an AF_INET6
-      // inet_pton fails: wine's accepts "1.2.3.4" as something else.)
-      if (host.find(':') != std::string_view::npos) {
-        if (inet_pton(AF_INET6, buf, &in6->sin6_addr) != 1) return Errc::invalid_argument;
-      } else {
-        if (inet_pton(AF_INET, buf, &v4) != 1) return Errc::invalid_argument;
-        in6->sin6_addr.s6_addr[10] = 0xff;
-        in6->sin6_addr.s6_addr[11] = 0xff;
-        std::memcpy(&in6->sin6_addr.s6_addr[12], &v4, 4);
-      }
-    }
-    a.len_ = sizeof(sockaddr_in6);
-    return a;
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.ss_);
+  in6->sin6_family = AF_INET6;
+  in6->sin6_port = htons(port);
+  if (ip.v4) {  // an IPv4 literal on an IPv6 socket: the v4-mapped form (::ffff:a.b.c.d)
+    in6->sin6_addr.s6_addr[10] = 0xff;
+    in6->sin6_addr.s6_addr[11] = 0xff;
+    std::memcpy(&in6->sin6_addr.s6_addr[12], ip.bytes.data(), 4);
+  } else {
+    std::memcpy(&in6->sin6_addr, ip.bytes.data(), 16);
   }
-  return Errc::invalid_argument;
+  if (!ip.zone.empty()) {
+    Result<std::uint32_t> scope = zone_index(ip.zone);
+    if (!scope) return scope.error();
+    in6->sin6_scope_id = *scope;
+  }
+  a.len_ = sizeof(sockaddr_in6);
+  return a;
 }
 
 std::uint16_t SockAddr::port() const noexcept {
@@ -100,7 +124,14 @@ std::string SockAddr::to_string() const {
       return std::string(buf) + ":" + std::to_string(port());
     }
     inet_ntop(AF_INET6, &a, buf, sizeof buf);
-    return "[" + std::string(buf) + "]:" + std::to_string(port());
+    std::string zone;
+    // As Go prints a zone: the interface's name while it has one, else the index.
+    if (const std::uint32_t scope = reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_scope_id) {
+      zone = os::interface_name(scope);
+      if (zone.empty()) zone = std::to_string(scope);
+      zone.insert(0, "%");
+    }
+    return "[" + std::string(buf) + zone + "]:" + std::to_string(port());
   }
   if (ss_.ss_family == AF_UNIX) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(&ss_);

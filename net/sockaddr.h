@@ -17,7 +17,10 @@ class SockAddr {
   // Unix-domain path (abstract names start with '@' as in Go). Error: invalid_argument when the
   // path does not fit sun_path.
   static Result<SockAddr> unix_path(std::string_view path) noexcept;
-  // Numeric IPv4/IPv6 literal (no brackets) and port; empty host is the wildcard of `family`.
+  // A strict IP literal (address.h parse_ip; no brackets) and port; empty host is the wildcard
+  // of `family`. An IPv4 literal on AF_INET6 is the v4-mapped address; an IPv6 zone ("%eth0",
+  // "%2") becomes sin6_scope_id. Errors: invalid_host (not a literal, or IPv6 for AF_INET),
+  // unknown_zone, Errc::invalid_argument (another family).
   static Result<SockAddr> ip(std::string_view host, std::uint16_t port, int family) noexcept;
 
   const sockaddr* get() const noexcept { return reinterpret_cast<const sockaddr*>(&ss_); }
@@ -31,7 +34,8 @@ class SockAddr {
   bool empty() const noexcept { return len_ == 0; }
   std::uint16_t port() const noexcept;  // 0 for non-IP
   bool is_wildcard() const noexcept;    // 0.0.0.0 or ::
-  // "1.2.3.4:80", "[::1]:80" (v4-mapped IPv6 prints as IPv4, as Go does), a Unix path, or "".
+  // "1.2.3.4:80", "[::1]:80", "[fe80::1%eth0]:80" (the zone by name while the interface
+  // exists, else its index; v4-mapped IPv6 prints as IPv4, as Go does), a Unix path, or "".
   std::string to_string() const;
 
   bool operator==(const SockAddr& o) const noexcept;

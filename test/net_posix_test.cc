@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "net/net.h"
+#include "net/resolver.h"
 #include "test/net_test_util.h"
 #include "test/test_util.h"
 
@@ -309,6 +310,43 @@ TEST_CASE("FileConn on another Conn's socket is refused and leaves that socket w
     CHECK(n);
     CHECK(*n == 5);
   }());
+}
+
+namespace {
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+Addrs answer_at_once(std::string_view, std::string_view, bool) { return AddrErrc::no_suitable_address; }
+}  // namespace
+
+// The resolver pool is process-wide: a child forked while the parent has pool threads must not
+// queue its lookups for threads that were not copied into it.
+TEST_CASE("a forked child resolves names on a pool of its own") {
+  if (kThreadSanitizer) {
+    MESSAGE("NOT RUN under TSan: it cannot start threads in a child forked from a multi-threaded "
+            "process (die_after_fork); this case runs natively and under ASan");
+    return;
+  }
+  ResolverPool::hooks().lookup = &answer_at_once;
+  {
+    Loop loop;
+    CHECK(loop.block_on(Dial(loop, "tcp", "parent.example:80")).error() == AddrErrc::no_suitable_address);
+  }
+  REQUIRE(ResolverPool::instance().stats().threads >= 1);  // an idle thread, in the parent only
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    Loop loop;
+    Result<Conn> c = loop.block_on(Dial(loop, "tcp", "child.example:80", 5s));
+    ::_exit(!c && c.error() == AddrErrc::no_suitable_address ? 0 : 1);  // not deadline_exceeded
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  ResolverPool::hooks().lookup = nullptr;
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 }  // TEST_SUITE

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <thread>
 #include <utility>
 
@@ -33,6 +34,28 @@ inline std::size_t shutdown_left(net::Loop& loop, Timeout limit) {
   Result<std::size_t> r = loop.shutdown(limit);
   REQUIRE(r);
   return *r;
+}
+
+// Bounded waits for a condition another thread (or the Loop) brings about. The cap only turns
+// a bug into a failure (false) instead of a hang; it is never what a test measures.
+template <class F>
+bool eventually(F done, std::chrono::seconds cap = std::chrono::seconds(10)) {
+  const auto end = std::chrono::steady_clock::now() + cap;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+// The same while stepping `loop` on this thread (which must not be running it otherwise).
+template <class F>
+bool step_until(net::Loop& loop, F done, std::chrono::seconds cap = std::chrono::seconds(10)) {
+  const auto end = std::chrono::steady_clock::now() + cap;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    loop.run_once(Timeout::after(std::chrono::milliseconds(5)));
+  }
+  return true;
 }
 
 // A connected loopback TCP pair: client dialed to `ln`, server accepted from it. A Task, so a
