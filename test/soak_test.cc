@@ -3,7 +3,8 @@
 // deadlines firing on both sides; every connection's bytes are checked (FNV-1a of what was
 // sent against what came back, or a verified prefix when a reset cut it short).
 //
-// At the end: every connection accounted for (none lost, none hung), open descriptors and
+// At the end: every connection accounted for (none lost, none hung: one that makes no progress
+// for kClientIdle fails, however long it lives while it does), open descriptors and
 // PollCache descriptors in use back to baseline, live heap allocations and RSS not grown with
 // the number of connections, and the poller does not spin: with a few hundred idle connections
 // (unread data, peers hung up) both loop threads use < 5 % CPU over an idle second (a check
@@ -97,6 +98,16 @@ static_assert(sizeof(Header) == 8);
 
 constexpr std::size_t kChunk = 4096;
 
+// The hang detectors: a connection that completes no operation for this long has hung (a lost
+// wakeup, edge or timer) and fails with Errc::deadline_exceeded. Each side re-arms its
+// deadline before every exchange, so the bound is on the time without progress, never on a
+// connection's age: a 256 KiB payload is ~130 round trips, and with 8000 connections on a
+// loaded machine one round trip may take a second or more (a fixed 60 s bound from the dial
+// failed hundreds of healthy large connections that had made progress a moment before).
+// The server's is the longer, so a hang is reported by the client, which names the mode.
+constexpr auto kClientIdle = 60s;
+constexpr auto kServerIdle = 120s;
+
 struct Stats {
   std::atomic<std::uint64_t> conns{0}, verified{0}, prefix_verified{0}, bytes{0}, ops{0};
   std::atomic<std::uint64_t> client_resets{0}, server_resets{0}, client_closes{0};
@@ -164,7 +175,7 @@ Task<bool> read_full(Conn& c, std::byte* p, std::size_t n, Stats& st) {
 }
 
 Task<void> serve_conn(Conn c, Stats& st, Pending& active) {
-  (void)c.SetDeadline(std::chrono::steady_clock::now() + 120s);  // a safety net, never reached
+  (void)c.SetDeadline(std::chrono::steady_clock::now() + kServerIdle);  // re-armed per echo
   Header h{};
   std::array<std::byte, kChunk> buf;
   if (co_await read_full(c, reinterpret_cast<std::byte*>(&h), sizeof h, st)) {
@@ -177,11 +188,12 @@ Task<void> serve_conn(Conn c, Stats& st, Pending& active) {
       st.ops.fetch_add(1, std::memory_order_relaxed);
       if (!r && r.error() == Errc::deadline_exceeded) st.server_deadlines.fetch_add(1);
       else st.fail("server: the read deadline did not fire");
-      (void)c.SetReadDeadline(std::chrono::steady_clock::now() + 120s);
+      (void)c.SetReadDeadline(std::chrono::steady_clock::now() + kServerIdle);
       (void)co_await c.Write(std::string_view("D"));
     }
     std::uint64_t echoed = 0;
     for (;;) {
+      (void)c.SetDeadline(std::chrono::steady_clock::now() + kServerIdle);
       const std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), limit - echoed));
       if (room == 0) {  // kServerReset: enough echoed
         set_linger_zero(c);
@@ -243,6 +255,7 @@ Task<bool> exchange(Conn& c, Rng& rng, std::size_t n, Fnv& sent, Fnv& recv, std:
                     std::uint64_t& recv_n, std::error_code* ec, Stats& st) {
   std::array<std::byte, kChunk> out, in;
   for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::byte>(rng.next());
+  (void)c.SetDeadline(std::chrono::steady_clock::now() + kClientIdle);  // a hang fails
   Result<std::size_t> w = co_await c.Write(std::span<const std::byte>(out.data(), n));
   st.ops.fetch_add(1, std::memory_order_relaxed);
   if (!w) {
@@ -287,7 +300,7 @@ Task<void> one_conn(ClientCtx& cx, Rng& rng) {
   Conn c = std::move(*cr);
   cx.server_conns->add(1);
   st.conns.fetch_add(1, std::memory_order_relaxed);
-  (void)c.SetDeadline(std::chrono::steady_clock::now() + 60s);  // a hang becomes a failure
+  (void)c.SetDeadline(std::chrono::steady_clock::now() + kClientIdle);  // a hang fails
   const std::uint32_t pick = rng.below(100);
   const Mode mode = pick < 50 ? kEcho : pick < 62 ? kServerReset : pick < 80 ? kDeadline
                     : pick < 90 ? kClientReset : kClientClose;
@@ -311,7 +324,7 @@ Task<void> one_conn(ClientCtx& cx, Rng& rng) {
     char d = 0;
     Result<std::size_t> r = co_await c.Read(std::span<char>(&d, 1));
     st.ops.fetch_add(1, std::memory_order_relaxed);
-    (void)c.SetReadDeadline(std::chrono::steady_clock::now() + 60s);
+    (void)c.SetReadDeadline(std::chrono::steady_clock::now() + kClientIdle);
     if (!r && r.error() == Errc::deadline_exceeded) {
       st.client_deadlines.fetch_add(1);
       r = co_await c.Read(std::span<char>(&d, 1));
@@ -346,6 +359,7 @@ Task<void> one_conn(ClientCtx& cx, Rng& rng) {
         st.fail(describe("echo ended early", mode, ec));
         co_return;
       }
+      (void)c.SetDeadline(std::chrono::steady_clock::now() + kClientIdle);
       if (auto e = c.CloseWrite()) {
         st.fail(describe("CloseWrite", mode, e));
         co_return;
