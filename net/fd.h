@@ -61,9 +61,11 @@ class FD {
   }
   // The socket's pending error (SO_ERROR); Errc::event_error if it has none.
   std::error_code socket_error() noexcept;
-  // Guarded by the read lock. POSIX: the last stream read came back short (the socket is
-  // drained; the next read parks first). Unused by the completion-based Windows operations.
+  // Guarded by the read lock; POSIX only, unused by the completion-based Windows operations.
+  // drained: the kernel said, in the last read, that it left nothing queued, so the next read
+  // parks first; read_inq: whether reads ask it that (ReadOp in net/fd_posix.h has the rules).
   bool drained = false;
+  std::uint8_t read_inq = 0;
 
  private:
   FD(Loop& loop, NativeSocket sysfd, bool stream) noexcept

@@ -124,14 +124,15 @@ TEST_CASE("case 6: EINTR on read and write is retried; close is never retried") 
   REQUIRE(p.client.Write(std::string_view("abc")).wait());
   CHECK(g_calls.load() == 3);
   sys.send = kRealSys.send;
+  // A TCP read is recvmsg (it asks for the bytes left, TCP_INQ: net/fd_posix.h).
   inject(2, EINTR);
-  sys.read = &failing<&::read, int, void*, size_t>;
+  sys.recvmsg = &failing<&::recvmsg, int, msghdr*, int>;
   char b[8];
   Result<std::size_t> n = p.server.Read(std::span<char>(b)).wait();
   REQUIRE(n);
   CHECK(*n == 3);
   CHECK(g_calls.load() == 3);
-  sys.read = kRealSys.read;
+  sys.recvmsg = kRealSys.recvmsg;
   // close(2) failing with EINTR: the descriptor is gone on Linux, so it is called once.
   const int fd = p.server.native_handle();
   inject(1, EINTR);
