@@ -8,14 +8,14 @@
 // EAGAIN (ReadOp below: when that holds, and why a short read is not enough).
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <system_error>
-
-#include <sys/types.h>
 
 #include "core/poll_desc.h"
 #include "net/fd.h"
