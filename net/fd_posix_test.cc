@@ -419,9 +419,8 @@ TEST_CASE("1,000 coroutines echo random sizes through 500 connections, byte for 
 
 TEST_CASE("unix sockets: stream Listen/Dial/Accept, the socket file goes with Close; unixgram") {
   Loop loop;
-  char tmpl[] = "/tmp/netpoll-unix-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string path = std::string(tmpl) + "/s.sock";
+  const netpoll::testing::TempDir dir("netpoll-unix");
+  const std::string path = dir.file("s.sock");
   {
     Result<Listener> ln = Listen(loop, "unix", path);
     REQUIRE(ln);
@@ -455,7 +454,7 @@ TEST_CASE("unix sockets: stream Listen/Dial/Accept, the socket file goes with Cl
   REQUIRE(abs);
   CHECK(abs->Addr().to_string().rfind("@netpoll-test-", 0) == 0);
   // unixgram: datagrams between two bound sockets.
-  const std::string pa = std::string(tmpl) + "/a", pb = std::string(tmpl) + "/b";
+  const std::string pa = dir.file("a"), pb = dir.file("b");
   Result<PacketConn> a = ListenPacket(loop, "unixgram", pa);
   Result<PacketConn> b = ListenPacket(loop, "unixgram", pb);
   REQUIRE(a);
@@ -472,7 +471,6 @@ TEST_CASE("unix sockets: stream Listen/Dial/Accept, the socket file goes with Cl
   b->Close();
   ::unlink(pa.c_str());
   ::unlink(pb.c_str());
-  ::rmdir(tmpl);
   CHECK(Listen(loop, "unix", std::string(200, 'x')).error() == Errc::invalid_argument);
 }
 

@@ -268,9 +268,8 @@ TEST_CASE("case 26: an AF_UNIX stream message carrying a descriptor ends a read;
 
 TEST_CASE("case 26: a unixpacket Conn reads one record per Read without waiting for the next edge") {
   Loop loop;
-  char tmpl[] = "/tmp/netpoll-seqpacket-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string path = std::string(tmpl) + "/s.sock";
+  const netpoll::testing::TempDir dir("netpoll-seqpacket");
+  const std::string path = dir.file("s.sock");
   {
     Result<Listener> ln = Listen(loop, "unixpacket", path);
     REQUIRE(ln);
@@ -291,7 +290,6 @@ TEST_CASE("case 26: a unixpacket Conn reads one record per Read without waiting 
     REQUIRE_MESSAGE(second, error_text(second));
     CHECK(*second == "two");
   }
-  ::rmdir(tmpl);
 }
 
 // The short-read model: random traffic from a raw peer — normal writes, TCP urgent bytes,
