@@ -171,6 +171,54 @@ TEST_CASE("case 6: a signal interrupting a thread parked in Read does not end th
   ::sigaction(SIGUSR1, &old, nullptr);
 }
 
+namespace {
+std::atomic<int> g_reads{0};
+ssize_t counting_recvmsg(int fd, msghdr* m, int flags) {
+  g_reads.fetch_add(1);
+  return ::recvmsg(fd, m, flags);
+}
+ssize_t counting_read(int fd, void* b, size_t n) {
+  g_reads.fetch_add(1);
+  return ::read(fd, b, n);
+}
+
+// The read syscalls `r` makes for its second Read: the first drained the socket, and the byte
+// for the second is written only once that Read has started (the writer runs when it parks).
+Task<int> second_read_calls(Loop& loop, Conn& r, Conn& w) {
+  char b[16];
+  REQUIRE(co_await w.Write(std::string_view("x")));
+  Result<std::size_t> n = co_await r.Read(std::span<char>(b));
+  REQUIRE(n);
+  REQUIRE(*n == 1);
+  g_reads = 0;
+  loop.spawn([](Conn& w) -> Task<void> { REQUIRE(co_await w.Write(std::string_view("y"))); }(w));
+  n = co_await r.Read(std::span<char>(b));
+  REQUIRE(n);
+  CHECK(std::string(b, *n) == "y");
+  co_return g_reads.load();
+}
+}  // namespace
+
+TEST_CASE("drained: a TCP Read the kernel said left nothing lets the next Read park without a syscall") {
+  // The edge-triggered floor (3 syscalls per request/response: wait, read, write) rests on
+  // this; a Unix-domain stream has no such statement and pays the EAGAIN read (net/fd_posix.h).
+  HookGuard guard;
+  sys.recvmsg = &counting_recvmsg;
+  sys.read = &counting_read;
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  netpoll::testing::ConnPair p = loop.block_on(netpoll::testing::tcp_conn_pair(loop, *ln));
+  CHECK(loop.block_on(second_read_calls(loop, p.server, p.client)) == 1);
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  Result<Conn> a = FileConn(loop, sv[0]);
+  Result<Conn> b = FileConn(loop, sv[1]);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(loop.block_on(second_read_calls(loop, *a, *b)) == 2);  // EAGAIN, then the byte
+}
+
 TEST_CASE("case 4: EMFILE on accept sheds pending clients, does not spin, and recovers") {
   netpoll::testing::raise_fd_limit();
   LoopThread lt;
