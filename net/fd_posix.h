@@ -86,8 +86,9 @@ class LockedOp : public FdOp<T> {
 //   - TCP urgent data: Linux and the BSDs stop a read at the urgent mark (SO_OOBINLINE on or
 //     off): the bytes after it wait for the peer's next segment, forever if it sends none;
 //   - AF_UNIX streams stop after a message carrying descriptors (SCM_RIGHTS), between messages
-//     whose credentials or security labels differ (SO_PASSCRED, SO_PASSSEC), and at an AF_UNIX
-//     MSG_OOB mark (Linux 5.15+); SOCK_SEQPACKET ("unixpacket") returns one record per read;
+//     from writers whose credentials differ (once the reader set SO_PASSCRED), and at an
+//     AF_UNIX MSG_OOB mark (Linux 5.15+); SOCK_SEQPACKET ("unixpacket") returns one record per
+//     read;
 //   - SCTP one-to-one streams return one message per read; kernel TLS stops where the record
 //     type changes; a BPF sockmap serves its own queue first;
 //   - read(2) returns at most MAX_RW_COUNT (2 GiB - 4 KiB) bytes whatever the buffer.
