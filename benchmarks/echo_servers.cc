@@ -322,6 +322,7 @@ void bump() noexcept { g_np_calls.store(g_np_calls.load(std::memory_order_relaxe
 void install_counting_hooks() {
   net::sys.accept4 = [](int fd, sockaddr* a, socklen_t* l, int f) { return bump(), net::kRealSys.accept4(fd, a, l, f); };
   net::sys.read = [](int fd, void* b, size_t n) { return bump(), net::kRealSys.read(fd, b, n); };
+  net::sys.recvmsg = [](int fd, msghdr* m, int f) { return bump(), net::kRealSys.recvmsg(fd, m, f); };
   net::sys.send = [](int fd, const void* b, size_t n, int f) { return bump(), net::kRealSys.send(fd, b, n, f); };
   net::sys.sendmsg = [](int fd, const msghdr* m, int f) { return bump(), net::kRealSys.sendmsg(fd, m, f); };
   net::sys.close = [](int fd) { return bump(), net::kRealSys.close(fd); };

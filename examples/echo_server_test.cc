@@ -1,7 +1,9 @@
 // Drives examples/echo_server as a separate process over real TCP sockets.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -147,6 +150,53 @@ TEST_CASE(
     CHECK(recv_to_eof(conns[i].get(), &eof).empty());
     CHECK(eof);
   }
+}
+
+TEST_CASE("echo_server: every byte after a TCP urgent byte is echoed (the server never waits on queued bytes)") {
+  // The server is stopped while the clients connect and send "abc", "X" out of band, "def":
+  // when it resumes, everything is already queued behind one edge. Linux ends the server's
+  // first read at the urgent mark ("abc"); the rest must be read without a further edge. The
+  // urgent byte itself is out of band (SO_OOBINLINE is off), so the echo is "abcdef".
+  ServerProcess srv = ServerProcess::start(kServer);
+  REQUIRE(::kill(srv.pid(), SIGSTOP) == 0);
+  constexpr int kConns = 4;
+  std::vector<Fd> conns;
+  for (int i = 0; i < kConns; ++i) {
+    conns.push_back(dial(srv.addr()));  // the kernel completes the handshake meanwhile
+    const int fd = conns.back().get();
+    REQUIRE_MESSAGE(fd >= 0, "connect ", i, ": ", std::strerror(errno));
+    // A failure guard only: a server parked on queued bytes shows as a short echo.
+    const timeval tv{5, 0};
+    REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+    REQUIRE(send_all(fd, "abc"));
+    REQUIRE(::send(fd, "X", 1, MSG_OOB | MSG_NOSIGNAL) == 1);
+    REQUIRE(send_all(fd, "def"));
+  }
+  // Every byte acknowledged (TIOCOUTQ 0): all of it sits in the server's receive queues.
+  for (const Fd& c : conns)
+    for (int n = -1, tries = 0; tries < 5000; ++tries) {
+      REQUIRE(::ioctl(c.get(), TIOCOUTQ, &n) == 0);
+      if (n == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  REQUIRE(::kill(srv.pid(), SIGCONT) == 0);
+  for (int i = 0; i < kConns; ++i) {
+    CAPTURE(i);
+    std::string got;
+    recv_some(conns[i].get(), 6, got);
+    CHECK(got == "abcdef");
+    // The connection goes on normally, and half-closing it ends the echo.
+    REQUIRE(send_all(conns[i].get(), "more"));
+    got.clear();
+    recv_some(conns[i].get(), 4, got);
+    CHECK(got == "more");
+    REQUIRE(::shutdown(conns[i].get(), SHUT_WR) == 0);
+    bool eof = false;
+    CHECK(recv_to_eof(conns[i].get(), &eof).empty());
+    CHECK(eof);
+  }
+  const int status = srv.stop(SIGTERM);
+  CHECK_MESSAGE(exited_zero(status), describe_status(status));
 }
 
 TEST_CASE("echo_server: command-line and listen errors exit non-zero without a listening line") {

@@ -83,9 +83,11 @@ class FD {
     // The last call out after close() began wakes it.
     if (io_.fetch_sub(1, std::memory_order_release) == kIoClosing + 1) address_wake_one(io_);
   }
-  // Guarded by the read lock. POSIX: the last stream read came back short (the socket is
-  // drained; the next read parks first). Unused by the completion-based Windows operations.
+  // Guarded by the read lock; POSIX only, unused by the completion-based Windows operations.
+  // drained: the kernel said, in the last read, that it left nothing queued, so the next read
+  // parks first; read_inq: whether reads ask it that (ReadOp in net/fd_posix.h has the rules).
   bool drained = false;
+  std::uint8_t read_inq = 0;
 
  private:
   FD(Loop& loop, NativeSocket sysfd, bool stream) noexcept

@@ -6,9 +6,11 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <mutex>
 
 #include "core/mutex.h"
+#include "net/read_inq.h"
 #include "net/sys_posix.h"
 #include "poller/error.h"
 
@@ -25,15 +27,49 @@ IoStatus ReadOp::start() noexcept {
   return parks_first() ? IoStatus::park : IoStatus::again;
 }
 
+// Before its first read a stream FD asks the kernel to state, in every read, the bytes left
+// queued (one setsockopt per connection; refused by non-TCP sockets and kernels without it,
+// and a failure only costs the shortcut). Then a read is recvmsg with room for exactly that
+// statement; other FDs use read(2).
+ssize_t ReadOp::read_stream(int* left) noexcept {
+  *left = -1;
+  if (fd_->read_inq == kInqUnasked) {
+    const int on = 1;
+    fd_->read_inq = os::kReadInq && sys.setsockopt(fd_->sysfd(), os::kReadInqLevel,
+                                                   os::kReadInqOption, &on, sizeof on) == 0
+                        ? kInqReported
+                        : kInqUnavailable;
+  }
+  if (fd_->read_inq != kInqReported) return sys.read(fd_->sysfd(), buf_.data(), buf_.size());
+  iovec iov{buf_.data(), buf_.size()};
+  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  const ssize_t n = sys.recvmsg(fd_->sysfd(), &msg, 0);
+  if (n <= 0) return n;
+  // Only a complete statement counts; MSG_CTRUNC (timestamps the user enabled took the room)
+  // or no message at all (kernel TLS, sockmap) leaves *left at -1: not drained.
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == os::kReadInqLevel && c->cmsg_type == os::kReadInqMessage &&
+        c->cmsg_len == CMSG_LEN(sizeof(int)))
+      std::memcpy(left, CMSG_DATA(c), sizeof(int));
+  }
+  return n;
+}
+
 IoStatus ReadOp::io() noexcept {
-  const ssize_t n = sys.read(fd_->sysfd(), buf_.data(), buf_.size());
+  int left = -1;
+  const ssize_t n = fd_->stream() ? read_stream(&left) : sys.read(fd_->sysfd(), buf_.data(), buf_.size());
   if (n < 0) {
     fd_->drained = false;
     return failed(errno);
   }
-  // Short stream read: the socket is empty now; the next read parks before any syscall.
-  // (A zero read is EOF, reported as 0.)
-  fd_->drained = fd_->stream() && n > 0 && static_cast<std::size_t>(n) < buf_.size();
+  // Drained only on the kernel's word that nothing is left (see ReadOp); never from the count,
+  // and never at end of stream (a zero read, reported as 0).
+  fd_->drained = n > 0 && left == 0;
   res_ = static_cast<std::size_t>(n);
   return IoStatus::done;
 }

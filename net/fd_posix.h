@@ -3,9 +3,12 @@
 // awaitable or blocking).
 //
 // Edge-triggered discipline (architecture.md): no epoll_ctl after open(); writes go straight
-// to the socket and park only on EAGAIN; a short stream read means the socket is drained, so
-// the next read parks at once instead of spending a read(2) on EAGAIN.
+// to the socket and park only on EAGAIN; a stream read the kernel said left nothing queued
+// marks the socket drained, so the next read parks at once instead of spending a read(2) on
+// EAGAIN (ReadOp below: when that holds, and why a short read is not enough).
 #pragma once
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <cerrno>
@@ -43,7 +46,9 @@ class LockedOp : public FdOp<T> {
   using FdOp<T>::mode_;
   LockedOp(FD* fd, Mode m) noexcept : FdOp<T>(fd, m) {}
   IoStatus start() noexcept { return IoStatus::again; }
-  bool parks_first() const noexcept { return false; }
+  // True when start() will finish or park without the syscall: the PollDesc must then keep a
+  // recorded readiness (check) instead of forgetting it (prepare), as nothing reads it.
+  bool keeps_readiness() const noexcept { return false; }
   // After a failed syscall: EINTR makes the syscall again (step() calls io() again), EAGAIN
   // parks, anything else finishes with the error.
   IoStatus failed(int err) noexcept {
@@ -68,18 +73,57 @@ class LockedOp : public FdOp<T> {
   Phase phase_ = kLock;
 };
 
+// Read, and the "drained" shortcut: a stream Read may park before making any syscall, relying
+// on the edge-triggered poller to announce new bytes. The invariant that makes this sound:
+//
+//   FD::drained  =>  the read that set it left the receive queue empty, by the kernel's own
+//                    account, and the read edge recorded since (PollDesc read slot) has not
+//                    been consumed by anything but a read syscall.
+//
+// Then every byte readable now arrived after that read and its wakeup edge came after it: the
+// edge is either recorded (the park returns at once) or still to come. A *short* read does not
+// establish this, because reads stop early with bytes still queued, and those raise no new edge:
+//   - TCP urgent data: Linux and the BSDs stop a read at the urgent mark (SO_OOBINLINE on or
+//     off): the bytes after it wait for the peer's next segment, forever if it sends none;
+//   - AF_UNIX streams stop after a message carrying descriptors (SCM_RIGHTS), between messages
+//     from writers whose credentials differ (once the reader set SO_PASSCRED), and at an
+//     AF_UNIX MSG_OOB mark (Linux 5.15+); SOCK_SEQPACKET ("unixpacket") returns one record per
+//     read;
+//   - SCTP one-to-one streams return one message per read; kernel TLS stops where the record
+//     type changes; a BPF sockmap serves its own queue first;
+//   - read(2) returns at most MAX_RW_COUNT (2 GiB - 4 KiB) bytes whatever the buffer.
+// So drained is never inferred from the count. It is set only when the read itself carried the
+// kernel's statement that it left 0 bytes queued (os::kReadInq, net/read_inq.h: TCP_INQ on
+// Linux, asked for once per FD before its first read). A read without that statement — a
+// socket that refused the option (AF_UNIX, SCTP, kernels before 4.18, every socket on systems
+// without it), or a read whose reply had no such message (kernel TLS, sockmap, a control buffer
+// truncated by options the user set) — is not drained: the next Read makes the syscall and
+// parks only on EAGAIN, as Go's does. Causes that need nothing: a read racing new data (the
+// statement counts it, or its edge comes after); SO_RCVLOWAT (the edge then comes at the low
+// mark, as poll(2) would report it); MSG_PEEK (never used here); bytes taken through
+// native_handle() (splice, TCP_ZEROCOPY_RECEIVE, read), which can only empty the queue further.
+//
+// The second half of the invariant: Go's prepare (forget a stale readiness before the syscall)
+// runs only where a read syscall follows. An empty Read (it finishes at once, Go's len(p) == 0)
+// and a drained Read (it parks first) keep the recorded edge (keeps_readiness): an empty Read
+// between two reads used to forget the edge of bytes that then waited for a deadline.
+// Also never drained once the poller reported the peer's FIN or an error (read_hangup): that
+// state raises no further edge.
 class ReadOp : public LockedOp<ReadOp, std::size_t> {
  public:
   ReadOp(FD* fd, std::span<std::byte> buf) noexcept : LockedOp(fd, kRead), buf_(buf) {}
-  // Lock held. A drained stream parks before reading, unless the peer's FIN or an error was
-  // reported: those are not consumed by a short read and raise no further edge.
-  bool parks_first() const noexcept {
-    return fd_->drained && !buf_.empty() && !fd_->pd()->read_hangup();
-  }
+  // Lock held.
+  bool keeps_readiness() const noexcept { return buf_.empty() || parks_first(); }
   IoStatus start() noexcept;
   IoStatus io() noexcept;
 
+  // FD::read_inq values.
+  enum : std::uint8_t { kInqUnasked = 0, kInqReported, kInqUnavailable };
+
  private:
+  bool parks_first() const noexcept { return fd_->drained && !fd_->pd()->read_hangup(); }
+  // The read syscall; *left is the kernel's count of bytes left queued, or -1 if it gave none.
+  ssize_t read_stream(int* left) noexcept;
   std::span<std::byte> buf_;
 };
 
@@ -164,10 +208,10 @@ bool LockedOp<Derived, T>::step(Waiter* w) noexcept {
         }
         pd = fd_->pd();
         // Go's prepareRead / prepareWrite forgets a stale readiness before the syscall. An
-        // operation that parks first (a drained stream) must keep it instead: it may be the
-        // edge for data that arrived after the short read. event_error means "ask the socket".
-        const bool parks_first = self.parks_first();
-        const std::error_code ec = parks_first ? pd->check(mode_) : pd->prepare(mode_);
+        // operation that makes none now (an empty or drained read) must keep it instead: it
+        // may be the edge for data that arrived after the last read. event_error means "ask
+        // the socket".
+        const std::error_code ec = self.keeps_readiness() ? pd->check(mode_) : pd->prepare(mode_);
         if (ec && ec != Errc::event_error) return fail(ec);
         IoStatus s = self.start();
         if (s == IoStatus::park && ec) s = IoStatus::again;

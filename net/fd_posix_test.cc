@@ -124,14 +124,15 @@ TEST_CASE("case 6: EINTR on read and write is retried; close is never retried") 
   REQUIRE(p.client.Write(std::string_view("abc")).wait());
   CHECK(g_calls.load() == 3);
   sys.send = kRealSys.send;
+  // A TCP read is recvmsg (it asks for the bytes left, TCP_INQ: net/fd_posix.h).
   inject(2, EINTR);
-  sys.read = &failing<&::read, int, void*, size_t>;
+  sys.recvmsg = &failing<&::recvmsg, int, msghdr*, int>;
   char b[8];
   Result<std::size_t> n = p.server.Read(std::span<char>(b)).wait();
   REQUIRE(n);
   CHECK(*n == 3);
   CHECK(g_calls.load() == 3);
-  sys.read = kRealSys.read;
+  sys.recvmsg = kRealSys.recvmsg;
   // close(2) failing with EINTR: the descriptor is gone on Linux, so it is called once.
   const int fd = p.server.native_handle();
   inject(1, EINTR);
@@ -168,6 +169,54 @@ TEST_CASE("case 6: a signal interrupting a thread parked in Read does not end th
   REQUIRE(got);
   CHECK(*got == 2);
   ::sigaction(SIGUSR1, &old, nullptr);
+}
+
+namespace {
+std::atomic<int> g_reads{0};
+ssize_t counting_recvmsg(int fd, msghdr* m, int flags) {
+  g_reads.fetch_add(1);
+  return ::recvmsg(fd, m, flags);
+}
+ssize_t counting_read(int fd, void* b, size_t n) {
+  g_reads.fetch_add(1);
+  return ::read(fd, b, n);
+}
+
+// The read syscalls `r` makes for its second Read: the first drained the socket, and the byte
+// for the second is written only once that Read has started (the writer runs when it parks).
+Task<int> second_read_calls(Loop& loop, Conn& r, Conn& w) {
+  char b[16];
+  REQUIRE(co_await w.Write(std::string_view("x")));
+  Result<std::size_t> n = co_await r.Read(std::span<char>(b));
+  REQUIRE(n);
+  REQUIRE(*n == 1);
+  g_reads = 0;
+  loop.spawn([](Conn& w) -> Task<void> { REQUIRE(co_await w.Write(std::string_view("y"))); }(w));
+  n = co_await r.Read(std::span<char>(b));
+  REQUIRE(n);
+  CHECK(std::string(b, *n) == "y");
+  co_return g_reads.load();
+}
+}  // namespace
+
+TEST_CASE("drained: a TCP Read the kernel said left nothing lets the next Read park without a syscall") {
+  // The edge-triggered floor (3 syscalls per request/response: wait, read, write) rests on
+  // this; a Unix-domain stream has no such statement and pays the EAGAIN read (net/fd_posix.h).
+  HookGuard guard;
+  sys.recvmsg = &counting_recvmsg;
+  sys.read = &counting_read;
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  netpoll::testing::ConnPair p = loop.block_on(netpoll::testing::tcp_conn_pair(loop, *ln));
+  CHECK(loop.block_on(second_read_calls(loop, p.server, p.client)) == 1);
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  Result<Conn> a = FileConn(loop, sv[0]);
+  Result<Conn> b = FileConn(loop, sv[1]);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(loop.block_on(second_read_calls(loop, *a, *b)) == 2);  // EAGAIN, then the byte
 }
 
 TEST_CASE("case 4: EMFILE on accept sheds pending clients, does not spin, and recovers") {
@@ -422,9 +471,8 @@ TEST_CASE("1,000 coroutines echo random sizes through 500 connections, byte for 
 
 TEST_CASE("unix sockets: stream Listen/Dial/Accept, the socket file goes with Close; unixgram") {
   Loop loop;
-  char tmpl[] = "/tmp/netpoll-unix-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string path = std::string(tmpl) + "/s.sock";
+  const netpoll::testing::TempDir dir("netpoll-unix");
+  const std::string path = dir.file("s.sock");
   {
     Result<Listener> ln = Listen(loop, "unix", path);
     REQUIRE(ln);
@@ -458,7 +506,7 @@ TEST_CASE("unix sockets: stream Listen/Dial/Accept, the socket file goes with Cl
   REQUIRE(abs);
   CHECK(abs->Addr().to_string().rfind("@netpoll-test-", 0) == 0);
   // unixgram: datagrams between two bound sockets.
-  const std::string pa = std::string(tmpl) + "/a", pb = std::string(tmpl) + "/b";
+  const std::string pa = dir.file("a"), pb = dir.file("b");
   Result<PacketConn> a = ListenPacket(loop, "unixgram", pa);
   Result<PacketConn> b = ListenPacket(loop, "unixgram", pb);
   REQUIRE(a);
@@ -475,7 +523,6 @@ TEST_CASE("unix sockets: stream Listen/Dial/Accept, the socket file goes with Cl
   b->Close();
   ::unlink(pa.c_str());
   ::unlink(pb.c_str());
-  ::rmdir(tmpl);
   CHECK(Listen(loop, "unix", std::string(200, 'x')).error() == Errc::invalid_argument);
 }
 

@@ -11,7 +11,7 @@ int setfd(int fd, int flags) { return ::fcntl(fd, F_SETFD, flags); }
 
 const SysHooks kRealSys = {
     &::socket,  &::accept4,    &::accept,     &::connect,  &::bind,       &::listen,
-    &::read,    &::send,       &::sendmsg,    &::recvfrom, &::sendto,     &::close,
+    &::read,    &::recvmsg,    &::send,       &::sendmsg,    &::recvfrom, &::sendto,     &::close,
     &::shutdown, &::setsockopt, &::getsockopt, &::getsockname, &::getpeername, &setfl,
     &setfd,
 };

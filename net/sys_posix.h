@@ -24,6 +24,7 @@ struct SysHooks {
   int (*bind)(int fd, const sockaddr* addr, socklen_t len);
   int (*listen)(int fd, int backlog);
   ssize_t (*read)(int fd, void* buf, size_t n);
+  ssize_t (*recvmsg)(int fd, msghdr* msg, int flags);  // stream reads that ask for the bytes left
   ssize_t (*send)(int fd, const void* buf, size_t n, int flags);
   ssize_t (*sendmsg)(int fd, const msghdr* msg, int flags);
   ssize_t (*recvfrom)(int fd, void* buf, size_t n, int flags, sockaddr* from, socklen_t* len);

@@ -7,8 +7,10 @@
 //     life; it is never modified afterwards (modifying drops EPOLLET on some kernels, and costs
 //     a syscall per operation: pitfalls.md 10, 11).
 //   - After an event, a consumer must read/write until the call would block before it may
-//     expect another event for that direction. Events may be spurious: a consumer always
-//     tolerates EAGAIN after an event.
+//     expect another event for that direction (or until the kernel itself said nothing is
+//     left, e.g. Linux's TCP_INQ; a short read is not that: reads stop at TCP urgent marks,
+//     AF_UNIX descriptor messages, record boundaries, see ReadOp in net/fd_posix.h). Events
+//     may be spurious: a consumer always tolerates EAGAIN after an event.
 //   - wait() is called by one thread at a time; every other member is thread-safe.
 #pragma once
 

@@ -17,7 +17,8 @@ struct Token {
 
 struct Event {
   // Flag bits. Edge-triggered: an event reports a transition, not a level; consumers must read
-  // or write until the call would block before expecting another event for that direction.
+  // or write until the call would block before expecting another event for that direction
+  // (a short read does not mean that: see the contract in poller/backend.h).
   enum : std::uint32_t {
     kReadable = 1u << 0,    // data (or a pending accept / connect result) to read
     kWritable = 1u << 1,    // send buffer has room / connect finished

@@ -43,25 +43,26 @@ namespace {
 // --- the hook table -------------------------------------------------------------------------------
 
 enum Sys : int {
-  kSocket, kAccept4, kAccept, kConnect, kBind, kListen, kRead, kSend, kSendmsg, kRecvfrom,
-  kSendto, kClose, kShutdown, kSetsockopt, kGetsockopt, kGetsockname, kGetpeername, kSetfl,
-  kSetfd, kSysCount
+  kSocket, kAccept4, kAccept, kConnect, kBind, kListen, kRead, kRecvmsg, kSend, kSendmsg,
+  kRecvfrom, kSendto, kClose, kShutdown, kSetsockopt, kGetsockopt, kGetsockname, kGetpeername,
+  kSetfl, kSetfd, kSysCount
 };
 const char* const kSysName[kSysCount] = {
-    "socket", "accept4", "accept", "connect", "bind", "listen", "read", "send", "sendmsg",
-    "recvfrom", "sendto", "close", "shutdown", "setsockopt", "getsockopt", "getsockname",
+    "socket", "accept4", "accept", "connect", "bind", "listen", "read", "recvmsg", "send",
+    "sendmsg", "recvfrom", "sendto", "close", "shutdown", "setsockopt", "getsockopt", "getsockname",
     "getpeername", "fcntl(F_SETFL)", "fcntl(F_SETFD)"};
 
 // The workload's steps: an injected failure is judged by the step it hit.
 enum Step : int {
   kListenStep, kDialStep, kAcceptStep, kWriteStep, kReadStep, kWritevStep, kRead2Step,
   kDeadlineStep, kCloseWriteStep, kEofStep, kCloseStep, kUdpSetupStep, kUdpSendStep,
-  kUdpRecvStep, kUdpCloseStep, kFileConnStep, kFileCloseStep, kStepCount, kAnyStep = -1
+  kUdpRecvStep, kUdpCloseStep, kFileConnStep, kFileReadStep, kFileCloseStep, kStepCount,
+  kAnyStep = -1
 };
 const char* const kStepName[kStepCount] = {
     "Listen", "Dial", "Accept", "Write", "Read", "Writev", "Read (client)", "Read deadline",
     "CloseWrite", "Read EOF", "Close", "ListenPacket", "WriteTo", "ReadFrom", "Close (udp)",
-    "FileConn", "Close (FileConn)"};
+    "FileConn", "Read (FileConn)", "Close (FileConn)"};
 
 // Hooks are plain function pointers, so the injection state is global (one Loop thread).
 struct Injection {
@@ -131,6 +132,7 @@ void install_all() {
   install<kBind, &::bind>(sys.bind);
   install<kListen, &::listen>(sys.listen);
   install<kRead, &::read>(sys.read);
+  install<kRecvmsg, &::recvmsg>(sys.recvmsg);
   install<kSend, &::send>(sys.send);
   install<kSendmsg, &::sendmsg>(sys.sendmsg);
   install<kRecvfrom, &::recvfrom>(sys.recvfrom);
@@ -183,11 +185,16 @@ const Rule kRules[] = {
     {kAccept4, kAnyStep, {EINTR, ECONNABORTED, ENOSYS, EINVAL}, Outcome::same},
     {kAccept4, kAnyStep, {EAGAIN, EMFILE, ENFILE}, Outcome::parks},
     {kAccept4, kAnyStep, {ENOBUFS, ENOMEM, EPERM, EPROTO}, Outcome::fails},
-    // The data path: EINTR retried, EAGAIN parks, the rest is the operation's error.
+    // The data path: EINTR retried, EAGAIN parks, the rest is the operation's error. TCP
+    // reads are recvmsg (asking for the bytes left, TCP_INQ); the Unix-domain FileConn's read(2).
     {kRead, kAnyStep, {EINTR}, Outcome::same},
     {kRead, kAnyStep, {EAGAIN}, Outcome::parks},
     {kRead, kAnyStep, {ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, EIO, ENOTCONN, ENOMEM},
      Outcome::fails},
+    {kRecvmsg, kAnyStep, {EINTR}, Outcome::same},
+    {kRecvmsg, kAnyStep, {EAGAIN}, Outcome::parks},
+    {kRecvmsg, kAnyStep, {ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, EIO, ENOTCONN,
+                          ENOMEM}, Outcome::fails},
     {kSend, kAnyStep, {EINTR}, Outcome::same},
     {kSend, kAnyStep, {EAGAIN}, Outcome::parks},
     {kSend, kAnyStep, {ECONNRESET, EPIPE, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ENOBUFS, ENOMEM,
@@ -209,6 +216,11 @@ const Rule kRules[] = {
     // setsockopt: TCP_NODELAY on a new connection is best effort (Go's default too).
     {kSetsockopt, kDialStep, {ENOPROTOOPT, EINVAL, ENOMEM, ENOBUFS}, Outcome::same},
     {kSetsockopt, kAcceptStep, {ENOPROTOOPT, EINVAL, ENOMEM, ENOBUFS}, Outcome::same},
+    // ... and so is TCP_INQ before a stream FD's first read: refused, reads are read(2) and
+    // never "drained" (net/fd_posix.h), nothing else changes.
+    {kSetsockopt, kReadStep, {ENOPROTOOPT, EINVAL, ENOMEM, ENOBUFS}, Outcome::same},
+    {kSetsockopt, kRead2Step, {ENOPROTOOPT, EINVAL, ENOMEM, ENOBUFS}, Outcome::same},
+    {kSetsockopt, kFileReadStep, {ENOPROTOOPT, EINVAL, ENOMEM, ENOBUFS}, Outcome::same},
     {kSetsockopt, kAnyStep, {ENOPROTOOPT, EINVAL, ENOMEM, ENOBUFS}, Outcome::fails},
     // getsockopt: FileConn's SO_ACCEPTCONN probe (call 2) only refuses listeners it can see.
     {kGetsockopt, kFileConnStep, {ENOPROTOOPT, ENOBUFS, EINVAL}, Outcome::same, 2},
@@ -390,6 +402,11 @@ Task<void> workload(Loop& loop, const Deadlines& dl, Results& r) {
   r[kFileConnStep] = ec_of(fc);
   if (!fc) ::close(sv[0]);  // on any error the descriptor stays ours
   Conn file = fc ? std::move(*fc) : Conn{};
+
+  enter(kFileReadStep);
+  (void)::send(sv[1], "u", 1, MSG_NOSIGNAL);  // fails if FileConn did (sv[0] closed)
+  (void)file.SetDeadline(dl.next());
+  r[kFileReadStep] = co_await read_exact(file, "u");
 
   enter(kFileCloseStep);
   r[kFileCloseStep] = file.Close();

@@ -8,11 +8,15 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +54,65 @@ struct SilentListener {
   netpoll::testing::Fd fd;
   SockAddr addr;
 };
+
+// --- testing.md case 26: short reads that do not mean "drained" -------------------------------
+
+// Waits until the peer acknowledged every byte written on the TCP socket `fd` (TIOCOUTQ, Linux:
+// bytes not yet acknowledged), so all of it sits in the peer's receive queue before the first
+// Read: then a Read that parks has no later edge to wake it. Where the ioctl is refused (not
+// Linux) it only pauses, which makes the case weaker, not wrong.
+void wait_delivered(int fd) {
+  for (int i = 0; i < 5000; ++i) {
+    int n = -1;
+    if (::ioctl(fd, TIOCOUTQ, &n) != 0) {
+      std::this_thread::sleep_for(50ms);
+      return;
+    }
+    if (n == 0) return;
+    std::this_thread::sleep_for(1ms);
+  }
+  FAIL("the peer did not acknowledge the bytes in 5 s");
+}
+
+// Lets the Loop take the edge the queued bytes raised (the poller then has nothing more to
+// report), then reads `c` until `want` bytes came, end of stream, or an error. The Reads are
+// guarded by a read deadline: one parked on queued bytes ends with deadline_exceeded.
+Result<std::string> read_all(Loop& loop, Conn& c, std::size_t want) {
+  loop.run_once(Timeout::zero());
+  REQUIRE(!c.SetReadDeadline(Clock::now() + 3s));
+  Result<std::string> out = loop.block_on([](Conn& c, std::size_t want) -> Task<Result<std::string>> {
+    std::string got;
+    char b[256];
+    while (got.size() < want) {
+      Result<std::size_t> n = co_await c.Read(std::span<char>(b));
+      if (!n) co_return n.error();
+      if (*n == 0) break;
+      got.append(b, *n);
+    }
+    co_return got;
+  }(c, want));
+  REQUIRE(!c.SetReadDeadline(TimePoint{}));
+  return out;
+}
+
+std::string error_text(const Result<std::string>& r) { return r ? std::string() : r.error().message(); }
+
+// sendmsg of `data` with one descriptor (SCM_RIGHTS) attached.
+void send_with_fd(int sock, std::string_view data, int passed) {
+  iovec iov{const_cast<char*>(data.data()), data.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &passed, sizeof passed);
+  REQUIRE(::sendmsg(sock, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(data.size()));
+}
 
 }  // namespace
 
@@ -159,6 +222,197 @@ TEST_CASE("case 19: writing to a connection the peer reset fails, it does not ha
   char b[8];
   Result<std::size_t> r = p.server.Read(std::span<char>(b)).wait();
   CHECK((!r || *r == 0));
+}
+
+TEST_CASE("case 26: TCP urgent data mid-stream: the bytes after the mark are read, not waited for") {
+  // Linux (and the BSDs) stop a read at the urgent mark, SO_OOBINLINE or not: "abc" comes back
+  // short while "def" (and an inline "X") is already queued, and no further edge will come.
+  for (const bool oob_inline : {false, true}) {
+    CAPTURE(oob_inline);
+    Loop loop;
+    Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+    REQUIRE(ln);
+    ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+    const int on = 1;
+    if (oob_inline)
+      REQUIRE(::setsockopt(p.server.native_handle(), SOL_SOCKET, SO_OOBINLINE, &on, sizeof on) == 0);
+    const int peer = p.client.native_handle();
+    REQUIRE(::send(peer, "abc", 3, MSG_NOSIGNAL) == 3);
+    REQUIRE(::send(peer, "X", 1, MSG_OOB | MSG_NOSIGNAL) == 1);
+    REQUIRE(::send(peer, "def", 3, MSG_NOSIGNAL) == 3);
+    wait_delivered(peer);
+    const std::string want = oob_inline ? "abcXdef" : "abcdef";  // out of band: not in the stream
+    Result<std::string> got = read_all(loop, p.server, want.size());
+    REQUIRE_MESSAGE(got, error_text(got));
+    CHECK(*got == want);
+  }
+}
+
+TEST_CASE("case 26: an AF_UNIX stream message carrying a descriptor ends a read; the rest is read too") {
+  // The kernel ends a stream read after a message with SCM_RIGHTS: "aaab" comes back short
+  // while "ccc" is queued.
+  Loop loop;
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  netpoll::testing::Fd peer(sv[1]);
+  Result<Conn> c = FileConn(loop, sv[0]);
+  REQUIRE(c);
+  REQUIRE(::send(peer.get(), "aaa", 3, MSG_NOSIGNAL) == 3);
+  netpoll::testing::Fd passed(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  REQUIRE(passed.get() >= 0);
+  send_with_fd(peer.get(), "b", passed.get());  // read(2) discards the received descriptor
+  REQUIRE(::send(peer.get(), "ccc", 3, MSG_NOSIGNAL) == 3);
+  Result<std::string> got = read_all(loop, *c, 7);
+  REQUIRE_MESSAGE(got, error_text(got));
+  CHECK(*got == "aaabccc");
+}
+
+TEST_CASE("case 26: a unixpacket Conn reads one record per Read without waiting for the next edge") {
+  Loop loop;
+  const netpoll::testing::TempDir dir("netpoll-seqpacket");
+  const std::string path = dir.file("s.sock");
+  {
+    Result<Listener> ln = Listen(loop, "unixpacket", path);
+    REQUIRE(ln);
+    netpoll::testing::Fd peer(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+    REQUIRE(::connect(peer.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
+    Result<Conn> c = loop.block_on([](Listener& l) -> Task<Result<Conn>> { co_return co_await l.Accept(); }(*ln));
+    REQUIRE(c);
+    REQUIRE(::send(peer.get(), "one", 3, MSG_NOSIGNAL) == 3);
+    REQUIRE(::send(peer.get(), "two", 3, MSG_NOSIGNAL) == 3);
+    // Each Read returns one record; both records are queued before the first.
+    Result<std::string> first = read_all(loop, *c, 1);
+    REQUIRE_MESSAGE(first, error_text(first));
+    CHECK(*first == "one");
+    Result<std::string> second = read_all(loop, *c, 1);
+    REQUIRE_MESSAGE(second, error_text(second));
+    CHECK(*second == "two");
+  }
+}
+
+// The short-read model: random traffic from a raw peer — normal writes, TCP urgent bytes,
+// AF_UNIX messages carrying descriptors, zero-length writes — interleaved with the reader's
+// Reads of random sizes, empty Reads and empty Writes. The model is the byte stream the peer
+// sent (urgent bytes only when SO_OOBINLINE is on). Invariant: no Read may park while bytes are
+// readable; a Read made while the model owes bytes ends with bytes (its deadline is only the
+// guard), a Read made when nothing is owed may time out only while poll(2) agrees the socket
+// has nothing readable. At the end the reader got exactly the model's stream.
+TEST_CASE("case 26: short-read model: random urgent data, descriptors, empty reads and writes") {
+  struct Kind {
+    const char* name;
+    bool tcp;
+    bool oob_inline;
+  };
+  for (const Kind kind : {Kind{"tcp", true, false}, Kind{"tcp, SO_OOBINLINE", true, true},
+                          Kind{"unix stream", false, false}}) {
+    for (unsigned seed = 1; seed <= 4; ++seed) {
+      const std::string kind_name = kind.name;
+      CAPTURE(kind_name);
+      CAPTURE(seed);
+      std::mt19937 rng(seed);
+      LoopThread lt;
+      Conn reader;
+      netpoll::testing::Fd unix_peer, devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+      REQUIRE(devnull.get() >= 0);
+      ConnPair tcp;
+      int peer = -1;
+      if (kind.tcp) {
+        tcp = blocking_pair(lt.loop);
+        reader = std::move(tcp.server);
+        peer = tcp.client.native_handle();
+        const int on = 1;
+        if (kind.oob_inline)
+          REQUIRE(::setsockopt(reader.native_handle(), SOL_SOCKET, SO_OOBINLINE, &on, sizeof on) == 0);
+      } else {
+        int sv[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        unix_peer.reset(sv[1]);
+        peer = sv[1];
+        Result<Conn> c = FileConn(lt.loop, sv[0]);
+        REQUIRE(c);
+        reader = std::move(*c);
+      }
+      std::string sent, got;
+      // In-stream offset of the last urgent mark. A new urgent byte is sent only once the reader
+      // is at or past it: an earlier urgent byte not yet reached would turn into stream data.
+      std::size_t mark = 0;
+      int timeouts = 0, urgent = 0, passed = 0;
+      char next = 'a';
+      auto fill = [&](std::size_t n) {
+        std::string d;
+        for (std::size_t i = 0; i < n; ++i) d += next, next = next == 'z' ? 'a' : static_cast<char>(next + 1);
+        return d;
+      };
+      for (int step = 0; step < 300; ++step) {
+        CAPTURE(step);
+        const unsigned what = rng() % 100;
+        if (what < 30) {  // a normal write
+          const std::string d = fill(1 + rng() % 40);
+          REQUIRE(::send(peer, d.data(), d.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(d.size()));
+          sent += d;
+        } else if (what < 40) {  // urgent byte (TCP) or a message carrying a descriptor (unix)
+          if (kind.tcp) {
+            if (got.size() < mark) continue;
+            REQUIRE(::send(peer, "!", 1, MSG_OOB | MSG_NOSIGNAL) == 1);
+            if (kind.oob_inline) sent += '!';
+            mark = sent.size();
+            ++urgent;
+          } else {
+            const std::string d = fill(1 + rng() % 3);
+            send_with_fd(peer, d, devnull.get());
+            sent += d;
+            ++passed;
+          }
+        } else if (what < 45) {  // a zero-length write by the peer; an empty Write by the reader
+          REQUIRE(::send(peer, "", 0, MSG_NOSIGNAL) == 0);
+          Result<std::size_t> w = reader.Write(std::string_view()).wait();
+          REQUIRE(w);
+          CHECK(*w == 0);
+        } else if (what < 55) {  // an empty Read
+          char b[1];
+          Result<std::size_t> n = reader.Read(std::span<char>(b, 0)).wait();
+          REQUIRE(n);
+          CHECK(*n == 0);
+        } else {  // a Read of a random size
+          const bool owed = got.size() < sent.size();
+          if (!owed && rng() % 8 != 0) continue;  // reads with nothing owed wait out a deadline
+          char b[128];
+          const std::size_t size = 1 + rng() % sizeof b;
+          REQUIRE(!reader.SetReadDeadline(Clock::now() + (owed ? 3s : 2ms)));
+          Result<std::size_t> n = reader.Read(std::span<char>(b, size)).wait();
+          REQUIRE(!reader.SetReadDeadline(TimePoint{}));  // an expired one fails every Read
+          if (n) {
+            REQUIRE(*n > 0);  // no end of stream: the peer never closes
+            got.append(b, *n);
+            REQUIRE(got.size() <= sent.size());
+            CHECK(got == sent.substr(0, got.size()));
+          } else {
+            REQUIRE_MESSAGE(n.error() == Errc::deadline_exceeded, n.error().message());
+            REQUIRE_MESSAGE(!owed, "a Read parked while ", sent.size() - got.size(), " bytes were owed");
+            pollfd pfd{reader.native_handle(), POLLIN, 0};
+            REQUIRE(::poll(&pfd, 1, 0) >= 0);
+            CHECK_MESSAGE((pfd.revents & POLLIN) == 0, "the Read timed out on a readable socket");
+            ++timeouts;
+          }
+        }
+      }
+      // Drain what is still owed.
+      REQUIRE(!reader.SetReadDeadline(Clock::now() + 3s));
+      while (got.size() < sent.size()) {
+        char b[128];
+        Result<std::size_t> n = reader.Read(std::span<char>(b)).wait();
+        REQUIRE_MESSAGE(n, n.error().message(), " with ", sent.size() - got.size(), " bytes owed");
+        REQUIRE(*n > 0);
+        got.append(b, *n);
+      }
+      CHECK(got == sent);
+      MESSAGE(kind_name, " seed ", seed, ": ", sent.size(), " bytes, ", urgent, " urgent, ", passed,
+              " descriptors passed, ", timeouts, " idle reads timed out");
+    }
+  }
 }
 
 TEST_CASE("case 2: a child process inherits none of the Loop's or the sockets' descriptors") {

@@ -34,6 +34,12 @@ void Fd::reset(int fd) noexcept {
   fd_ = fd;
 }
 
+TempDir::TempDir(const std::string& prefix) : path_("/tmp/" + prefix + "-XXXXXX") {
+  if (::mkdtemp(path_.data()) == nullptr) fail("mkdtemp");
+}
+
+TempDir::~TempDir() { ::rmdir(path_.c_str()); }
+
 Pair unix_pair() {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair");

@@ -9,6 +9,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -50,6 +51,21 @@ Pair unix_pair();
 Pair tcp_pair();
 // A non-blocking listening TCP socket on 127.0.0.1 with an ephemeral port; returns the port.
 Fd tcp_listener(std::uint16_t* port);
+
+// A fresh directory /tmp/<prefix>-XXXXXX (short: a Unix socket path must fit sun_path), for
+// socket files; removed when it goes out of scope, so whatever was put in it must be gone by
+// then (a Listener unlinks its socket file on Close).
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix);
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  std::string file(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+ private:
+  std::string path_;
+};
 
 // Writes all of `data` (the socket buffer must have room); returns bytes written.
 std::size_t write_all(int fd, std::string_view data);
