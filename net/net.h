@@ -176,7 +176,8 @@ Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
 // nonblocking and close-on-exec and registered; on success the Conn owns the socket. On any
 // error (not a socket: ENOTSOCK; a listening socket: EINVAL; a socket this Loop already
 // drives, i.e. another Conn's: Errc::already_registered; a registration error) the socket is
-// left open and stays the caller's. Windows: the socket must have been made overlapped
+// left open and stays the caller's (an error after the mode change leaves it nonblocking and
+// close-on-exec). Windows: the socket must have been made overlapped
 // (WSA_FLAG_OVERLAPPED), must not be associated with another completion port (an association
 // is for life), and a datagram socket must not have FILE_SKIP_COMPLETION_PORT_ON_SUCCESS set
 // (netpoll would wait for packets that never come).
