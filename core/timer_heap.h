@@ -55,6 +55,11 @@ class TimerHeap {
   Timer* pop() noexcept;
 
   void reserve(std::size_t n) { heap_.reserve(n); }
+  // Room for one more timer, growing geometrically (as push_back would): may throw
+  // std::bad_alloc, before anything changed.
+  void make_room() {
+    if (heap_.size() == heap_.capacity()) heap_.reserve(heap_.empty() ? 16 : 2 * heap_.size());
+  }
   // Timers it holds before the next schedule() of a new timer allocates.
   std::size_t capacity() const noexcept { return heap_.capacity(); }
   // For tests: checks the heap property and every timer's index.

@@ -14,7 +14,7 @@ void TimerQueue::schedule(Timer* t, std::int64_t when) {
     // Room first: a bad_alloc must leave the timer exactly as it was, its seq included (a
     // firing popped before this call must still count as current, or the deadline it carries
     // would be dropped while the owner keeps the old value).
-    if (!t->queued()) heap_.reserve(heap_.size() + 1);
+    if (!t->queued()) heap_.make_room();  // (reserve(size + 1) would regrow by one each time)
     ++t->seq;
     heap_.schedule(t, when);
     publish_next();
