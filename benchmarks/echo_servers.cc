@@ -233,8 +233,9 @@ void RawServer::accept_all() {
   }
 }
 
-// Edge-triggered: reads until the socket is drained, echoing each read. A short read means it
-// is (the next arrival raises a new edge), so only a full buffer reads again.
+// Edge-triggered: reads until the socket is drained, echoing each read. The floor takes a short
+// read to mean it is (true for the benchmarks' plain TCP; urgent data would break it, see
+// echo_servers.h), so only a full buffer reads again.
 void RawServer::serve(RawConn* c) {
   if (c->out && !flush(c)) return;  // output still blocked (or the connection failed)
   for (;;) {

@@ -3,9 +3,11 @@
 // connections a run serves, so that only the server differs between raw, netpoll and libuv.
 //
 //   raw      a minimal hand-written edge-triggered epoll loop (EPOLLIN|EPOLLRDHUP|EPOLLET): the
-//            floor. It reads until EAGAIN or a short read (a short stream read means the queue
-//            was empty; netpoll and libuv stop there too, and insisting on EAGAIN would cost the
-//            floor an extra read per message). A send that cannot complete keeps the rest in a
+//            floor. It reads until EAGAIN or a short read (it assumes a short stream read means
+//            the queue was empty, which holds for the benchmarks' plain TCP but not in general:
+//            a read stops at an urgent byte with bytes still queued; netpoll takes the shortcut
+//            only on the kernel's TCP_INQ word, see net/fd_posix.h, and libuv stops at a short
+//            read; insisting on EAGAIN would cost the floor an extra read per message). A send that cannot complete keeps the rest in a
 //            per-connection buffer and waits for EPOLLOUT (epoll_ctl MOD) before reading more;
 //   netpoll  net::Loop::run: one coroutine accepting (co_await Listener::Accept) and one
 //            coroutine per connection doing co_await Read / co_await Write into its own buffer;

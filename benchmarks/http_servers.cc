@@ -13,8 +13,9 @@
 //   - Next::close: after the last response, half-close and drain the peer's input (at most
 //     1 MiB, at most 2 s) when it may still be sending (Session::unread_input), then close;
 //   - TCP_NODELAY on every accepted connection (netpoll's Accept sets it);
-//   - a short stream read means the socket is drained: wait for the next readiness instead
-//     of reading again for EAGAIN (netpoll's FD and libuv's uv__read both do this).
+//   - a short stream read is taken to mean the socket is drained: wait for the next readiness
+//     instead of reading again for EAGAIN (libuv's uv__read does this; netpoll's FD does it
+//     only on the kernel's TCP_INQ word, since a read can stop short at an urgent byte).
 //
 //   raw      edge-triggered epoll (EPOLLIN|EPOLLRDHUP|EPOLLET), read until EAGAIN or a short
 //            read, EPOLLOUT added to the registration only once a write hits EAGAIN: the floor.
