@@ -69,17 +69,22 @@ void FD::unref_life() noexcept {
   loop->socket_freed();  // the last touch of the Loop, which may be destroyed from now on
 }
 
-// Runs f under a reference (the socket stays open meanwhile); Errc::closed if it is closed.
+// Runs f under a reference (the PollDesc stays this FD's meanwhile); Errc::closed if closed.
 template <class F>
 auto FD::with_ref(F f) noexcept -> decltype(f()) {
   if (!incref()) return Errc::closed;
-  if (!enter_io()) {  // close() has begun
-    decref();
-    return Errc::closed;
-  }
+  auto r = f();
+  decref();
+  return r;
+}
+
+// Runs a call on the socket between enter_io and exit_io (close() waits for it); Errc::closed
+// once close() has begun. The caller owns the FD, so its memory needs no reference.
+template <class F>
+auto FD::with_io(F f) noexcept -> decltype(f()) {
+  if (!enter_io()) return Errc::closed;
   auto r = f();
   exit_io();
-  decref();
   return r;
 }
 
@@ -97,19 +102,19 @@ std::error_code FD::set_deadline(std::int64_t deadline_ns, Mode m) noexcept {
 }
 
 std::error_code FD::shutdown(int how) noexcept {
-  return with_ref([&] { return os::shutdown(sysfd_, how); });
+  return with_io([&] { return os::shutdown(sysfd_, how); });
 }
 
 std::error_code FD::setsockopt_int(int level, int name, int value) noexcept {
-  return with_ref([&] { return os::set_int(sysfd_, level, name, value); });
+  return with_io([&] { return os::set_int(sysfd_, level, name, value); });
 }
 
 Result<SockAddr> FD::sockname() noexcept {
-  return with_ref([&] { return os::local_address(sysfd_); });
+  return with_io([&] { return os::local_address(sysfd_); });
 }
 
 Result<SockAddr> FD::peername() noexcept {
-  return with_ref([&] { return os::peer_address(sysfd_); });
+  return with_io([&] { return os::peer_address(sysfd_); });
 }
 
 std::error_code FD::socket_error() noexcept {

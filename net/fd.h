@@ -99,6 +99,8 @@ class FD {
   static constexpr std::uint32_t kIoClosing = 1u << 31;
   template <class F>
   auto with_ref(F f) noexcept -> decltype(f());
+  template <class F>
+  auto with_io(F f) noexcept -> decltype(f());
   void unref_life() noexcept;
 
   Loop* loop_;

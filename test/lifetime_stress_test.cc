@@ -22,7 +22,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -41,6 +40,7 @@ using namespace netpoll;
 using namespace netpoll::net;
 using namespace std::chrono_literals;
 using netpoll::testing::LoopThread;
+using netpoll::testing::eventually;  // bounded: a failure guard, not a timing assertion
 
 namespace {
 
@@ -51,15 +51,6 @@ void pin_to_cpu0() {
   (void)sched_setaffinity(0, sizeof set, &set);  // best effort: widens windows, not needed
 }
 
-// Waits (bounded: a failure guard, not a timing assertion) until `pred` holds.
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds cap = 20s) {
-  const auto end = std::chrono::steady_clock::now() + cap;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(100us);
-  }
-  return true;
-}
 
 // --- delays at the syscall hooks -----------------------------------------------------------------
 // Each hooked call first yields or sleeps a few microseconds with probability 1/kOneIn.
