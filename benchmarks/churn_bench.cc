@@ -1,4 +1,4 @@
-// B4 (benchmarks.md): connection churn, as libuv's "pound" benchmark. 100 concurrent clients
+// B4 (docs/benchmarks.md): connection churn, as libuv's "pound" benchmark. 100 concurrent clients
 // (one client thread, its own epoll loop: echo_clients.h) each connect, write 2 bytes, read
 // the 2-byte echo and close, then start over; the server (echo_servers.h: raw epoll, netpoll's
 // coroutine Loop, libuv) accepts, echoes, and closes at the client's end of stream. Server on

@@ -1,4 +1,4 @@
-// B8 (benchmarks.md): one event-loop iteration with nothing ready, pinned to CPU 0.
+// B8 (docs/benchmarks.md): one event-loop iteration with nothing ready, pinned to CPU 0.
 //
 //   raw      epoll_wait(epfd, ..., 0) on an epoll set holding one idle eventfd: the floor
 //   netpoll  net::Loop::run_once(Timeout::zero()) (remote-queue check, poll, timer check)

@@ -1,4 +1,4 @@
-// What every suite benchmark (B1-B8, benchmarks.md) shares: CPU pinning and time, statistics,
+// What every suite benchmark (B1-B8, docs/benchmarks.md) shares: CPU pinning and time, statistics,
 // the interleaved repetition loop, formatting, and the result entry each one writes.
 //
 // Results: each benchmark writes one JSON object to <results dir>/<id>.json (one line, the

@@ -1,4 +1,4 @@
-// B3 (benchmarks.md): an HTTP/1.1 plaintext server (13-byte body) driven by real clients.
+// B3 (docs/benchmarks.md): an HTTP/1.1 plaintext server (13-byte body) driven by real clients.
 //
 // The servers are //benchmarks:http_bench_server (http_servers.cc): raw epoll, netpoll (exactly
 // examples/http_server) and libuv, one protocol engine (examples' http::Session), so only the

@@ -1,4 +1,4 @@
-// B3's servers (benchmarks.md): one HTTP/1.1 plaintext protocol, three I/O layers.
+// B3's servers (docs/benchmarks.md): one HTTP/1.1 plaintext protocol, three I/O layers.
 //
 //   http_bench_server --impl raw|netpoll|libuv [ADDR]      (ADDR default 127.0.0.1:0)
 //

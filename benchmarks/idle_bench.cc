@@ -1,4 +1,4 @@
-// B5 (benchmarks.md): 9,900 idle connections + 1 active. Each server of echo_servers.h (raw
+// B5 (docs/benchmarks.md): 9,900 idle connections + 1 active. Each server of echo_servers.h (raw
 // epoll, netpoll's coroutine Loop, libuv) accepts and registers 9,900 loopback TCP connections
 // that never send anything; then one more connection ping-pongs 5-byte messages as in B1
 // (blocking client, client and server on CPU 0).
@@ -13,7 +13,7 @@
 //     Conn and a kSmallReadBuf read buffer, plus the frame Loop::spawn wraps it in);
 //   * netpoll's layers alone, on descriptors that are not connections: the core (Netpoll::open
 //     on eventfds: the PollDesc slab share) and the net layer (FileConn on socketpair ends
-//     into a vector: Conn + FD + PollDesc), for the benchmarks.md goal of <= 128 B per
+//     into a vector: Conn + FD + PollDesc), for the docs/benchmarks.md goal of <= 128 B per
 //     registered descriptor in the core;
 //   * the ping-pong rate over the active connection with the idle set registered, and in a
 //     run without it (same server configuration), and their ratio (must not drop).

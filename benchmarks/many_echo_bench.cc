@@ -1,4 +1,4 @@
-// B2 (benchmarks.md): many-connection echo. 50 and 500 loopback TCP connections, each
+// B2 (docs/benchmarks.md): many-connection echo. 50 and 500 loopback TCP connections, each
 // ping-ponging 5-byte messages, driven by one client thread with its own epoll loop
 // (echo_clients.h), against the three echo servers of echo_servers.h (raw epoll, netpoll's
 // coroutine Loop, libuv), run interleaved; once with the server on CPU 0 and the client on

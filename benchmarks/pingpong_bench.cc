@@ -1,4 +1,4 @@
-// B1 (benchmarks.md): ping-pong over one loopback TCP connection, 5-byte messages, client and
+// B1 (docs/benchmarks.md): ping-pong over one loopback TCP connection, 5-byte messages, client and
 // server pinned to the same CPU. One shared blocking client (echo_clients.h); the three echo
 // servers of echo_servers.h (raw epoll, netpoll's coroutine Loop, libuv), run interleaved
 // (raw, netpoll, libuv, raw, ...) for several repetitions; median and min reported.

@@ -1,4 +1,4 @@
-"""suite_benchmark: one suite binary (benchmarks.md B1-B8) and its --smoke cc_test twin."""
+"""suite_benchmark: one suite binary (docs/benchmarks.md B1-B8) and its --smoke cc_test twin."""
 
 def suite_benchmark(name, srcs, deps, smoke_args = [], smoke_size = "small", **kwargs):
     """The optimized-run binary `name` (tools/bench) and `name_smoke`, a cc_test that runs the

@@ -1,4 +1,4 @@
-// B6 (benchmarks.md): timers.
+// B6 (docs/benchmarks.md): timers.
 //
 // Churn (headline): with 10,000 timers queued, start and cancel one more (a deadline reset per
 // read), ns per start+cancel pair, CPU 0:

@@ -1,4 +1,4 @@
-// B7 (benchmarks.md): cross-thread wakeups.
+// B7 (docs/benchmarks.md): cross-thread wakeups.
 //
 // Ping-pong between two loops (headline: both threads pinned to CPU 0; also across CPUs):
 //   raw      two threads, each blocked in epoll_wait on its own edge-triggered eventfd, never

@@ -116,7 +116,7 @@ class BasicNetpoll {
   // For a host loop embedding this poller (it waits on backend().native_handle()): how long it
   // may sleep before calling poll() again. Calling it also tells other threads that the poller
   // is asleep until then, so a timer or deadline added meanwhile that is earlier wakes the
-  // native handle (pitfalls.md 7); the next poll() ends that state. Polling thread only.
+  // native handle (docs/pitfalls.md 7); the next poll() ends that state. Polling thread only.
   Timeout next_timeout() noexcept { return timers_.begin_sleep(Timeout::infinite()); }
 
   // Waits up to `timeout` (shortened to the nearest timer), dispatches the events, fires due

@@ -12,7 +12,7 @@ namespace netpoll {
 // offsetof below needs a standard-layout type; the deadline timers find their PollDesc that way
 // (two embedded Timers cost nothing extra, an owner pointer per timer would cost 16 bytes).
 static_assert(std::is_standard_layout_v<PollDesc>);
-// benchmarks.md B5: at most 128 bytes of core state per registered descriptor.
+// docs/benchmarks.md B5: at most 128 bytes of core state per registered descriptor.
 static_assert(sizeof(PollDesc) <= 128, "PollDesc grew past its 128-byte budget");
 
 PollDesc::PollDesc() noexcept {

@@ -8,7 +8,7 @@
 //
 // Timer::seq: every schedule() and cancel() bumps it, under this queue's lock. fire_due()
 // captures it when popping; a callback that finds a different seq on its timer knows the timer
-// was reset or stopped after the pop, and does nothing (testing.md case 13).
+// was reset or stopped after the pop, and does nothing (docs/testing.md case 13).
 #pragma once
 
 #include <atomic>
@@ -34,7 +34,7 @@ class TimerQueue {
 
   // Thread-safe. Arms (or moves) `t` to fire at absolute monotonic `when`. A timer scheduled
   // at or before the instant a fire_due() pass is using is pushed 1 ns past it, so a callback
-  // that re-arms itself with zero delay runs in the next pass, after I/O (testing.md case 16).
+  // that re-arms itself with zero delay runs in the next pass, after I/O (docs/testing.md case 16).
   void schedule(Timer* t, std::int64_t when);
   // Thread-safe. Stops `t` if queued; always bumps its seq. Returns whether it was queued: if
   // not, a callback already popped by a running fire_due() may still run (it will see the new

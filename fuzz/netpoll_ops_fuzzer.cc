@@ -14,7 +14,7 @@
 //     descriptor closed without deregistering;
 //   - deadlines: a past deadline fails the direction at once, a near one expires within a
 //     generous bound and never before its time, a far one or one moved away before it fired
-//     (testing.md 13) never does, and the timer queue holds exactly the armed deadlines;
+//     (docs/testing.md case 13) never does, and the timer queue holds exactly the armed deadlines;
 //   - wake: poll(infinite) after wake() returns;
 //   - the timer heap pops in order of `when` and its indexes stay consistent;
 //   - nothing leaks per input: PollCache in_use and the timer count return to 0, and the

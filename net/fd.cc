@@ -43,7 +43,7 @@ void FD::close_socket() noexcept {
     address_wait(io_, v);
     v = io_.load(std::memory_order_acquire);
   }
-  // Deregister before closing so a dup'd or inherited copy stops reporting (pitfalls.md).
+  // Deregister before closing so a dup'd or inherited copy stops reporting (docs/pitfalls.md 1).
   (void)loop_->netpoll().deregister(pd_);
   // sysfd_ keeps the closed number (native_handle() readers would race a reset); no call
   // uses it once io_ is closing.

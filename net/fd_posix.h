@@ -2,7 +2,7 @@
 // make the syscall, park on EAGAIN until readiness / deadline / close (Operation<Op> makes them
 // awaitable or blocking).
 //
-// Edge-triggered discipline (architecture.md): no epoll_ctl after open(); writes go straight
+// Edge-triggered discipline (docs/architecture.md): no epoll_ctl after open(); writes go straight
 // to the socket and park only on EAGAIN; a stream read the kernel said left nothing queued
 // marks the socket drained, so the next read parks at once instead of spending a read(2) on
 // EAGAIN (ReadOp below: when that holds, and why a short read is not enough).

@@ -1,4 +1,4 @@
-// POSIX-specific net tests: errnos injected through the syscall hooks (testing.md cases 4, 5,
+// POSIX-specific net tests: errnos injected through the syscall hooks (docs/testing.md cases 4, 5,
 // 6), fallbacks for refused flags, self-connect, the fdMutex stress (case 8), bad input
 // (case 25), and the 1,000-coroutine / 500-connection integrity run.
 // Not built for Windows: errnos are injected through the POSIX hook table (net/sys_posix.h).

@@ -13,7 +13,7 @@
 //                     packet readies it (IocpPoller turns it into an event for the direction)
 //     woken by close or a deadline: CancelIoEx, then park for the packet whatever close and
 //                     deadlines say (PollDesc::commit_park_for_completion): the kernel owns the
-//                     OVERLAPPED and the buffers until the packet was dequeued (testing.md
+//                     OVERLAPPED and the buffers until the packet was dequeued (docs/testing.md
 //                     case 24). A call that completed before the cancel keeps its result.
 //   -> unlock.
 //

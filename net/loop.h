@@ -136,7 +136,7 @@ class Loop {
   // Operations that may complete inline (without suspending) per run_once round; past it an
   // operation yields to the back of the run queue. Each exhaustion costs one extra
   // zero-timeout poll per 64 operations; a flooding connection gets 64 reads per round while
-  // every other ready task gets its turn (testing.md case 3).
+  // every other ready task gets its turn (docs/testing.md case 3).
   static constexpr std::uint32_t kInlineBudget = 64;
   bool take_inline_budget() noexcept { return budget_ > 0 ? (--budget_, true) : false; }
 

@@ -5,7 +5,7 @@
 // User contract (the one place it is written):
 //   - Registration is edge-triggered, for read and write at once, for the descriptor's whole
 //     life; it is never modified afterwards (modifying drops EPOLLET on some kernels, and costs
-//     a syscall per operation: pitfalls.md 10, 11).
+//     a syscall per operation: docs/pitfalls.md 10, 11).
 //   - After an event, a consumer must read/write until the call would block before it may
 //     expect another event for that direction (or until the kernel itself said nothing is
 //     left, e.g. Linux's TCP_INQ; a short read is not that: reads stop at TCP urgent marks,

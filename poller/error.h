@@ -1,6 +1,6 @@
 // netpoll's own error codes (std::error_code, category "netpoll").
 //
-// Three tiers (style.md): per-descriptor operations return std::error_code — either these or
+// Three tiers (docs/style.md): per-descriptor operations return std::error_code — either these or
 // the OS errno in std::generic_category / std::system_category; impossible failures of the
 // poller's own kernel object are fatal (fatal_syscall names the call); benign errnos are
 // ignored by name where they happen, with the reason.

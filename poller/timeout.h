@@ -2,7 +2,7 @@
 //
 // Three shapes: infinite (block until an event or a wake), zero (poll, never block), and a
 // finite duration. Backends must never return early because of rounding: a duration that the
-// kernel can only express in coarser units is rounded up, never down to zero (pitfalls.md 6).
+// kernel can only express in coarser units is rounded up, never down to zero (docs/pitfalls.md 6).
 //
 // Documented clamps for absurd input (never UB, never a crash):
 //   - a negative duration is treated as zero (the deadline has passed: poll);

@@ -1,6 +1,6 @@
 // WaitDeadline: for backends whose kernel wait cannot express every Timeout (epoll_wait's int
 // milliseconds, kevent's 24-hour cap): the wait is made in pieces until the caller's timeout
-// has really passed, so Backend::wait never returns early (pitfalls.md 6).
+// has really passed, so Backend::wait never returns early (docs/pitfalls.md 6).
 #pragma once
 
 #include <cstdint>

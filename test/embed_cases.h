@@ -114,7 +114,7 @@ void check_timers() {
   CHECK(host.stats().timer_wakeups >= 1);
 }
 
-// A deadline set from another thread while the host sleeps with nothing armed (pitfalls.md 7:
+// A deadline set from another thread while the host sleeps with nothing armed (docs/pitfalls.md 7:
 // the host's timeout must follow changes made behind its back). next_timeout() published the
 // host's sleep, so the earlier timer wakes the native handle; the host steps, re-arms its timer
 // from next_timeout(), and the parked Read ends with deadline_exceeded, not early. A host that

@@ -1,4 +1,4 @@
-// A net::Loop embedded in a libuv loop (architecture.md, "Embedding in an existing event
+// A net::Loop embedded in a libuv loop (docs/architecture.md, "Embedding in an existing event
 // loop"): libuv owns the thread; netpoll is one uv_poll_t on its native handle plus a timer.
 // Not built for Windows: uv_poll_t cannot watch a completion port (and libuv is a Linux-only
 // dependency here).

@@ -1,5 +1,5 @@
-// The net layer's conformance suite (testing.md cases 3, 7, 9-12, 17, 18, 20, 21, 23, 25 at the net
-// level, the Loop, embedding), written against the public API in net/net.h only, so the
+// The net layer's conformance suite (docs/testing.md cases 3, 7, 9-12, 17, 18, 20, 21, 23, 25
+// at the net level, the Loop, embedding), written against the public API in net/net.h only, so the
 // Windows build runs it over IOCP too. Cases that need raw POSIX descriptors are in
 // test/net_posix_test.cc; cases that inject errnos through the POSIX syscall hooks in
 // net/fd_posix_test.cc; Windows-only cases in net/net_windows_test.cc.

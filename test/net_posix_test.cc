@@ -55,7 +55,7 @@ struct SilentListener {
   SockAddr addr;
 };
 
-// --- testing.md case 26: short reads that do not mean "drained" -------------------------------
+// --- docs/testing.md case 26: short reads that do not mean "drained" --------------------------
 
 // Waits until the peer acknowledged every byte written on the TCP socket `fd` (TIOCOUTQ, Linux:
 // bytes not yet acknowledged), so all of it sits in the peer's receive queue before the first

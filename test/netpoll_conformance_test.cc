@@ -1,5 +1,5 @@
 // The core (PollDesc + PollCache + timers + BasicNetpoll glue) over every backend built for
-// this target. Cases refer to testing.md numbers.
+// this target. Cases refer to docs/testing.md numbers.
 //
 // Not built for Windows (POSIX_ONLY): every case drives readiness on a socketpair (or a
 // poll(2) host). The core over IOCP is tested by backends/iocp/iocp_netpoll_test.cc
@@ -336,7 +336,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: misuse aborts are not reachable by bad input
 TEST_CASE_TEMPLATE_APPLY(np_bad_input, Backends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: embedded in a poll(2) host loop, a deadline set from "
-                          "another thread wakes the host (pitfalls.md 7)", B, np_embed) {
+                          "another thread wakes the host (docs/pitfalls.md 7)", B, np_embed) {
   Opened<B> f;
   auto& [np, p, pd] = f;
   std::error_code ec;

@@ -1,5 +1,5 @@
 // The core's deadlines over every backend built for the target, Windows included: they need
-// only a registered handle (IdleHandle), no readiness. Cases refer to testing.md numbers; the
+// only a registered handle (IdleHandle), no readiness. Cases refer to docs/testing.md numbers; the
 // rest of the core suite (readiness, hangups, stale events) is netpoll_conformance_test.cc.
 #include <atomic>
 #include <chrono>

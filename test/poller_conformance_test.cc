@@ -1,5 +1,5 @@
 // The Backend conformance suite: written once against poller/backend.h, instantiated for every
-// backend built on this target (test/backend_list.h). Cases refer to testing.md numbers.
+// backend built on this target (test/backend_list.h). Cases refer to docs/testing.md numbers.
 //
 // Not built for Windows (POSIX_ONLY): these are the readiness half of the contract, over POSIX
 // descriptors (socketpairs, signals, close-on-exec, RLIMIT_NOFILE). A completion port reports
@@ -46,7 +46,7 @@ TEST_CASE_TEMPLATE_DEFINE("poller: the kernel object is a close-on-exec descript
                           poller_cloexec) {
   B b;
   CHECK(b.native_handle() >= 0);
-  // The kernel object must not leak into exec'd children (pitfalls.md 5).
+  // The kernel object must not leak into exec'd children (docs/pitfalls.md 5).
   CHECK((fcntl(b.native_handle(), F_GETFD) & FD_CLOEXEC) != 0);
 }
 TEST_CASE_TEMPLATE_APPLY(poller_cloexec, Backends);

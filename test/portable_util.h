@@ -22,7 +22,7 @@ inline std::int64_t elapsed_ns(Clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - since).count();
 }
 
-// The stress size knob (testing.md): NETPOLL_STRESS=large (tools/test passes it through)
+// The stress size knob (docs/testing.md): NETPOLL_STRESS=large (tools/test passes it through)
 // multiplies iteration counts by 10; the default run is small.
 inline int stress_scale() {
   const char* v = std::getenv("NETPOLL_STRESS");

@@ -4,7 +4,7 @@
 //   registered edge-triggered under Token::kReserved. A wake costs one write(); the waiting
 //   side pays no syscall for it (the counter is not drained: each write is a new edge).
 // - Descriptors are registered once with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET and never
-//   modified (no EPOLL_CTL_MOD anywhere: pitfalls.md 10, 11).
+//   modified (no EPOLL_CTL_MOD anywhere: docs/pitfalls.md 10, 11).
 // - wait() uses epoll_pwait2 (nanosecond timespec) for finite non-zero timeouts when the kernel
 //   has it (5.11+), else epoll_wait with the timeout rounded up to whole milliseconds; zero
 //   timeouts always use epoll_wait(0), the cheapest poll.
@@ -49,7 +49,7 @@ class EpollPoller {
 
   std::error_code register_handle(int fd, Token token) noexcept;
   std::error_code deregister_handle(int fd) noexcept;
-  // The zero-timeout poll is a loop's hot path (benchmarks.md B8) and is inline, so that the
+  // The zero-timeout poll is a loop's hot path (docs/benchmarks.md B8) and is inline, so that the
   // only frame live across the syscall is the caller's: each extra frame the kernel returns
   // through cost ~9 ns here (measured, B8 machine: the return-stack predictions do not survive
   // the kernel entry), more than all the instructions around the call.

@@ -1,6 +1,6 @@
 // The core (BasicNetpoll: PollCache, PollDesc, timers) over the IOCP backend: completions
 // ready PollDescs, stale packets are dropped by the sequence check, and a cancelled
-// operation's memory stays the kernel's until its packet was dispatched (testing.md case 24).
+// operation's memory stays the kernel's until its packet was dispatched (docs/testing.md case 24).
 #include <chrono>
 #include <thread>
 

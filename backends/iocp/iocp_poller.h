@@ -16,7 +16,7 @@
 //   ignore); anything else another party posted to the port is dropped. A packet for a closed
 //   and reused descriptor carries the old token, which the core's sequence check drops.
 //   Packets are dequeued only by wait(), so an operation's OVERLAPPED must stay alive until its
-//   completion was dequeued, also after CancelIoEx (testing.md case 24): the FD layer waits.
+//   completion was dequeued, also after CancelIoEx (docs/testing.md case 24): the FD layer waits.
 // - wake() posts one packet with key Token::kReserved and no OVERLAPPED, coalesced like
 //   EpollPoller's (an atomic flag; at most one packet in flight).
 // - wait() takes whole milliseconds: finite timeouts are rounded up and re-waited until the

@@ -13,7 +13,7 @@ namespace netpoll {
 namespace {
 
 // udata is a pointer; the sequenced token is 64 bits and must survive the round trip whole
-// (architecture.md: every backend drops stale events by sequence; Go leaves 32-bit kqueue
+// (docs/architecture.md: every backend drops stale events by sequence; Go leaves 32-bit kqueue
 // unprotected). A 32-bit port would carry the token in ext[] instead; none is built today.
 static_assert(sizeof(void*) >= sizeof(std::uint64_t),
               "KqueuePoller carries the 64-bit token in udata");
