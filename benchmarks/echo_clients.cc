@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "benchmarks/harness.h"
-#include "poller/clock.h"
+#include "netpoll/contract/clock.h"
 
 namespace netpoll::bench {
 namespace {

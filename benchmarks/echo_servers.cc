@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "net/net.h"
-#include "net/sys_posix.h"
+#include "netpoll/net/net.h"
+#include "netpoll/net/internal/sys_posix.h"
 #include "test/alloc_counter.h"
 
 namespace netpoll::bench {
@@ -314,7 +314,7 @@ void RawServer::close_conn(RawConn* c) {
 
 // --- netpoll: the coroutine Loop --------------------------------------------------------------
 
-// The net layer's syscalls, counted through its hook table (net/sys_posix.h) while a netpoll
+// The net layer's syscalls, counted through its hook table (netpoll/net/internal/sys_posix.h) while a netpoll
 // server runs: only the server thread calls through the table, so a relaxed load and store
 // make the increment (no locked instruction on the measured path).
 std::atomic<std::uint64_t> g_np_calls{0};

@@ -6,7 +6,7 @@
 //            floor. It reads until EAGAIN or a short read (it assumes a short stream read means
 //            the queue was empty, which holds for the benchmarks' plain TCP but not in general:
 //            a read stops at an urgent byte with bytes still queued; netpoll takes the shortcut
-//            only on the kernel's TCP_INQ word, see net/fd_posix.h, and libuv stops at a short
+//            only on the kernel's TCP_INQ word, see netpoll/net/internal/fd_posix.h, and libuv stops at a short
 //            read; insisting on EAGAIN would cost the floor an extra read per message). A send that cannot complete keeps the rest in a
 //            per-connection buffer and waits for EPOLLOUT (epoll_ctl MOD) before reading more;
 //   netpoll  net::Loop::run: one coroutine accepting (co_await Listener::Accept) and one

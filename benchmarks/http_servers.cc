@@ -46,7 +46,7 @@
 
 #include "examples/http.h"
 #include "examples/serve.h"
-#include "net/net.h"
+#include "netpoll/net/net.h"
 
 namespace {
 

@@ -55,8 +55,8 @@
 #include "benchmarks/echo_clients.h"
 #include "benchmarks/echo_servers.h"
 #include "benchmarks/harness.h"
-#include "core/netpoll_os.h"
-#include "net/net.h"
+#include "netpoll/platform/netpoll.h"
+#include "netpoll/net/net.h"
 
 extern char** environ;
 

@@ -32,12 +32,12 @@
 
 #include "benchmarks/harness.h"
 #include "test/alloc_counter.h"
-#include "poller/clock.h"
-#include "core/netpoll.h"
-#include "core/netpoll_os.h"
-#include "core/timer_heap.h"
-#include "core/timer_queue.h"
-#include "poller/poller.h"
+#include "netpoll/contract/clock.h"
+#include "netpoll/core/netpoll.h"
+#include "netpoll/platform/netpoll.h"
+#include "netpoll/core/timer_heap.h"
+#include "netpoll/core/timer_queue.h"
+#include "netpoll/platform/poller.h"
 
 namespace {
 

@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "benchmarks/harness.h"
-#include "net/loop.h"
-#include "poller/clock.h"
+#include "netpoll/runtime/loop.h"
+#include "netpoll/contract/clock.h"
 #include "test/alloc_counter.h"
 
 namespace {

@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "benchmarks/harness.h"
-#include "net/loop.h"
-#include "poller/clock.h"
+#include "netpoll/runtime/loop.h"
+#include "netpoll/contract/clock.h"
 
 namespace {
 using namespace netpoll;

@@ -7,7 +7,7 @@
 #include <span>
 
 #include "examples/serve.h"
-#include "net/net.h"
+#include "netpoll/net/net.h"
 
 namespace {
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <string_view>
 
-#include "net/net.h"
+#include "netpoll/net/net.h"
 
 namespace netpoll::examples::http {
 

@@ -5,7 +5,7 @@
 // closing every connection (examples/serve.h).
 #include "examples/http.h"
 #include "examples/serve.h"
-#include "net/net.h"
+#include "netpoll/net/net.h"
 
 int main(int argc, char** argv) {
   // Shared by every connection: only the Loop thread touches it.

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "examples/test_process.h"
-#include "net/net.h"
+#include "netpoll/net/net.h"
 #include "test/alloc_counter.h"
 
 using namespace netpoll;

@@ -24,7 +24,7 @@
 #include <string>
 #include <utility>
 
-#include "net/net.h"
+#include "netpoll/net/net.h"
 
 namespace netpoll::examples {
 

@@ -1,9 +1,9 @@
-// Fuzzer over address parsing (net/address.h, net/sockaddr.h): every input is fed to
+// Fuzzer over address parsing (netpoll/net/address.h, netpoll/net/internal/sockaddr.h): every input is fed to
 // parse_network, split_host_port, parse_port, SockAddr::ip and SockAddr::unix_path, and the
 // answers are compared with small reference implementations written from the specifications
 // (Go's SplitHostPort and its error order; a port is 0-65535 in decimal digits; an IP literal
 // is Go's strict form, checked here by splitting on the separators rather than by scanning as
-// net/address.cc does, and never by inet_pton, whose leniency differs between libcs).
+// netpoll/net/address.cc does, and never by inet_pton, whose leniency differs between libcs).
 // Successful parses must round-trip: split(join(host, port)) and ip(to_string()) give back
 // the same values, and an accepted IPv4 literal prints back as exactly its input. Every
 // valid literal is one looks_like_ip_literal reports (so the resolver never sees it).
@@ -15,10 +15,10 @@
 
 #include <vector>
 
-#include "net/address.h"
-#include "net/os_socket.h"
-#include "net/sock.h"
-#include "net/sockaddr.h"
+#include "netpoll/net/address.h"
+#include "netpoll/platform/socket.h"
+#include "netpoll/net/internal/sock.h"
+#include "netpoll/net/internal/sockaddr.h"
 
 namespace {
 

@@ -34,11 +34,11 @@
 #include <utility>
 #include <vector>
 
-#include "core/netpoll_os.h"
-#include "core/timer_heap.h"
+#include "netpoll/platform/netpoll.h"
+#include "netpoll/core/timer_heap.h"
 #include "fuzz/fuzz_input.h"
-#include "poller/clock.h"
-#include "poller/error.h"
+#include "netpoll/contract/clock.h"
+#include "netpoll/contract/error.h"
 
 namespace {
 

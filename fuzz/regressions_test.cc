@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "net/net.h"
-#include "net/sys_posix.h"
+#include "netpoll/net/net.h"
+#include "netpoll/net/internal/sys_posix.h"
 #include "test/net_test_util.h"
 #include "test/test_util.h"
 

@@ -9,13 +9,13 @@
 #include "doctest/doctest.h"
 
 #ifdef NETPOLL_HAVE_EPOLL
-#include "backends/epoll/epoll_poller.h"
+#include "netpoll/backends/epoll/epoll_poller.h"
 #endif
 #ifdef NETPOLL_HAVE_KQUEUE
-#include "backends/kqueue/kqueue_poller.h"
+#include "netpoll/backends/kqueue/kqueue_poller.h"
 #endif
 #ifdef NETPOLL_HAVE_IOCP
-#include "backends/iocp/iocp_poller.h"
+#include "netpoll/backends/iocp/iocp_poller.h"
 #endif
 
 namespace netpoll::testing {

@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/net.h"
+#include "netpoll/net/net.h"
 #include "test/embed_common.h"
 
 namespace netpoll::embed_test {

@@ -18,7 +18,7 @@
 #include <string>
 #include <system_error>
 
-#include "net/net.h"
+#include "netpoll/net/net.h"
 
 namespace netpoll::embed_test {
 

@@ -19,7 +19,7 @@
 #include <functional>
 #include <limits>
 
-#include "net/net.h"
+#include "netpoll/net/net.h"
 #include "test/embed_cases.h"
 #include "test/embed_common.h"
 

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <functional>
 
-#include "net/net.h"
+#include "netpoll/net/net.h"
 #include "test/embed_cases.h"
 #include "test/embed_common.h"
 

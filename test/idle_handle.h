@@ -8,5 +8,5 @@
 #include "test/test_util.h"
 #endif
 #ifdef NETPOLL_HAVE_IOCP
-#include "backends/iocp/iocp_test_util.h"
+#include "netpoll/backends/iocp/iocp_test_util.h"
 #endif

@@ -1,8 +1,8 @@
 // The net layer's conformance suite (docs/testing.md cases 3, 7, 9-12, 17, 18, 20, 21, 23, 25
-// at the net level, the Loop, embedding), written against the public API in net/net.h only, so the
+// at the net level, the Loop, embedding), written against the public API in netpoll/net/net.h only, so the
 // Windows build runs it over IOCP too. Cases that need raw POSIX descriptors are in
-// test/net_posix_test.cc; cases that inject errnos through the POSIX syscall hooks in
-// net/fd_posix_test.cc; Windows-only cases in net/net_windows_test.cc.
+// netpoll/net/net_posix_test.cc; cases that inject errnos through the POSIX syscall hooks in
+// netpoll/net/internal/fd_posix_test.cc; Windows-only cases in netpoll/net/net_windows_test.cc.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/net.h"
+#include "netpoll/net/net.h"
 #include "test/alloc_counter.h"
 #include "test/net_test_util.h"
 #include "test/portable_util.h"

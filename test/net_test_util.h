@@ -1,5 +1,5 @@
-// Helpers for suites over the net layer (net/): kept apart from test_util so the poller and
-// core suites do not depend on net/.
+// Helpers for suites over the net layer (netpoll/net/): kept apart from test_util so the poller and
+// core suites do not depend on it.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -8,8 +8,8 @@
 #include <thread>
 #include <utility>
 
-#include "net/loop.h"
-#include "net/net.h"
+#include "netpoll/runtime/loop.h"
+#include "netpoll/net/net.h"
 
 namespace netpoll::testing {
 

@@ -2,7 +2,7 @@
 // this target. Cases refer to docs/testing.md numbers.
 //
 // Not built for Windows (POSIX_ONLY): every case drives readiness on a socketpair (or a
-// poll(2) host). The core over IOCP is tested by backends/iocp/iocp_netpoll_test.cc
+// poll(2) host). The core over IOCP is tested by netpoll/backends/iocp/iocp_netpoll_test.cc
 // (completion readies a park, deadline/close -> cancel -> wait for the aborted packet, stale
 // packets after slot reuse) and test/netpoll_contract_test.cc (deadlines), and end to end by
 // the net suite (test/net_conformance_test.cc), all of which run on IOCP.
@@ -17,11 +17,11 @@
 #include <thread>
 #include <vector>
 
-#include "poller/clock.h"
-#include "core/netpoll.h"
+#include "netpoll/contract/clock.h"
+#include "netpoll/core/netpoll.h"
 #include "doctest/doctest.h"
 #include "test/alloc_counter.h"
-#include "poller/error.h"
+#include "netpoll/contract/error.h"
 #include "test/backend_list.h"
 #include "test/test_util.h"
 

@@ -7,10 +7,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/netpoll.h"
+#include "netpoll/core/netpoll.h"
 #include "doctest/doctest.h"
-#include "poller/clock.h"
-#include "poller/error.h"
+#include "netpoll/contract/clock.h"
+#include "netpoll/contract/error.h"
 #include "test/backend_list.h"
 #include "test/idle_handle.h"
 

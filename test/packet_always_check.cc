@@ -1,8 +1,8 @@
 // Linked into //test:net_conformance_packet_always_test only: proves the suite really ran in
 // the mode it is named for (the environment reached the test process through Bazel and wine).
-#include "backends/iocp/iocp_poller.h"
+#include "netpoll/backends/iocp/iocp_poller.h"
 #include "doctest/doctest.h"
-#include "net/net.h"
+#include "netpoll/net/net.h"
 
 TEST_CASE("this run waits for a completion packet even for calls that succeed at once") {
   // Winsock must be started first (the check enumerates its providers).

@@ -1,11 +1,11 @@
-// The Backend conformance suite: written once against poller/backend.h, instantiated for every
+// The Backend conformance suite: written once against netpoll/contract/backend.h, instantiated for every
 // backend built on this target (test/backend_list.h). Cases refer to docs/testing.md numbers.
 //
 // Not built for Windows (POSIX_ONLY): these are the readiness half of the contract, over POSIX
 // descriptors (socketpairs, signals, close-on-exec, RLIMIT_NOFILE). A completion port reports
 // no readiness; IOCP's counterparts (a packet per completed operation, none for an immediate
 // success, aborted packets after CancelIoEx / closesocket, foreign packets, bad input, 5,000
-// idle sockets) are in backends/iocp/iocp_poller_test.cc, and the portable half of this
+// idle sockets) are in netpoll/backends/iocp/iocp_poller_test.cc, and the portable half of this
 // contract is test/poller_contract_test.cc, which runs on IOCP.
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "doctest/doctest.h"
-#include "poller/backend.h"
-#include "poller/error.h"
+#include "netpoll/contract/backend.h"
+#include "netpoll/contract/error.h"
 #include "test/backend_list.h"
 #include "test/test_util.h"
 

@@ -2,7 +2,7 @@
 // kqueue and its Linux double, IOCP under wine): identity, wake (from another thread, coalesced,
 // never lost) and timeouts (never early, zero never blocks, absurdly long ones). The half that
 // needs POSIX descriptors is in poller_conformance_test.cc; IOCP's completion-based
-// counterpart of it is backends/iocp/iocp_poller_test.cc.
+// counterpart of it is netpoll/backends/iocp/iocp_poller_test.cc.
 #include <atomic>
 #include <chrono>
 #include <limits>
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "doctest/doctest.h"
-#include "poller/backend.h"
+#include "netpoll/contract/backend.h"
 #include "test/backend_list.h"
 #include "test/portable_util.h"
 
@@ -122,7 +122,7 @@ TEST_CASE_TEMPLATE_DEFINE("poller: timeouts never return early; zero never block
   }
   // Zero: returns at once with nothing ready (a hang here fails by the test's own timeout).
   for (int i = 0; i < 1000; ++i) CHECK(wait_once(b, buf, Timeout::zero()) == 0);
-  // Negative durations are clamped to zero (documented in poller/timeout.h).
+  // Negative durations are clamped to zero (documented in netpoll/contract/timeout.h).
   CHECK(Timeout::after(-5s).is_zero());
   CHECK(wait_once(b, buf, Timeout::after(-5s)) == 0);
 }

@@ -10,10 +10,10 @@
 #include <string_view>
 #include <thread>
 
-#include "core/waiter.h"
+#include "netpoll/core/waiter.h"
 #include "doctest/doctest.h"
-#include "poller/event.h"
-#include "poller/timeout.h"
+#include "netpoll/contract/event.h"
+#include "netpoll/contract/timeout.h"
 
 namespace netpoll::testing {
 
@@ -78,7 +78,7 @@ class PollerThread {
 
 // An open, idle handle of the kind backend B registers (a socket), closed at scope exit:
 // defined per handle type beside the OS helpers (test/test_util.h for POSIX descriptors,
-// backends/iocp/iocp_test_util.h for Winsock sockets); test/idle_handle.h picks them up.
+// netpoll/backends/iocp/iocp_test_util.h for Winsock sockets); test/idle_handle.h picks them up.
 template <class B>
 struct IdleHandle;
 

@@ -35,7 +35,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/net.h"
+#include "netpoll/net/net.h"
 #include "test/alloc_counter.h"
 #include "test/process_stats.h"
 

@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "core/netpoll.h"
-#include "poller/event.h"
-#include "poller/timeout.h"
+#include "netpoll/core/netpoll.h"
+#include "netpoll/contract/event.h"
+#include "netpoll/contract/timeout.h"
 #include "test/portable_util.h"
 #include "test/process_stats.h"
 

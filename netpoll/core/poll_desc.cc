@@ -1,0 +1,199 @@
+#include "netpoll/core/poll_desc.h"
+
+#include <cstddef>
+#include <mutex>
+#include <type_traits>
+
+#include "netpoll/core/timer_queue.h"
+#include "netpoll/contract/error.h"
+
+namespace netpoll {
+
+// offsetof below needs a standard-layout type; the deadline timers find their PollDesc that way
+// (two embedded Timers cost nothing extra, an owner pointer per timer would cost 16 bytes).
+static_assert(std::is_standard_layout_v<PollDesc>);
+// docs/benchmarks.md B5: at most 128 bytes of core state per registered descriptor.
+static_assert(sizeof(PollDesc) <= 128, "PollDesc grew past its 128-byte budget");
+
+PollDesc::PollDesc() noexcept {
+  rt_.fire = &read_deadline_fired;
+  wt_.fire = &write_deadline_fired;
+}
+
+std::error_code PollDesc::check(Mode m) const noexcept {
+  const std::uint32_t info = info_.load();
+  if (info & kClosing) return Errc::closed;
+  if (m == kRead ? (info & kReadExpired) : (info & kWriteExpired)) return Errc::deadline_exceeded;
+  // Only reads report the event error: a write learns a more specific error from its syscall.
+  if (m == kRead && (info & kEventErr)) return Errc::event_error;
+  return {};
+}
+
+std::error_code PollDesc::prepare(Mode m) noexcept {
+  if (auto e = check(m)) return e;
+  // Only the operation's owner touches the slot now (nobody is parked), so a store suffices.
+  slot(m).store(kIdle);
+  return {};
+}
+
+bool PollDesc::begin_park(Mode m) noexcept {
+  auto& s = slot(m);
+  for (;;) {
+    std::uintptr_t old = kReady;
+    if (s.compare_exchange_strong(old, kIdle)) return true;
+    old = kIdle;
+    if (s.compare_exchange_strong(old, kWaiting)) return false;
+    if (old != kReady) fatal("PollDesc: two operations parked on one direction");
+  }
+}
+
+bool PollDesc::commit_park(Mode m, Waiter* w) noexcept {
+  // A close or deadline that ran before our kWaiting store found nothing to unblock; its bit is
+  // visible here (see the header on the seq_cst pairing).
+  if (check(m)) return false;
+  std::uintptr_t expected = kWaiting;
+  return slot(m).compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(w));
+}
+
+bool PollDesc::commit_park_for_completion(Mode m, Waiter* w) noexcept {
+  std::uintptr_t expected = kWaiting;
+  return slot(m).compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(w));
+}
+
+void PollDesc::wait_completion(Mode m, ThreadWaiter& w) noexcept {
+  // Not a spin: each round sleeps until an event, a close or a deadline moves the slot, and
+  // a close or deadline fires once.
+  for (;;) {
+    if (begin_park(m)) return;
+    if (commit_park_for_completion(m, &w)) w.park();
+    if (end_park(m)) return;
+  }
+}
+
+bool PollDesc::end_park(Mode m) noexcept {
+  const std::uintptr_t old = slot(m).exchange(kIdle);
+  if (old > kWaiting) fatal("PollDesc: waiter still published after it was woken");
+  return old == kReady;
+}
+
+std::error_code PollDesc::wait(Mode m, ThreadWaiter& w) noexcept {
+  for (;;) {
+    if (begin_park(m)) return {};
+    if (commit_park(m, &w)) w.park();
+    if (end_park(m)) return {};
+    if (auto e = check(m)) return e;
+    // Woken by a deadline that has since been reset (Go's pollWait comment): wait again.
+  }
+}
+
+Waiter* PollDesc::unblock(Mode m, bool ioready) noexcept {
+  auto& s = slot(m);
+  std::uintptr_t old = s.load();
+  for (;;) {
+    if (old == kReady) return nullptr;  // repeated event before anyone consumed: one load
+    if (old == kIdle && !ioready) return nullptr;
+    if (s.compare_exchange_weak(old, ioready ? kReady : kIdle)) {
+      return old > kWaiting ? reinterpret_cast<Waiter*>(old) : nullptr;
+    }
+  }
+}
+
+void PollDesc::set_event_error(bool on, std::uint32_t seq) noexcept {
+  if (((info_.load(std::memory_order_relaxed) & kEventErr) != 0) == on) return;
+  std::lock_guard<Mutex> g(lock_);
+  if (fdseq_.load(std::memory_order_relaxed) != seq) return;  // reused since the event
+  if (on) info_.fetch_or(kEventErr);
+  else info_.fetch_and(~kEventErr);
+}
+
+void PollDesc::set_read_hangup(std::uint32_t seq) noexcept {
+  if (info_.load(std::memory_order_relaxed) & kReadHup) return;
+  std::lock_guard<Mutex> g(lock_);
+  if (fdseq_.load(std::memory_order_relaxed) != seq) return;  // reused since the event
+  info_.fetch_or(kReadHup);
+}
+
+void PollDesc::publish_expired() noexcept {
+  std::uint32_t info = info_.load(std::memory_order_relaxed) & ~(kReadExpired | kWriteExpired);
+  if (rd_ < 0) info |= kReadExpired;
+  if (wd_ < 0) info |= kWriteExpired;
+  info_.store(info);
+}
+
+void PollDesc::update_direction(std::int64_t& cur, Timer& t, std::int64_t v, TimerQueue& q) {
+  if (cur == v) return;
+  // Arm first: if schedule() throws (bad_alloc growing the heap), cur keeps its old value and
+  // a retry with the same deadline is not mistaken for "unchanged".
+  if (v > 0) q.schedule(&t, v);
+  else q.cancel(&t);  // cleared or already expired: no timer, and any in-flight firing is stale
+  cur = v;
+}
+
+void PollDesc::set_deadline(std::int64_t deadline, std::int64_t now, Mode m, TimerQueue& q,
+                            WaiterList& ready) {
+  const std::int64_t v = deadline == 0 ? 0 : (deadline <= now ? -1 : deadline);
+  std::lock_guard<Mutex> g(lock_);
+  if (info_.load(std::memory_order_relaxed) & kClosing) return;
+  try {
+    if (m & kRead) update_direction(rd_, rt_, v, q);
+    if (m & kWrite) update_direction(wd_, wt_, v, q);
+  } catch (...) {
+    publish_expired();  // the read direction may have changed before the write one threw
+    throw;
+  }
+  publish_expired();
+  if (rd_ < 0)
+    if (Waiter* w = unblock(kRead, false)) ready.push(w);
+  if (wd_ < 0)
+    if (Waiter* w = unblock(kWrite, false)) ready.push(w);
+}
+
+void PollDesc::deadline_fired(Mode m, std::uint32_t seq, WaiterList& ready) noexcept {
+  std::lock_guard<Mutex> g(lock_);
+  Timer& t = m == kRead ? rt_ : wt_;
+  if (t.seq != seq) return;  // reset, cleared or closed after the timer was popped
+  (m == kRead ? rd_ : wd_) = -1;
+  publish_expired();
+  if (Waiter* w = unblock(m, false)) ready.push(w);
+}
+
+void PollDesc::read_deadline_fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept {
+  auto* pd = reinterpret_cast<PollDesc*>(reinterpret_cast<char*>(t) - offsetof(PollDesc, rt_));
+  pd->deadline_fired(kRead, seq, ready);
+}
+
+void PollDesc::write_deadline_fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept {
+  auto* pd = reinterpret_cast<PollDesc*>(reinterpret_cast<char*>(t) - offsetof(PollDesc, wt_));
+  pd->deadline_fired(kWrite, seq, ready);
+}
+
+void PollDesc::evict(TimerQueue& q, WaiterList& ready) noexcept {
+  std::lock_guard<Mutex> g(lock_);
+  if (info_.load(std::memory_order_relaxed) & kClosing) return;
+  info_.fetch_or(kClosing);
+  q.cancel(&rt_);
+  q.cancel(&wt_);
+  if (Waiter* w = unblock(kRead, false)) ready.push(w);
+  if (Waiter* w = unblock(kWrite, false)) ready.push(w);
+}
+
+void PollDesc::reset_for_open(std::intptr_t handle, void* user, TimerQueue& q) noexcept {
+  std::lock_guard<Mutex> g(lock_);
+  if (!quiescent()) fatal("PollDesc: reused while an operation was parked on it");
+  handle_ = handle;
+  user_ = user;
+  rd_ = wd_ = 0;
+  // Bump the timer sequences: a firing popped for the previous owner is now stale.
+  q.cancel(&rt_);
+  q.cancel(&wt_);
+  rg_.store(kIdle);
+  wg_.store(kIdle);
+  info_.store(0);
+}
+
+bool PollDesc::quiescent() const noexcept {
+  const auto r = rg_.load(), w = wg_.load();
+  return r <= kReady && w <= kReady;
+}
+
+}  // namespace netpoll

@@ -1,0 +1,137 @@
+// The POSIX half of the net layer: the os:: socket calls (netpoll/net/internal/sock.h) over the sys_posix hook
+// table, the listen backlog, and FileConn.
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <string>
+
+#include "netpoll/net/net.h"
+#include "netpoll/net/internal/sock.h"
+#include "netpoll/net/internal/sys_posix.h"
+#include "netpoll/contract/error.h"
+
+namespace netpoll::net {
+
+void reserve_descriptor_for_emfile() noexcept;  // fd_posix.cc
+
+namespace os {
+
+std::error_code startup() noexcept { return {}; }
+
+void prepare_listener() noexcept { reserve_descriptor_for_emfile(); }
+
+// The fallback is for kernels refusing the type flags.
+Result<NativeSocket> open_socket(int family, int type) noexcept {
+  int s = sys.socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s >= 0) return s;
+  if (errno != EINVAL && errno != EPROTONOSUPPORT) return errno_code(errno);
+  s = sys.socket(family, type, 0);
+  if (s < 0) return errno_code(errno);
+  if (sys.fcntl_setfd(s, FD_CLOEXEC) != 0 || sys.fcntl_setfl(s, O_NONBLOCK | O_RDWR) != 0) {
+    const int err = errno;
+    sys.close(s);
+    return errno_code(err);
+  }
+  return s;
+}
+
+std::error_code registered(NativeSocket, bool) noexcept { return {}; }
+
+// Never retried on EINTR: Linux has released the descriptor whatever close returns.
+void close_socket(NativeSocket s) noexcept { sys.close(s); }
+
+namespace {
+std::error_code check(int r) noexcept { return r == 0 ? std::error_code() : errno_code(errno); }
+
+Result<SockAddr> address(int (*get)(int, sockaddr*, socklen_t*), int s) noexcept {
+  SockAddr a;
+  a.set_len(SockAddr::capacity());
+  if (get(s, a.get(), a.len_ptr()) != 0) return errno_code(errno);
+  return a;
+}
+
+int read_somaxconn() noexcept {
+  std::FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "re");
+  if (!f) return SOMAXCONN;
+  long v = 0;
+  const int got = std::fscanf(f, "%ld", &v);
+  std::fclose(f);
+  if (got != 1 || v <= 0) return SOMAXCONN;
+  // Kernels before 4.1 keep the backlog in 16 bits; Go caps the same way.
+  return v > 65535 ? 65535 : static_cast<int>(v);
+}
+
+class GaiCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "netpoll.resolve"; }
+  std::string message(int c) const override { return std::string("lookup: ") + gai_strerror(c); }
+};
+const GaiCategory g_gai;
+}  // namespace
+
+std::error_code set_int(NativeSocket s, int level, int name, int value) noexcept {
+  return check(sys.setsockopt(s, level, name, &value, sizeof value));
+}
+std::error_code bind(NativeSocket s, const SockAddr& a) noexcept {
+  return check(sys.bind(s, a.get(), a.len()));
+}
+std::error_code listen(NativeSocket s) noexcept { return check(sys.listen(s, listener_backlog())); }
+std::error_code listener_options(NativeSocket s) noexcept {
+  return set_int(s, SOL_SOCKET, SO_REUSEADDR, 1);
+}
+std::error_code shutdown(NativeSocket s, int how) noexcept { return check(sys.shutdown(s, how)); }
+Result<SockAddr> local_address(NativeSocket s) noexcept { return address(sys.getsockname, s); }
+Result<SockAddr> peer_address(NativeSocket s) noexcept { return address(sys.getpeername, s); }
+
+std::error_code pending_error(NativeSocket s) noexcept {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (sys.getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno_code(errno);
+  return err ? errno_code(err) : std::error_code();
+}
+
+void at_fork(void (*prepare)(), void (*parent)(), void (*child)()) noexcept {
+  // ENOMEM only; then a forked child resolving names may wait for threads it does not have,
+  // which its Dial deadline still bounds.
+  (void)pthread_atfork(prepare, parent, child);
+}
+
+std::error_code resolve_error(int r) noexcept {
+  if (r == EAI_SYSTEM) return errno_code(errno);
+  return {r, g_gai};
+}
+
+}  // namespace os
+
+int listener_backlog() noexcept {
+  static const int backlog = os::read_somaxconn();
+  return backlog;
+}
+
+Result<Conn> FileConn(Loop& loop, NativeSocket sysfd) {
+  if (sysfd < 0) return Errc::invalid_argument;
+  int type = 0, acc = 0;
+  socklen_t len = sizeof type;
+  if (sys.getsockopt(sysfd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return errno_code(errno);
+  len = sizeof acc;
+  if (sys.getsockopt(sysfd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0 && acc)
+    return errno_code(EINVAL);  // a listener is not a Conn
+  Result<SockAddr> local = os::local_address(sysfd);
+  if (!local) return local.error();
+  Result<SockAddr> peer = os::peer_address(sysfd);  // none: an unconnected datagram socket
+  Result<Network> n = network_of(local->family(), type);
+  if (!n) return n.error();
+  if (sys.fcntl_setfd(sysfd, FD_CLOEXEC) != 0 || sys.fcntl_setfl(sysfd, O_NONBLOCK | O_RDWR) != 0)
+    return errno_code(errno);
+  // On error the socket stays the caller's: it may be another Conn's (already_registered), and
+  // closing it would let that Conn later close whatever reuses the number.
+  Result<FD*> fd = FD::open(loop, sysfd, type == SOCK_STREAM, /*adopt=*/true);
+  if (!fd) return fd.error();
+  return Conn(*fd, *n, *local, peer ? *peer : SockAddr());
+}
+
+}  // namespace netpoll::net

@@ -1,0 +1,152 @@
+#include "netpoll/net/internal/sockaddr.h"
+
+#include <cstddef>
+#include <cstring>
+
+#include "netpoll/net/internal/sock.h"
+#include "netpoll/contract/error.h"
+
+namespace netpoll::net {
+
+namespace {
+// Go's zone rule: a decimal zone is the interface index itself, any other text an interface
+// name (looked up now: an index names an interface only while it exists).
+Result<std::uint32_t> zone_index(std::string_view zone) noexcept {
+  std::uint64_t v = 0;
+  bool digits = zone.size() <= 10;  // UINT32_MAX has 10 digits: no overflow below
+  for (char c : zone) {
+    if (!digits) break;
+    if (c < '0' || c > '9') digits = false;
+    else v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (digits) {
+    if (v > UINT32_MAX) return AddrErrc::invalid_host;
+    return static_cast<std::uint32_t>(v);
+  }
+  // Longer than any OS's interface names (Windows allows 256 characters, Linux 15).
+  char name[258];
+  if (zone.size() >= sizeof name || zone.find('\0') != std::string_view::npos) return AddrErrc::unknown_zone;
+  zone.copy(name, zone.size());
+  name[zone.size()] = '\0';
+  const std::uint32_t index = os::interface_index(name);
+  if (index == 0) return AddrErrc::unknown_zone;
+  return index;
+}
+}  // namespace
+
+SockAddr::SockAddr() noexcept { std::memset(&ss_, 0, sizeof ss_); }
+
+SockAddr SockAddr::from(const sockaddr* sa, socklen_t len) noexcept {
+  SockAddr a;
+  const long long n = len;  // socklen_t is signed on Windows, unsigned on Linux
+  if (n < 0) len = 0;
+  else if (static_cast<unsigned long long>(n) > sizeof a.ss_) len = static_cast<socklen_t>(sizeof a.ss_);
+  std::memcpy(&a.ss_, sa, len);
+  a.len_ = len;
+  return a;
+}
+
+Result<SockAddr> SockAddr::unix_path(std::string_view path) noexcept {
+  SockAddr a;
+  auto* un = reinterpret_cast<sockaddr_un*>(&a.ss_);
+  un->sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof un->sun_path) return Errc::invalid_argument;
+  std::memcpy(un->sun_path, path.data(), path.size());
+  if (path[0] == '@') un->sun_path[0] = '\0';  // Linux abstract namespace, spelled as Go does
+  a.len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() +
+                                  (path[0] == '@' ? 0 : 1));
+  return a;
+}
+
+Result<SockAddr> SockAddr::ip(std::string_view host, std::uint16_t port, int family) noexcept {
+  SockAddr a;
+  if (family != AF_INET && family != AF_INET6) return Errc::invalid_argument;
+  IpLiteral ip;  // the wildcard when host is empty
+  if (!host.empty()) {
+    Result<IpLiteral> parsed = parse_ip(host);
+    if (!parsed) return parsed.error();
+    ip = *parsed;
+  }
+  if (family == AF_INET) {
+    if (!host.empty() && !ip.v4) return AddrErrc::invalid_host;
+    auto* in = reinterpret_cast<sockaddr_in*>(&a.ss_);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(port);
+    std::memcpy(&in->sin_addr, ip.bytes.data(), 4);
+    a.len_ = sizeof(sockaddr_in);
+    return a;
+  }
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.ss_);
+  in6->sin6_family = AF_INET6;
+  in6->sin6_port = htons(port);
+  if (ip.v4) {  // an IPv4 literal on an IPv6 socket: the v4-mapped form (::ffff:a.b.c.d)
+    in6->sin6_addr.s6_addr[10] = 0xff;
+    in6->sin6_addr.s6_addr[11] = 0xff;
+    std::memcpy(&in6->sin6_addr.s6_addr[12], ip.bytes.data(), 4);
+  } else {
+    std::memcpy(&in6->sin6_addr, ip.bytes.data(), 16);
+  }
+  if (!ip.zone.empty()) {
+    Result<std::uint32_t> scope = zone_index(ip.zone);
+    if (!scope) return scope.error();
+    in6->sin6_scope_id = *scope;
+  }
+  a.len_ = sizeof(sockaddr_in6);
+  return a;
+}
+
+std::uint16_t SockAddr::port() const noexcept {
+  if (ss_.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&ss_)->sin_port);
+  if (ss_.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_port);
+  return 0;
+}
+
+bool SockAddr::is_wildcard() const noexcept {
+  if (ss_.ss_family == AF_INET)
+    return reinterpret_cast<const sockaddr_in*>(&ss_)->sin_addr.s_addr == htonl(INADDR_ANY);
+  if (ss_.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_addr;
+    return IN6_IS_ADDR_UNSPECIFIED(&a);
+  }
+  return false;
+}
+
+std::string SockAddr::to_string() const {
+  char buf[INET6_ADDRSTRLEN];
+  if (ss_.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss_)->sin_addr, buf, sizeof buf);
+    return std::string(buf) + ":" + std::to_string(port());
+  }
+  if (ss_.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) {
+      inet_ntop(AF_INET, &a.s6_addr[12], buf, sizeof buf);
+      return std::string(buf) + ":" + std::to_string(port());
+    }
+    inet_ntop(AF_INET6, &a, buf, sizeof buf);
+    std::string zone;
+    // As Go prints a zone: the interface's name while it has one, else the index.
+    if (const std::uint32_t scope = reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_scope_id) {
+      zone = os::interface_name(scope);
+      if (zone.empty()) zone = std::to_string(scope);
+      zone.insert(0, "%");
+    }
+    return "[" + std::string(buf) + zone + "]:" + std::to_string(port());
+  }
+  if (ss_.ss_family == AF_UNIX) {
+    const auto* un = reinterpret_cast<const sockaddr_un*>(&ss_);
+    const std::size_t off = offsetof(sockaddr_un, sun_path);
+    const auto len = static_cast<std::size_t>(len_);
+    if (len <= off) return "";  // unnamed
+    const std::size_t n = len - off;
+    if (un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, n - 1);
+    return std::string(un->sun_path, strnlen(un->sun_path, n));
+  }
+  return "";
+}
+
+bool SockAddr::operator==(const SockAddr& o) const noexcept {
+  return len_ == o.len_ && std::memcmp(&ss_, &o.ss_, len_) == 0;
+}
+
+}  // namespace netpoll::net

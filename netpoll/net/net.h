@@ -1,0 +1,197 @@
+// The public net API: Go's net package in C++ form, on a Loop.
+//
+//   Loop loop;
+//   auto ln = Listen(loop, "tcp", ":8080");            // Result<Listener>
+//   Task<void> serve(Listener& ln) {
+//     for (;;) {
+//       Result<Conn> c = co_await ln.Accept();          // no allocation per operation
+//       ...  co_await c->Read(buf);  co_await c->Write(bytes);
+//     }
+//   }
+//
+// Every operation is an Operation<Op>: `co_await op` in a coroutine on the Loop, or
+// `op.wait()` on any other thread while some thread runs the Loop (blocking mode). Dial returns
+// a Task: `co_await Dial(...)` or `Dial(...).wait()`.
+//
+// Errors are values: std::error_code from the OS (generic_category: compare with std::errc),
+// netpoll::Errc::closed ("use of closed network connection"), Errc::deadline_exceeded, or
+// net::AddrErrc for malformed input. Read returns 0 at end of stream.
+//
+// Concurrency (as Go): one Read and one Write may run at once on a Conn; more of either queue
+// in order. Close may be called from any thread at any time and wakes them with Errc::closed.
+// A Conn may be destroyed while operations are still unwinding (they hold the descriptor, not
+// the Conn).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "netpoll/net/address.h"
+#include "netpoll/net/internal/fd_ops.h"
+#include "netpoll/runtime/loop.h"
+#include "netpoll/net/internal/sockaddr.h"
+#include "netpoll/contract/result.h"
+
+namespace netpoll::net {
+
+using TimePoint = std::chrono::steady_clock::time_point;  // TimePoint{} means "no deadline"
+
+inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
+  return std::as_bytes(std::span<const char>(s.data(), s.size()));
+}
+
+// Shared by Conn, Listener and PacketConn: the FD, the addresses, Close and deadlines.
+class Socket {
+ public:
+  Socket() noexcept = default;
+  Socket(Socket&& o) noexcept;
+  Socket& operator=(Socket&& o) noexcept;
+  ~Socket();
+
+  bool valid() const noexcept { return fd_ != nullptr; }
+  Network network() const noexcept { return net_; }
+  const SockAddr& LocalAddr() const noexcept { return laddr_; }
+
+  // Errc::closed on the second call. Wakes every parked operation with Errc::closed, and
+  // closes the socket before it returns (waiting only for a call in flight on another thread).
+  std::error_code Close() noexcept;
+  std::error_code SetDeadline(TimePoint t) noexcept;
+  std::error_code SetReadDeadline(TimePoint t) noexcept;
+  std::error_code SetWriteDeadline(TimePoint t) noexcept;
+
+  // The OS socket, for options netpoll does not wrap. kInvalidSocket when empty. Calls made
+  // on it are the caller's to keep from racing Close (after Close the number may name another
+  // socket); netpoll's own calls are bracketed against it.
+  NativeSocket native_handle() const noexcept { return fd_ ? fd_->sysfd() : kInvalidSocket; }
+  FD* fd() const noexcept { return fd_; }
+
+ protected:
+  Socket(FD* fd, Network n, SockAddr laddr) noexcept : fd_(fd), net_(n), laddr_(laddr) {}
+  void reset() noexcept;  // close (if still open) and let go of the FD
+  FD* fd_ = nullptr;
+  Network net_ = Network::tcp;
+  SockAddr laddr_;
+  std::string unlink_path_;  // a Unix listener removes its socket file on Close
+};
+
+class Conn : public Socket {
+ public:
+  Conn() noexcept = default;
+  Conn(FD* fd, Network n, SockAddr laddr, SockAddr raddr) noexcept
+      : Socket(fd, n, laddr), raddr_(raddr) {}
+
+  // Reads up to buf.size() bytes; 0 at end of stream (or for an empty buf).
+  Operation<ReadOp> Read(std::span<std::byte> buf) noexcept { return Operation<ReadOp>(fd_, buf); }
+  Operation<ReadOp> Read(std::span<char> buf) noexcept { return Read(std::as_writable_bytes(buf)); }
+  // Writes all of buf (partial writes continue) and returns buf.size(), or the error.
+  Operation<WriteOp> Write(std::span<const std::byte> buf) noexcept { return Operation<WriteOp>(fd_, buf); }
+  Operation<WriteOp> Write(std::string_view s) noexcept { return Write(as_bytes(s)); }
+  // Writes all the buffers in order with gathered sends. `bufs` must outlive the operation.
+  Operation<WritevOp> Writev(std::span<const std::span<const std::byte>> bufs) noexcept {
+    return Operation<WritevOp>(fd_, bufs);
+  }
+
+  // Half-close: the peer reads end of stream after what was written; reading goes on.
+  std::error_code CloseWrite() noexcept;
+  std::error_code CloseRead() noexcept;
+  const SockAddr& RemoteAddr() const noexcept { return raddr_; }
+  std::error_code SetNoDelay(bool on) noexcept;
+
+ private:
+  SockAddr raddr_;
+};
+
+class Listener;
+
+// Accept's operation: the FD-level accept, then the new Conn (registered, TCP_NODELAY on).
+class AcceptConnOp {
+ public:
+  // `listener_addr`: an accepted connection's local address is the listener's unless the
+  // listener is bound to a wildcard, so only then is getsockname needed (a syscall less per
+  // accept otherwise).
+  AcceptConnOp(FD* fd, Network n, const SockAddr& listener_addr) noexcept
+      : inner_(fd, listener_addr.family()), net_(n), listener_addr_(listener_addr) {}
+  bool step(Waiter* w) noexcept { return inner_.step(w); }
+  // After the inner operation finished, so after its reference on the listener's FD is gone
+  // (another thread may have closed and released the Listener): the listener's FD is not
+  // touched here, only its Loop, which the operation kept.
+  Result<Conn> result() noexcept;
+  Result<Conn> fail_on_loop_thread() noexcept { return Errc::would_deadlock; }
+  Loop* loop() const noexcept { return inner_.loop(); }
+
+ private:
+  AcceptOp inner_;
+  Network net_;
+  SockAddr listener_addr_;  // a copy: the Listener may be moved while an Accept is pending
+};
+
+class Listener : public Socket {
+ public:
+  Listener() noexcept = default;
+  Listener(FD* fd, Network n, SockAddr laddr) noexcept : Socket(fd, n, laddr) {}
+  Operation<AcceptConnOp> Accept() noexcept { return Operation<AcceptConnOp>(fd_, net_, laddr_); }
+  const SockAddr& Addr() const noexcept { return laddr_; }
+
+ private:
+  friend Result<Listener> Listen(Loop&, std::string_view, std::string_view);
+};
+
+class PacketConn : public Socket {
+ public:
+  PacketConn() noexcept = default;
+  PacketConn(FD* fd, Network n, SockAddr laddr) noexcept : Socket(fd, n, laddr) {}
+  // One datagram: its size (truncated to buf) and sender.
+  Operation<RecvFromOp> ReadFrom(std::span<std::byte> buf) noexcept {
+    return Operation<RecvFromOp>(fd_, buf);
+  }
+  Operation<SendToOp> WriteTo(std::span<const std::byte> buf, const SockAddr& to) noexcept {
+    return Operation<SendToOp>(fd_, buf, to);
+  }
+};
+
+// Listen("tcp" | "tcp4" | "tcp6" | "unix" | "unixpacket", "host:port" | ":port" | "[v6]:port" |
+// path). "tcp" on a wildcard address (":p", "[::]:p", "0.0.0.0:p") is dual stack: IPv4
+// clients arrive as v4-mapped peers. Names are resolved inline here (a setup call);
+// "localhost" is the loopback address without a lookup.
+Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view address);
+// ListenPacket("udp" | "udp4" | "udp6" | "unixgram", address).
+Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::string_view address);
+// Dial(network, address[, timeout]): resolves names off the Loop thread, tries each address
+// in order within the timeout (0 = none), detects a TCP self-connect and retries as Go does.
+// The timeout covers the name lookup too: it runs on the resolver pool (netpoll/net/internal/resolver.h, at
+// most 4 threads for the process), and when the deadline passes first Dial returns
+// Errc::deadline_exceeded while the lookup finishes unseen; Loop::shutdown ends the wait with
+// Errc::closed. A lookup's failure to allocate or to get a thread is its error (ENOMEM,
+// EAGAIN). From a plain thread (Dial(...).wait()) the deadline needs the Loop running
+// elsewhere, as every blocking operation does.
+Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
+                        std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0});
+// Go's FileConn: a Conn around an existing connected socket (TCP, UDP or Unix; another family
+// or type is refused with std::errc::wrong_protocol_type). It is made
+// nonblocking and close-on-exec and registered; on success the Conn owns the socket. On any
+// error (not a socket: ENOTSOCK; a listening socket: EINVAL; a socket this Loop already
+// drives, i.e. another Conn's: Errc::already_registered; a registration error) the socket is
+// left open and stays the caller's (an error after the mode change leaves it nonblocking and
+// close-on-exec). Windows: the socket must have been made overlapped
+// (WSA_FLAG_OVERLAPPED), must not be associated with another completion port (an association
+// is for life), and a datagram socket must not have FILE_SKIP_COMPLETION_PORT_ON_SUCCESS set
+// (netpoll would wait for packets that never come).
+Result<Conn> FileConn(Loop& loop, NativeSocket sysfd);
+
+// The addresses `address` names for `network` (blocking: getaddrinfo for names). IP literals
+// are parsed strictly (address.h parse_ip; a zone "%eth0" / "%2" becomes the scope id); a host
+// that looks like a literal and is not a valid one ("0127.0.0.1", "10.1", "[1:2:3]") is
+// AddrErrc::invalid_host and is never looked up. The same holds for Listen, ListenPacket, Dial.
+Result<std::vector<SockAddr>> ResolveAddrs(std::string_view network, std::string_view address,
+                                           bool passive = false);
+
+// The listen backlog. Linux: /proc/sys/net/core/somaxconn capped at 65535, SOMAXCONN if
+// unreadable. Windows: SOMAXCONN (the provider picks its maximum).
+int listener_backlog() noexcept;
+
+}  // namespace netpoll::net
