@@ -1,20 +1,42 @@
 // The Backend contract: what every OS poller (epoll, kqueue, IOCP) provides, nothing more.
 // It is Go's netpollinit / netpollopen / netpollclose / netpoll / netpollBreak in C++, checked
-// at compile time (every backend static_asserts it; there is no virtual dispatch).
+// at compile time (every backend static_asserts it; there is no virtual dispatch). The one
+// place the contract is written, for both models a backend can follow.
 //
-// User contract (the one place it is written):
+// Readiness (Backend: epoll, kqueue). The kernel says a descriptor became readable or
+// writable; the layer above makes the call.
 //   - Registration is edge-triggered, for read and write at once, for the descriptor's whole
 //     life; it is never modified afterwards (modifying drops EPOLLET on some kernels, and costs
 //     a syscall per operation: docs/pitfalls.md 10, 11).
 //   - After an event, a consumer must read/write until the call would block before it may
 //     expect another event for that direction (or until the kernel itself said nothing is
 //     left, e.g. Linux's TCP_INQ; a short read is not that: reads stop at TCP urgent marks,
-//     AF_UNIX descriptor messages, record boundaries, see ReadOp in netpoll/net/internal/fd_posix.h). Events
-//     may be spurious: a consumer always tolerates EAGAIN after an event.
-//   - wait() is called by one thread at a time; every other member is thread-safe.
+//     AF_UNIX descriptor messages, record boundaries, see ReadOp in
+//     netpoll/net/internal/fd_posix.h). Events may be spurious: a consumer always tolerates
+//     EAGAIN after an event.
+//   - Event::result is 0.
+//
+// Completion (CompletionBackend, a refinement: IOCP; io_uring would be another). The layer
+// above starts the call itself, overlapped, and the kernel reports when it finished.
+//   - No event comes for a descriptor before an overlapped call was made on it: there is no
+//     readiness. Each call is made through the backend's operation_type (one per direction
+//     per descriptor, in the caller's memory): begin() tags it with the descriptor's token
+//     and the direction, and the call's completion is reported as one Event for that
+//     direction, Event::result = bytes transferred; the call's own status is read with
+//     operation_type::result().
+//   - An operation and every buffer the kernel writes stay in place until its completion was
+//     dequeued by wait(), also after a cancel (docs/testing.md case 24): the completion of a
+//     cancelled call still comes, with an aborted status.
+//   - register_handle associates the descriptor with the kernel object; deregister_handle
+//     cannot undo that (a completion port cannot forget a handle): it only counts, and
+//     completions still queued for the descriptor are dropped by the core's token check.
+//   - Whether a call that succeeds at once also queues a completion is the descriptor's mode
+//     (skip_completion_on_success), which the layer above sets only where
+//     completion_skipping_safe() says so; the layer above knows which it asked for.
+//
+// Both: wait() is called by one thread at a time; every other member is thread-safe.
 #pragma once
 
-#include <atomic>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -66,40 +88,26 @@ concept Backend = requires(B& b, const B& cb, typename B::handle_type h, Token t
   { cb.stats() } noexcept -> std::same_as<PollerStats>;
 };
 
-// A counter with one writer (the waiting thread) and any number of readers: a relaxed
-// load+store compiles to a plain add, unlike fetch_add's locked instruction, so it can sit on
-// the wait path.
-class SingleWriterCounter {
- public:
-  void add(std::uint64_t n = 1) noexcept {
-    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
-  std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::uint64_t> v_{0};
-};
-
-// The counters behind PollerStats, kept the same way by every backend.
-struct PollerCounters {
-  SingleWriterCounter waits;    // the waiting thread only
-  SingleWriterCounter wakeups;  // the waiting thread only
-  std::atomic<std::uint64_t> wake_signals{0};  // from any thread
-  std::atomic<std::uint64_t> wake_drains{0};
-  std::atomic<std::uint64_t> registrations{0};
-  std::atomic<std::uint64_t> deregistrations{0};
-
-  static void bump(std::atomic<std::uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }
-  PollerStats snapshot() const noexcept {
-    PollerStats s;
-    s.waits = waits.get();
-    s.wakeups = wakeups.get();
-    s.wake_signals = wake_signals.load(std::memory_order_relaxed);
-    s.wake_drains = wake_drains.load(std::memory_order_relaxed);
-    s.registrations = registrations.load(std::memory_order_relaxed);
-    s.deregistrations = deregistrations.load(std::memory_order_relaxed);
-    return s;
-  }
+// A completion backend: a Backend whose events are completions of calls made through its
+// operation_type (the model above). The Windows FD (netpoll/net/internal/fd_windows.h) is
+// written against this concept and the selected netpoll::Poller, never a backend by name.
+template <class B>
+concept CompletionBackend =
+    Backend<B> && requires(typename B::operation_type& op, typename B::handle_type h, Token t,
+                           std::uint32_t direction) {
+  // One call in flight per direction; not movable (the kernel holds its address).
+  typename B::operation_type;
+  // Before each call: resets the operation and tags it for `t` and `direction`
+  // (Event::kReadable or Event::kWritable); returns what the OS call takes (an OVERLAPPED*).
+  { op.begin(t, direction) } noexcept;
+  // After its completion was dequeued, or the call succeeded at once on a skipping
+  // descriptor: .bytes transferred and .error, the OS error code (0 on success).
+  { op.result(h).bytes };
+  { op.result(h).error };
+  // Whether descriptors may skip the completion of calls that succeed at once (process-wide).
+  { B::completion_skipping_safe() } noexcept -> std::same_as<bool>;
+  // Puts a descriptor in that mode. Errors: the OS error.
+  { B::skip_completion_on_success(h) } noexcept -> std::same_as<std::error_code>;
 };
 
 }  // namespace netpoll

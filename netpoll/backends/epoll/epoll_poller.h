@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "netpoll/contract/backend.h"
+#include "netpoll/backends/common/counters.h"
 #include "netpoll/backends/common/wake_flag.h"
 
 namespace netpoll {

@@ -37,6 +37,7 @@
 #include <system_error>
 
 #include "netpoll/contract/backend.h"
+#include "netpoll/backends/common/counters.h"
 #include "netpoll/backends/common/wake_flag.h"
 
 namespace netpoll {
@@ -83,6 +84,7 @@ class IocpPoller {
  public:
   using handle_type = SOCKET;
   using native_handle_type = HANDLE;
+  using operation_type = IocpOperation;
   static constexpr std::string_view kName = "iocp";
   // Packets dequeued per GetQueuedCompletionStatusEx: the same batch as the epoll backend.
   static constexpr std::size_t kMaxBatch = 128;
@@ -126,7 +128,7 @@ class IocpPoller {
   SingleWriterCounter foreign_;  // packets dropped as not ours
 };
 
-static_assert(Backend<IocpPoller>);
+static_assert(CompletionBackend<IocpPoller>);
 
 // A Win32 or Winsock error code as a std::error_code (system_category).
 inline std::error_code win32_code(DWORD err) noexcept {

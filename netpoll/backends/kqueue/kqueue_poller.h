@@ -33,6 +33,7 @@
 
 #include "netpoll/backends/kqueue/kqueue_sys.h"
 #include "netpoll/contract/backend.h"
+#include "netpoll/backends/common/counters.h"
 #include "netpoll/backends/common/wake_flag.h"
 
 namespace netpoll {

@@ -2,7 +2,7 @@
 // and the IOCP backend (Go's internal/poll/fd_windows.go execIO):
 //
 //   lock the direction -> prepare the PollDesc -> issue the call with an OVERLAPPED tagged for
-//   the descriptor's token (IocpOperation::begin)
+//   the descriptor's token (Poller::operation_type::begin)
 //     immediate success: done, and no packet will come (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS;
 //                     where skips_packet_on_success() is false, on datagram sockets and
 //                     wherever a layered provider makes skipping unsafe, a packet does come,
@@ -10,7 +10,7 @@
 //     immediate failure: done (no packet is queued for a call that failed), except a datagram
 //                     truncated at once (WSAEMSGSIZE: a warning status, whose packet comes)
 //     WSA_IO_PENDING: park on the PollDesc exactly as EAGAIN parks on POSIX; the completion
-//                     packet readies it (IocpPoller turns it into an event for the direction)
+//                     packet readies it (the completion backend turns it into an event for the direction)
 //     woken by close or a deadline: CancelIoEx, then park for the packet whatever close and
 //                     deadlines say (PollDesc::commit_park_for_completion): the kernel owns the
 //                     OVERLAPPED and the buffers until the packet was dequeued (docs/testing.md
@@ -40,12 +40,16 @@
 
 namespace netpoll::net {
 
+// The operations below are written against the completion model of the contract
+// (netpoll/contract/backend.h), through the selected Poller only.
+static_assert(CompletionBackend<Poller>, "the Windows FD needs a completion backend");
+
 // Whether a call on a socket that succeeds at once queues no completion packet. One rule for
 // both sides: os::registered (net_windows.cc) sets the socket's mode by it when the FD opens,
 // and the operations read it to know whether to wait for a packet. Stream sockets only (on a
 // datagram socket a truncated receive may still queue one), and only where skipping is safe.
 inline bool skips_packet_on_success(bool stream) noexcept {
-  return stream && IocpPoller::completion_skipping_safe();
+  return stream && Poller::completion_skipping_safe();
 }
 
 // What the outcome of a call leaves the operation to do.
@@ -105,7 +109,7 @@ class OverlappedOp : public FdOp<T> {
     return next(s);
   }
 
-  IocpOperation iop_;
+  Poller::operation_type iop_;
   std::error_code cancelled_;  // why the call was cancelled (closed / deadline exceeded)
   Phase phase_ = kLock;
 };
@@ -279,7 +283,7 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
           phase_ = kPark;
           break;
         }
-        // Closed, past the deadline, or (never from IocpPoller today) an error event.
+        // Closed, past the deadline, or (never from the IOCP backend today) an error event.
         cancelled_ = ec == Errc::event_error ? fd_->socket_error() : ec;
         // ERROR_NOT_FOUND: it completed meanwhile; its packet is on the way all the same.
         // Anything else would leave the call, and this operation, waiting forever. A socket
@@ -304,7 +308,7 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
         // is closed there is neither (the call was cancelled by the close, or its result is
         // dropped with the socket).
         if (!fd_->enter_io()) return fail(Errc::closed);
-        const IocpOperation::Outcome o = iop_.result(fd_->sysfd());
+        const auto o = iop_.result(fd_->sysfd());
         const bool over = complete_and_next_locked(o.bytes, o.error);
         if (over) return true;
         break;
@@ -327,7 +331,7 @@ bool OverlappedOp<Derived, T>::step(Waiter* w) noexcept {
           break;
         }
         if (!fd_->enter_io()) return fail(cancelled_);  // closed since: see kComplete
-        const IocpOperation::Outcome o = iop_.result(fd_->sysfd());
+        const auto o = iop_.result(fd_->sysfd());
         // Aborted, or failed on its own meanwhile: the cancel's reason is the answer.
         // It succeeded before the cancel took: keep what it did (bytes a read consumed must be
         // returned, a connection accepted must not be lost). A partial send stops here.

@@ -59,7 +59,7 @@ Result<NativeSocket> open_socket(int family, int type) noexcept {
 
 std::error_code registered(NativeSocket s, bool stream) noexcept {
   if (!skips_packet_on_success(stream)) return {};
-  return IocpPoller::skip_completion_on_success(s);
+  return Poller::skip_completion_on_success(s);
 }
 
 void close_socket(NativeSocket s) noexcept {
