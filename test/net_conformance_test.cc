@@ -746,7 +746,7 @@ TEST_CASE("embedding: a blocking call on the host thread between steps fails ins
   CHECK(!got);
 }
 
-// Issue 13, item 13: arming a deadline or a sleep grows the timer heap, and a bad_alloc there
+// Out of memory arming a timer (docs/api.md): arming a deadline or a sleep grows the timer heap, and a bad_alloc there
 // reached noexcept callers (std::terminate). Now it is ENOMEM, and a retry works.
 TEST_CASE("a deadline or sleep that cannot grow the timer heap fails with ENOMEM; a retry works") {
   // Under ASan or TSan the sanitizer's allocator, not test/alloc_counter's operator new, serves

@@ -1,4 +1,4 @@
-// Soak (issue 7): thousands of concurrent connections through an echo server for a bounded
+// Soak (docs/tests.md, Reliability): thousands of concurrent connections through an echo server for a bounded
 // time, with random payloads, random closes and resets (SO_LINGER 0) from both sides and
 // deadlines firing on both sides; every connection's bytes are checked (FNV-1a of what was
 // sent against what came back, or a verified prefix when a reset cut it short).

@@ -1,4 +1,4 @@
-// Syscall fault injection over the whole net path (issue 7): every syscall the net layer makes
+// Syscall fault injection over the whole net path (docs/tests.md, Reliability): every syscall the net layer makes
 // through `net::sys` is made to fail once, at every call site a workload reaches, with each
 // errno that syscall can return; the operation must then report that error, retry, fall back,
 // park or ignore it exactly as documented, and nothing may leak: open descriptors, PollDescs,

@@ -1,4 +1,4 @@
-// Lifetime and concurrency of the net layer under attack (issue 13): the targeted regression
+// Lifetime and concurrency of the net layer under attack (docs/testing.md cases 27 and 28): the targeted regression
 // cases for each lifetime bug found in review, then a randomized stress in which plain threads
 // and coroutines share Conns, a Listener and a Loop, and close, destroy, set deadlines, stop,
 // shut down and destroy them while operations are in flight, with delays injected at the

@@ -468,7 +468,7 @@ TEST_CASE("case 2: a dup'd descriptor outliving Close reports nothing to the pol
   CHECK(::read(dupd.get(), b, sizeof b) == 4);  // the data went to the dup, untouched by us
 }
 
-// Issue 13, bug 6: Close returned while a parked Accept (or Read) still held the descriptor, so
+// A lifetime bug (docs/testing.md case 29): Close returned while a parked Accept (or Read) still held the descriptor, so
 // the address could not be listened on again and a Unix listener's file was removed while its
 // socket was open. Go's Close waits for the descriptor; so does netpoll's (POSIX).
 TEST_CASE("when Close returns with an Accept parked, the descriptor is closed and the address free") {
@@ -545,7 +545,7 @@ TEST_CASE("when Close returns with an Accept parked, the descriptor is closed an
   }
 }
 
-// Issue 13, item 10: FileConn on a socket a live Conn owns returned already_registered and then
+// Misuse refused (docs/testing.md case 28): FileConn on a socket a live Conn owns returned already_registered and then
 // closed that socket; its number could be reused and the old Conn later close an unrelated
 // socket. On any error FileConn now leaves the socket open and the caller's.
 TEST_CASE("FileConn on another Conn's socket is refused and leaves that socket working") {
