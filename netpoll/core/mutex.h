@@ -10,28 +10,29 @@
 #include <cstdint>
 
 #include "netpoll/core/address_wait.h"
+#include "netpoll/core/thread_annotations.h"
 
 namespace netpoll {
 
-class Mutex {
+class NETPOLL_CAPABILITY("mutex") Mutex {
  public:
   Mutex() = default;
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
-  void lock() noexcept {
+  void lock() noexcept NETPOLL_ACQUIRE() {
     std::uint32_t c = kUnlocked;
     if (state_.compare_exchange_strong(c, kLocked, std::memory_order_acquire,
                                        std::memory_order_relaxed))
       return;
     lock_slow(c);
   }
-  bool try_lock() noexcept {
+  bool try_lock() noexcept NETPOLL_TRY_ACQUIRE(true) {
     std::uint32_t c = kUnlocked;
     return state_.compare_exchange_strong(c, kLocked, std::memory_order_acquire,
                                           std::memory_order_relaxed);
   }
-  void unlock() noexcept {
+  void unlock() noexcept NETPOLL_RELEASE() {
     // Pairs with the acquire in lock(). Only a lock that saw contention pays for a notify.
     if (state_.exchange(kUnlocked, std::memory_order_release) == kContended)
       address_wake_one(state_);
@@ -50,6 +51,19 @@ class Mutex {
   }
 
   std::atomic<std::uint32_t> state_{kUnlocked};
+};
+
+// MutexLock: MutexLock that the thread-safety analysis understands (libstdc++'s
+// lock_guard carries no annotations, so guarded accesses under it would be flagged).
+class NETPOLL_SCOPED_CAPABILITY MutexLock {
+ public:
+  explicit MutexLock(Mutex& mu) noexcept NETPOLL_ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
+  ~MutexLock() NETPOLL_RELEASE() { mu_.unlock(); }
+  MutexLock(const MutexLock&) = delete;
+  MutexLock& operator=(const MutexLock&) = delete;
+
+ private:
+  Mutex& mu_;
 };
 
 }  // namespace netpoll

@@ -14,7 +14,7 @@ PollCache::~PollCache() {
 }
 
 PollDesc* PollCache::alloc() noexcept {
-  std::lock_guard<Mutex> g(mu_);
+  MutexLock g(mu_);
   if (!free_head_) {
     if (slab_count_ == kMaxSlabs) return nullptr;
     PollDesc* slab = new (std::nothrow) PollDesc[kSlabSize];
@@ -39,23 +39,23 @@ PollDesc* PollCache::alloc() noexcept {
 void PollCache::free(PollDesc* pd) noexcept {
   {
     // Under the PollDesc's lock, as Go does: set_event_error compares the sequence under it.
-    std::lock_guard<Mutex> g(pd->lock_);
+    MutexLock g(pd->lock_);
     std::uint32_t seq = pd->fdseq_.load(std::memory_order_relaxed) + 1;
     pd->fdseq_.store(seq == 0 ? 1 : seq, std::memory_order_release);
   }
-  std::lock_guard<Mutex> g(mu_);
+  MutexLock g(mu_);
   pd->next_free_ = free_head_;
   free_head_ = pd;
   --in_use_;
 }
 
 std::size_t PollCache::capacity() const noexcept {
-  std::lock_guard<Mutex> g(mu_);
+  MutexLock g(mu_);
   return std::size_t{slab_count_} * kSlabSize;
 }
 
 std::size_t PollCache::in_use() const noexcept {
-  std::lock_guard<Mutex> g(mu_);
+  MutexLock g(mu_);
   return in_use_;
 }
 

@@ -56,7 +56,7 @@ class PollCache {
   void for_each(F f) {
     std::uint32_t slabs;
     {
-      std::lock_guard<Mutex> g(mu_);
+      MutexLock g(mu_);
       slabs = slab_count_;
     }
     for (std::uint32_t s = 0; s < slabs; ++s) {
@@ -70,9 +70,9 @@ class PollCache {
 
  private:
   mutable Mutex mu_;
-  PollDesc* free_head_ = nullptr;  // guarded by mu_
-  std::uint32_t slab_count_ = 0;   // guarded by mu_
-  std::size_t in_use_ = 0;         // guarded by mu_
+  PollDesc* free_head_ NETPOLL_GUARDED_BY(mu_) = nullptr;  // guarded by mu_
+  std::uint32_t slab_count_ NETPOLL_GUARDED_BY(mu_) = 0;   // guarded by mu_
+  std::size_t in_use_ NETPOLL_GUARDED_BY(mu_) = 0;         // guarded by mu_
   std::unique_ptr<std::atomic<PollDesc*>[]> slabs_;
 };
 

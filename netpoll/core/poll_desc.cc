@@ -100,7 +100,7 @@ Waiter* PollDesc::unblock(Mode m, bool ioready) noexcept {
 
 void PollDesc::set_event_error(bool on, std::uint32_t seq) noexcept {
   if (((info_.load(std::memory_order_relaxed) & kEventErr) != 0) == on) return;
-  std::lock_guard<Mutex> g(lock_);
+  MutexLock g(lock_);
   if (fdseq_.load(std::memory_order_relaxed) != seq) return;  // reused since the event
   if (on) info_.fetch_or(kEventErr);
   else info_.fetch_and(~kEventErr);
@@ -108,7 +108,7 @@ void PollDesc::set_event_error(bool on, std::uint32_t seq) noexcept {
 
 void PollDesc::set_read_hangup(std::uint32_t seq) noexcept {
   if (info_.load(std::memory_order_relaxed) & kReadHup) return;
-  std::lock_guard<Mutex> g(lock_);
+  MutexLock g(lock_);
   if (fdseq_.load(std::memory_order_relaxed) != seq) return;  // reused since the event
   info_.fetch_or(kReadHup);
 }
@@ -132,7 +132,7 @@ void PollDesc::update_direction(std::int64_t& cur, Timer& t, std::int64_t v, Tim
 void PollDesc::set_deadline(std::int64_t deadline, std::int64_t now, Mode m, TimerQueue& q,
                             WaiterList& ready) {
   const std::int64_t v = deadline == 0 ? 0 : (deadline <= now ? -1 : deadline);
-  std::lock_guard<Mutex> g(lock_);
+  MutexLock g(lock_);
   if (info_.load(std::memory_order_relaxed) & kClosing) return;
   try {
     if (m & kRead) update_direction(rd_, rt_, v, q);
@@ -149,7 +149,7 @@ void PollDesc::set_deadline(std::int64_t deadline, std::int64_t now, Mode m, Tim
 }
 
 void PollDesc::deadline_fired(Mode m, std::uint32_t seq, WaiterList& ready) noexcept {
-  std::lock_guard<Mutex> g(lock_);
+  MutexLock g(lock_);
   Timer& t = m == kRead ? rt_ : wt_;
   if (t.seq != seq) return;  // reset, cleared or closed after the timer was popped
   (m == kRead ? rd_ : wd_) = -1;
@@ -168,7 +168,7 @@ void PollDesc::write_deadline_fired(Timer* t, std::uint32_t seq, WaiterList& rea
 }
 
 void PollDesc::evict(TimerQueue& q, WaiterList& ready) noexcept {
-  std::lock_guard<Mutex> g(lock_);
+  MutexLock g(lock_);
   if (info_.load(std::memory_order_relaxed) & kClosing) return;
   info_.fetch_or(kClosing);
   q.cancel(&rt_);
@@ -178,7 +178,7 @@ void PollDesc::evict(TimerQueue& q, WaiterList& ready) noexcept {
 }
 
 void PollDesc::reset_for_open(std::intptr_t handle, void* user, TimerQueue& q) noexcept {
-  std::lock_guard<Mutex> g(lock_);
+  MutexLock g(lock_);
   if (!quiescent()) fatal("PollDesc: reused while an operation was parked on it");
   handle_ = handle;
   user_ = user;

@@ -135,7 +135,7 @@ class alignas(64) PollDesc {
   // True when no operation is parked or committing in either direction.
   bool quiescent() const noexcept;
   void update_direction(std::int64_t& cur, Timer& t, std::int64_t v, TimerQueue& q);
-  void publish_expired() noexcept;  // lock_ held
+  void publish_expired() noexcept NETPOLL_REQUIRES(lock_);
   void deadline_fired(Mode m, std::uint32_t seq, WaiterList& ready) noexcept;
   static void read_deadline_fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept;
   static void write_deadline_fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept;

@@ -9,7 +9,7 @@ namespace netpoll {
 
 void TimerQueue::schedule(Timer* t, std::int64_t when) {
   {
-    std::lock_guard<Mutex> g(mu_);
+    MutexLock g(mu_);
     if (when <= firing_now_) when = firing_now_ + 1;
     // Room first: a bad_alloc must leave the timer exactly as it was, its seq included (a
     // firing popped before this call must still count as current, or the deadline it carries
@@ -24,7 +24,7 @@ void TimerQueue::schedule(Timer* t, std::int64_t when) {
 }
 
 bool TimerQueue::cancel(Timer* t) noexcept {
-  std::lock_guard<Mutex> g(mu_);
+  MutexLock g(mu_);
   ++t->seq;
   if (!t->queued()) return false;
   heap_.cancel(t);
@@ -34,17 +34,17 @@ bool TimerQueue::cancel(Timer* t) noexcept {
 }
 
 std::size_t TimerQueue::size() const noexcept {
-  std::lock_guard<Mutex> g(mu_);
+  MutexLock g(mu_);
   return heap_.size();
 }
 
 std::size_t TimerQueue::capacity() const noexcept {
-  std::lock_guard<Mutex> g(mu_);
+  MutexLock g(mu_);
   return heap_.capacity();
 }
 
 void TimerQueue::reserve(std::size_t n) {
-  std::lock_guard<Mutex> g(mu_);
+  MutexLock g(mu_);
   heap_.reserve(n);
 }
 

@@ -62,13 +62,13 @@ class TimerQueue {
 
  private:
   static constexpr std::int64_t kAwake = std::numeric_limits<std::int64_t>::min();
-  void publish_next() noexcept {
+  void publish_next() noexcept NETPOLL_REQUIRES(mu_) {
     next_when_.store(heap_.empty() ? kNone : heap_.top().when, std::memory_order_seq_cst);
   }
 
   mutable Mutex mu_;
-  TimerHeap heap_;                          // guarded by mu_
-  std::int64_t firing_now_ = kAwake;        // guarded by mu_: the `now` of a running fire_due
+  TimerHeap heap_ NETPOLL_GUARDED_BY(mu_);
+  std::int64_t firing_now_ NETPOLL_GUARDED_BY(mu_) = kAwake;  // the `now` of a running fire_due
   std::atomic<std::int64_t> next_when_{kNone};
   // Absolute time the poller sleeps until (kNone: infinitely), kAwake when not sleeping.
   // Dekker pair with next_when_: the poller stores this then loads next_when_; schedule()

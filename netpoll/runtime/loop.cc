@@ -37,7 +37,7 @@ Loop::~Loop() {
   // Posted closures that never ran are freed without running. Other queued tasks belong to suspended
   // coroutines, which are their owners' to end before destroying the Loop (close their
   // sockets and step the Loop until spawned() is 0).
-  std::lock_guard<Mutex> g(remote_mu_);
+  MutexLock g(remote_mu_);
   while (Waiter* w = remote_.pop()) local_.push(w);
   while (Waiter* w = local_.pop()) {
     auto* t = static_cast<LoopTask*>(w);
@@ -100,7 +100,7 @@ void Loop::schedule(LoopTask* t) noexcept {
   // The backend coalesces the wake (an atomic exchange, no syscall) while one is pending.
   schedulers_.fetch_add(1, std::memory_order_acq_rel);
   {
-    std::lock_guard<Mutex> g(remote_mu_);
+    MutexLock g(remote_mu_);
     remote_.push(t);
     remote_pending_.store(true, std::memory_order_seq_cst);  // Backend::wake's contract
   }
@@ -120,7 +120,7 @@ void Loop::unhold() noexcept {
 }
 
 void Loop::drain_remote_slow() noexcept {
-  std::lock_guard<Mutex> g(remote_mu_);
+  MutexLock g(remote_mu_);
   remote_pending_.store(false, std::memory_order_relaxed);
   while (Waiter* w = remote_.pop()) local_.push(w);
 }
@@ -180,7 +180,7 @@ Result<std::size_t> Loop::shutdown(Timeout limit) {
 }
 
 bool Loop::add_cancellable(CancellableWait* w) noexcept {
-  std::lock_guard<Mutex> g(waits_mu_);
+  MutexLock g(waits_mu_);
   // Under the lock that cancel_waits takes after shutdown() set the flag: a wait either sees
   // the flag here or is on the list when cancel_waits walks it.
   if (shutting_down_.load(std::memory_order_seq_cst)) return false;
@@ -193,7 +193,7 @@ bool Loop::add_cancellable(CancellableWait* w) noexcept {
 }
 
 void Loop::remove_cancellable(CancellableWait* w) noexcept {
-  std::lock_guard<Mutex> g(waits_mu_);
+  MutexLock g(waits_mu_);
   if (!w->linked) return;
   if (w->prev) w->prev->next = w->next;
   else waits_ = w->next;
@@ -202,7 +202,7 @@ void Loop::remove_cancellable(CancellableWait* w) noexcept {
 }
 
 void Loop::cancel_waits() noexcept {
-  std::lock_guard<Mutex> g(waits_mu_);
+  MutexLock g(waits_mu_);
   while (CancellableWait* w = waits_) {
     waits_ = w->next;
     if (waits_) waits_->prev = nullptr;

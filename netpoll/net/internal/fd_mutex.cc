@@ -7,7 +7,7 @@
 namespace netpoll::net {
 
 bool WaiterSema::acquire(Waiter* w) noexcept {
-  std::lock_guard<Mutex> g(mu_);
+  MutexLock g(mu_);
   if (permits_ > 0) {
     --permits_;
     return true;
@@ -19,7 +19,7 @@ bool WaiterSema::acquire(Waiter* w) noexcept {
 void WaiterSema::release() noexcept {
   Waiter* w;
   {
-    std::lock_guard<Mutex> g(mu_);
+    MutexLock g(mu_);
     w = waiters_.pop();
     if (!w) {
       ++permits_;

@@ -133,7 +133,7 @@ int open_reserve() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); 
 // queue is empty now (accept said EAGAIN), so the Accept can park until the next client.
 bool shed_pending(int listen_fd) noexcept {
   bool drained = false;
-  std::lock_guard<Mutex> g(g_reserve_mu);
+  MutexLock g(g_reserve_mu);
   if (g_reserve_fd == -2) g_reserve_fd = -1;
   for (;;) {
     if (g_reserve_fd >= 0) {
@@ -172,7 +172,7 @@ int accept_fallback(int fd, sockaddr* sa, socklen_t* len) noexcept {
 // Called by Listen (os::prepare_listener), before its socket, so the reserve exists before
 // descriptors run out; only a listener's accept ever uses it.
 void reserve_descriptor_for_emfile() noexcept {
-  std::lock_guard<Mutex> g(g_reserve_mu);
+  MutexLock g(g_reserve_mu);
   if (g_reserve_fd == -2) g_reserve_fd = open_reserve();
 }
 
