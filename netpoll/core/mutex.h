@@ -53,8 +53,9 @@ class NETPOLL_CAPABILITY("mutex") Mutex {
   std::atomic<std::uint32_t> state_{kUnlocked};
 };
 
-// MutexLock: MutexLock that the thread-safety analysis understands (libstdc++'s
-// lock_guard carries no annotations, so guarded accesses under it would be flagged).
+// MutexLock: holds a Mutex for its scope, in a form the thread-safety analysis understands
+// (libstdc++'s std::lock_guard carries no annotations, so guarded accesses under it would be
+// flagged).
 class NETPOLL_SCOPED_CAPABILITY MutexLock {
  public:
   explicit MutexLock(Mutex& mu) noexcept NETPOLL_ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
