@@ -205,6 +205,18 @@ TEST_CASE("zoned IPv6 literals: the zone is the scope id, printed back as Go doe
   REQUIRE(unknown_index);
   CHECK(unknown_index->to_string() == "[fe80::2%4000000000]:7");
   CHECK(!SockAddr::ip("fe80::2%4294967296", 7, AF_INET6));  // beyond 32 bits
+  // address_fuzzer: a zoned v4-mapped address printed as plain IPv4 ("1.2.3.4:7"), which
+  // parses back without the zone, so the text named another address.
+  auto mapped = SockAddr::ip("::ffff:1.2.3.4%4000000000", 7, AF_INET6);
+  REQUIRE(mapped);
+  CHECK(mapped->to_string() == "[::ffff:1.2.3.4%4000000000]:7");
+  const std::string mapped_text = mapped->to_string();
+  auto printed = netpoll::net::split_host_port(mapped_text);
+  REQUIRE(printed);
+  auto mapped_back = SockAddr::ip(printed->host, 7, AF_INET6);
+  REQUIRE(mapped_back);
+  CHECK(*mapped_back == *mapped);
+  CHECK(SockAddr::ip("::ffff:1.2.3.4", 7, AF_INET6)->to_string() == "1.2.3.4:7");
   // No zone on IPv4, no empty zone, no unknown interface.
   CHECK(!SockAddr::ip("127.0.0.1%1", 80, AF_INET));
   CHECK(ResolveAddrs("tcp", "[fe80::1%]:80").error() == AddrErrc::invalid_host);

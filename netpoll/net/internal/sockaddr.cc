@@ -119,19 +119,26 @@ std::string SockAddr::to_string() const {
   }
   if (ss_.ss_family == AF_INET6) {
     const auto& a = reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_addr;
+    const std::uint32_t scope = reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_scope_id;
+    std::string host;
     if (IN6_IS_ADDR_V4MAPPED(&a)) {
       inet_ntop(AF_INET, &a.s6_addr[12], buf, sizeof buf);
-      return std::string(buf) + ":" + std::to_string(port());
+      // Without a zone, v4-mapped prints as the IPv4 it maps (as Go prints it). With one it
+      // keeps the "::ffff:" form, since a zone on an IPv4 literal does not parse back: the
+      // printed text must name the same address ("[::ffff:1.2.3.4%eth0]" lost its zone).
+      if (scope == 0) return std::string(buf) + ":" + std::to_string(port());
+      host = "::ffff:" + std::string(buf);
+    } else {
+      inet_ntop(AF_INET6, &a, buf, sizeof buf);
+      host = buf;
     }
-    inet_ntop(AF_INET6, &a, buf, sizeof buf);
-    std::string zone;
     // As Go prints a zone: the interface's name while it has one, else the index.
-    if (const std::uint32_t scope = reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_scope_id) {
-      zone = os::interface_name(scope);
+    if (scope != 0) {
+      std::string zone = os::interface_name(scope);
       if (zone.empty()) zone = std::to_string(scope);
-      zone.insert(0, "%");
+      host += "%" + zone;
     }
-    return "[" + std::string(buf) + zone + "]:" + std::to_string(port());
+    return "[" + host + "]:" + std::to_string(port());
   }
   if (ss_.ss_family == AF_UNIX) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(&ss_);
