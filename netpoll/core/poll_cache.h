@@ -70,9 +70,9 @@ class PollCache {
 
  private:
   mutable Mutex mu_;
-  PollDesc* free_head_ NETPOLL_GUARDED_BY(mu_) = nullptr;  // guarded by mu_
-  std::uint32_t slab_count_ NETPOLL_GUARDED_BY(mu_) = 0;   // guarded by mu_
-  std::size_t in_use_ NETPOLL_GUARDED_BY(mu_) = 0;         // guarded by mu_
+  PollDesc* free_head_ NETPOLL_GUARDED_BY(mu_) = nullptr;
+  std::uint32_t slab_count_ NETPOLL_GUARDED_BY(mu_) = 0;
+  std::size_t in_use_ NETPOLL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<std::atomic<PollDesc*>[]> slabs_;
 };
 

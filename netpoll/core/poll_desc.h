@@ -33,8 +33,10 @@
 // token registered with the kernel and is bumped whenever the PollDesc is freed, so an event
 // or a timer for a previous owner is recognised and dropped.
 //
-// Field access: rg_, wg_, info_, fdseq_ are atomics (any thread). Everything else is guarded by
-// lock_, except index_ (constant) and next_free_ (PollCache's lock).
+// Field access: rg_, wg_, info_, fdseq_ are atomics (any thread). The deadlines and their
+// timers are guarded by lock_ (NETPOLL_GUARDED_BY: the compiler checks it). handle_ and user_
+// are written under lock_ when the PollDesc is opened and only read while it is open; index_
+// is constant; next_free_ is PollCache's (its lock, which this class cannot name).
 #pragma once
 
 #include <atomic>
@@ -134,7 +136,8 @@ class alignas(64) PollDesc {
   void reset_for_open(std::intptr_t handle, void* user, TimerQueue& q) noexcept;
   // True when no operation is parked or committing in either direction.
   bool quiescent() const noexcept;
-  void update_direction(std::int64_t& cur, Timer& t, std::int64_t v, TimerQueue& q);
+  void update_direction(std::int64_t& cur, Timer& t, std::int64_t v, TimerQueue& q)
+      NETPOLL_REQUIRES(lock_);
   void publish_expired() noexcept NETPOLL_REQUIRES(lock_);
   void deadline_fired(Mode m, std::uint32_t seq, WaiterList& ready) noexcept;
   static void read_deadline_fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept;
@@ -147,11 +150,12 @@ class alignas(64) PollDesc {
   Mutex lock_;
   std::uint32_t index_ = 0;
   std::intptr_t handle_ = -1;
-  std::int64_t rd_ = 0;  // read deadline: 0 none, -1 expired, >0 absolute monotonic ns
-  std::int64_t wd_ = 0;  // write deadline, same encoding
+  // read deadline: 0 none, -1 expired, >0 absolute monotonic ns
+  std::int64_t rd_ NETPOLL_GUARDED_BY(lock_) = 0;
+  std::int64_t wd_ NETPOLL_GUARDED_BY(lock_) = 0;  // write deadline, same encoding
   void* user_ = nullptr;
-  Timer rt_;  // read deadline timer; rt_.seq is Go's rseq
-  Timer wt_;  // write deadline timer
+  Timer rt_ NETPOLL_GUARDED_BY(lock_);  // read deadline timer; rt_.seq is Go's rseq
+  Timer wt_ NETPOLL_GUARDED_BY(lock_);  // write deadline timer
   PollDesc* next_free_ = nullptr;
 };
 

@@ -168,7 +168,10 @@ class Loop {
   struct CancellableWait {
     void (*cancel)(CancellableWait* w) noexcept = nullptr;
     void* ctx = nullptr;  // the owner's
-    CancellableWait* prev = nullptr;  // the list links, guarded by the Loop's waits_mu_
+    // The list links, guarded by the Loop's waits_mu_. Not checked by the compiler: a
+    // CancellableWait does not know its Loop, so no annotation can name that lock; only
+    // add_cancellable, remove_cancellable and cancel_waits touch them, each under it.
+    CancellableWait* prev = nullptr;
     CancellableWait* next = nullptr;
     bool linked = false;
   };
@@ -209,7 +212,7 @@ class Loop {
   Netpoll np_;
   WaiterList local_;          // the Loop thread only
   Mutex remote_mu_;
-  WaiterList remote_ NETPOLL_GUARDED_BY(remote_mu_);         // guarded by remote_mu_
+  WaiterList remote_ NETPOLL_GUARDED_BY(remote_mu_);
   std::atomic<bool> remote_pending_{false};
   std::atomic<std::uint32_t> schedulers_{0};  // threads inside schedule()'s remote path, unhold(), stop()
   std::atomic<bool> stop_{false};
@@ -217,7 +220,7 @@ class Loop {
   std::atomic<std::size_t> held_{0};  // see hold()
   std::atomic<bool> shutting_down_{false};
   Mutex waits_mu_;
-  CancellableWait* waits_ NETPOLL_GUARDED_BY(waits_mu_) = nullptr;  // guarded by waits_mu_: see CancellableWait
+  CancellableWait* waits_ NETPOLL_GUARDED_BY(waits_mu_) = nullptr;  // see CancellableWait
   std::uint32_t budget_ = kInlineBudget;  // the Loop thread only
   std::atomic<const void*> last_stepper_{nullptr};  // a per-thread tag of the last stepping thread
   std::atomic<const void*> stepper_{nullptr};       // the tag of the thread stepping now

@@ -83,7 +83,9 @@ class FD {
     // The last call out after close() began wakes it.
     if (io_.fetch_sub(1, std::memory_order_release) == kIoClosing + 1) address_wake_one(io_);
   }
-  // Guarded by the read lock; POSIX only, unused by the completion-based Windows operations.
+  // Guarded by the read lock (FdMutex's, which is held across a suspension and acquired
+  // conditionally, so it is not a capability the compiler checks); POSIX only, unused by the
+  // completion-based Windows operations.
   // drained: the kernel said, in the last read, that it left nothing queued, so the next read
   // parks first; read_inq: whether reads ask it that (ReadOp in netpoll/net/internal/fd_posix.h has the rules).
   bool drained = false;

@@ -39,8 +39,8 @@ class WaiterSema {
 
  private:
   Mutex mu_;
-  std::uint32_t permits_ NETPOLL_GUARDED_BY(mu_) = 0;  // guarded by mu_
-  WaiterList waiters_ NETPOLL_GUARDED_BY(mu_);         // guarded by mu_
+  std::uint32_t permits_ NETPOLL_GUARDED_BY(mu_) = 0;
+  WaiterList waiters_ NETPOLL_GUARDED_BY(mu_);
 };
 
 class FdMutex {

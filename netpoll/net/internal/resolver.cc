@@ -9,7 +9,7 @@
 namespace netpoll::net {
 
 bool Lookup::begin() noexcept {
-  std::lock_guard<std::mutex> g(mu_);
+  MutexLock g(mu_);
   if (gave_up_) return false;
   phase_ = Phase::running;
   return true;
@@ -26,7 +26,7 @@ void Lookup::run() noexcept {
   }
   Waiter* w = nullptr;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    MutexLock g(mu_);
     phase_ = Phase::finished;
     if (!gave_up_) {
       result_ = std::move(r);
@@ -37,21 +37,21 @@ void Lookup::run() noexcept {
 }
 
 bool Lookup::park(Waiter* w) noexcept {
-  std::lock_guard<std::mutex> g(mu_);
+  MutexLock g(mu_);
   if (gave_up_ || phase_ == Phase::finished) return false;
   waiter_ = w;
   return true;
 }
 
 Waiter* Lookup::give_up(std::error_code why) noexcept {
-  std::lock_guard<std::mutex> g(mu_);
+  MutexLock g(mu_);
   if (gave_up_ || phase_ == Phase::finished) return nullptr;
   gave_up_ = why;
   return decide();
 }
 
 Addrs Lookup::take() noexcept {
-  std::lock_guard<std::mutex> g(mu_);
+  MutexLock g(mu_);
   if (gave_up_) return gave_up_;
   return std::move(result_);
 }
@@ -64,9 +64,11 @@ ResolverPool& ResolverPool::instance() noexcept {
 ResolverPool::ResolverPool() { os::at_fork(&fork_prepare, &fork_parent, &fork_child); }
 
 // The forking thread holds mu_ across fork(), so the child's copy of the pool is consistent.
-void ResolverPool::fork_prepare() { instance().mu_.lock(); }
-void ResolverPool::fork_parent() { instance().mu_.unlock(); }
-void ResolverPool::fork_child() {
+// The lock is taken in one handler and released in another, which no scope can express: the
+// analysis is off for these three.
+void ResolverPool::fork_prepare() NETPOLL_NO_THREAD_SAFETY_ANALYSIS { instance().mu_.lock(); }
+void ResolverPool::fork_parent() NETPOLL_NO_THREAD_SAFETY_ANALYSIS { instance().mu_.unlock(); }
+void ResolverPool::fork_child() NETPOLL_NO_THREAD_SAFETY_ANALYSIS {
   ResolverPool& p = instance();
   // The condition variable may record waiters (the parent's idle threads) that do not exist
   // here: a fresh one. Its old state is abandoned, not destroyed, for the same reason.
@@ -82,7 +84,7 @@ ResolverPool::Hooks& ResolverPool::hooks() noexcept {
 }
 
 std::error_code ResolverPool::submit(std::shared_ptr<Lookup> l) noexcept {
-  std::lock_guard<std::mutex> g(mu_);
+  CondMutexLock g(mu_);
   try {
     queue_.push_back(std::move(l));
   } catch (const std::bad_alloc&) {
@@ -112,11 +114,14 @@ std::error_code ResolverPool::submit(std::shared_ptr<Lookup> l) noexcept {
 }
 
 void ResolverPool::work() noexcept {
-  std::unique_lock<std::mutex> lk(mu_);
+  CondMutexLock lk(mu_);
   for (;;) {
     if (queue_.empty()) {
       ++idle_;
-      const bool got = cv_.wait_for(lk, kIdleExit, [this] { return !queue_.empty() || trim_ > 0; });
+      const auto idle_until = std::chrono::steady_clock::now() + kIdleExit;
+      while (queue_.empty() && trim_ == 0 && lk.wait_until(cv_, idle_until)) {
+      }
+      const bool got = !queue_.empty() || trim_ > 0;
       --idle_;
       if (!got || queue_.empty()) {
         if (got) --trim_;
@@ -140,13 +145,13 @@ void ResolverPool::work() noexcept {
 }
 
 void ResolverPool::exit_idle_threads() noexcept {
-  std::lock_guard<std::mutex> g(mu_);
+  CondMutexLock g(mu_);
   trim_ = idle_;
   cv_.notify_all();
 }
 
 ResolverPool::Stats ResolverPool::stats() noexcept {
-  std::lock_guard<std::mutex> g(mu_);
+  CondMutexLock g(mu_);
   return Stats{threads_, peak_, queue_.size(), running_, skipped_};
 }
 

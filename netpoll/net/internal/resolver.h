@@ -23,13 +23,14 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include "netpoll/core/cond_mutex.h"
+#include "netpoll/core/mutex.h"
 #include "netpoll/core/timer_heap.h"
 #include "netpoll/core/waiter.h"
 #include "netpoll/net/internal/sockaddr.h"
@@ -75,16 +76,16 @@ class Lookup {
 
  private:
   // Clears and returns waiter_ when the outcome becomes known. mu_ held.
-  Waiter* decide() noexcept { return std::exchange(waiter_, nullptr); }
+  Waiter* decide() noexcept NETPOLL_REQUIRES(mu_) { return std::exchange(waiter_, nullptr); }
 
   const LookupFn fn_;
   const std::string network_, address_;
   const bool passive_;
-  std::mutex mu_;
-  enum class Phase { queued, running, finished } phase_ = Phase::queued;  // guarded by mu_
-  std::error_code gave_up_;   // guarded by mu_
-  Addrs result_{std::error_code()};  // guarded by mu_; valid once finished
-  Waiter* waiter_ = nullptr;  // guarded by mu_
+  Mutex mu_;
+  enum class Phase { queued, running, finished } phase_ NETPOLL_GUARDED_BY(mu_) = Phase::queued;
+  std::error_code gave_up_ NETPOLL_GUARDED_BY(mu_);
+  Addrs result_ NETPOLL_GUARDED_BY(mu_){std::error_code()};  // valid once finished
+  Waiter* waiter_ NETPOLL_GUARDED_BY(mu_) = nullptr;
 };
 
 class ResolverPool {
@@ -137,16 +138,18 @@ class ResolverPool {
 
  private:
   ResolverPool();
-  void work() noexcept;
+  void work() noexcept NETPOLL_EXCLUDES(mu_);
   static void fork_prepare();  // see instance()
   static void fork_parent();
   static void fork_child();
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::shared_ptr<Lookup>> queue_;  // guarded by mu_
-  std::size_t threads_ = 0, idle_ = 0, peak_ = 0, running_ = 0, skipped_ = 0;  // guarded by mu_
-  std::size_t trim_ = 0;  // guarded by mu_: idle threads asked to exit (exit_idle_threads)
+  CondMutex mu_;
+  std::condition_variable cv_;  // idle threads sleep on it, with mu_
+  std::deque<std::shared_ptr<Lookup>> queue_ NETPOLL_GUARDED_BY(mu_);
+  std::size_t threads_ NETPOLL_GUARDED_BY(mu_) = 0, idle_ NETPOLL_GUARDED_BY(mu_) = 0,
+              peak_ NETPOLL_GUARDED_BY(mu_) = 0, running_ NETPOLL_GUARDED_BY(mu_) = 0,
+              skipped_ NETPOLL_GUARDED_BY(mu_) = 0;
+  std::size_t trim_ NETPOLL_GUARDED_BY(mu_) = 0;  // idle threads asked to exit (exit_idle_threads)
 };
 
 }  // namespace netpoll::net
