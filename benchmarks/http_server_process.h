@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "benchmarks/harness.h"
 #include "test/child_process.h"

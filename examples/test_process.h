@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "examples/test_socket.h"

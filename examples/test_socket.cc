@@ -1,6 +1,6 @@
 #include "examples/test_socket.h"
 
-#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -9,8 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdint>
-#include <cstdlib>
+#include <cstring>
 
 namespace netpoll::examples::testing {
 
@@ -21,29 +20,20 @@ Fd dial(const std::string& addr) {
     return Fd();
   }
   std::string host = addr.substr(0, colon);
-  const int port = std::atoi(addr.c_str() + colon + 1);
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (host.size() >= 2 && host.front() == '[') {
-    host = host.substr(1, host.size() - 2);
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(static_cast<std::uint16_t>(port));
-    if (::inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1) {
-      errno = EINVAL;
-      return Fd();
-    }
-    len = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(static_cast<std::uint16_t>(port));
-    if (::inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1) {
-      errno = EINVAL;
-      return Fd();
-    }
-    len = sizeof *a;
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  // Numeric only: no resolver, one result.
+  addrinfo hints{};
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), addr.c_str() + colon + 1, &hints, &res) != 0) {
+    errno = EINVAL;
+    return Fd();
   }
+  sockaddr_storage ss{};
+  const socklen_t len = res->ai_addrlen;
+  std::memcpy(&ss, res->ai_addr, len);
+  ::freeaddrinfo(res);
   Fd s(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (s.get() < 0) return Fd();
   const timeval tv{static_cast<time_t>(kTimeout.count()), 0};
