@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <uv.h>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace netpoll::bench {
@@ -36,6 +38,34 @@ int g_failures = 0;
 
 double thread_cpu_ns() noexcept { return rusage_ns(RUSAGE_THREAD); }
 double process_cpu_ns() noexcept { return rusage_ns(RUSAGE_SELF); }
+ProcCpu proc_cpu(pid_t pid) {
+  ProcCpu c;
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f) {
+    char buf[1024];
+    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = 0;
+    // Fields after the command name (which may contain spaces): state is field 3, utime 14.
+    if (const char* p = std::strrchr(buf, ')')) {
+      std::istringstream ss(p + 2);
+      std::vector<std::string> t;
+      for (std::string s; ss >> s && t.size() < 13;) t.push_back(s);
+      if (t.size() == 13) {
+        c.user_ticks = std::atof(t[11].c_str());
+        c.sys_ticks = std::atof(t[12].c_str());
+      }
+    }
+  }
+  clockid_t cid;
+  timespec ts;
+  if (::clock_getcpuclockid(pid, &cid) == 0 && ::clock_gettime(cid, &ts) == 0)
+    c.total_ns = double(ts.tv_sec) * 1e9 + double(ts.tv_nsec);
+  else if (c.user_ticks >= 0)
+    c.total_ns = (c.user_ticks + c.sys_ticks) * 1e9 / double(::sysconf(_SC_CLK_TCK));
+  return c;
+}
+
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
 int open_fd_count() {

@@ -7,6 +7,8 @@
 // only its own entries, and no benchmark parses another's output.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -22,6 +24,14 @@ void pin_to_cpu(int cpu) noexcept;
 // CPU time (user + system) of the calling thread / the whole process, in ns.
 double thread_cpu_ns() noexcept;
 double process_cpu_ns() noexcept;
+// CPU time (user + system, every thread) of another process, in ns: its CPU-time clock, with
+// /proc/<pid>/stat (clock ticks) as the fallback; -1 if neither can be read. The ticks are
+// kept for the user / system split (-1 if /proc could not be read).
+struct ProcCpu {
+  double total_ns = -1;
+  double user_ticks = -1, sys_ticks = -1;
+};
+ProcCpu proc_cpu(pid_t pid);
 std::string errno_text(const char* what);
 // Descriptors this process has open (the entries of /proc/self/fd, not counting the one that
 // lists them); -1 if /proc is unavailable.

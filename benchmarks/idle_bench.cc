@@ -32,14 +32,10 @@
 //   idle_bench [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,netpoll,libuv]
 //              [--idle N]
 //   idle_bench --hold PORT N     (the child: holds N idle connections until stdin closes)
-#include <fcntl.h>
 #include <malloc.h>
-#include <poll.h>
-#include <spawn.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,6 +44,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,8 +54,7 @@
 #include "benchmarks/harness.h"
 #include "netpoll/platform/netpoll.h"
 #include "netpoll/net/net.h"
-
-extern char** environ;
+#include "test/child_process.h"
 
 namespace {
 
@@ -66,6 +62,8 @@ namespace bench = netpoll::bench;
 namespace net = netpoll::net;
 using bench::Impl;
 using bench::kImpls;
+using netpoll::testing::ChildProcess;
+using netpoll::testing::Stdio;
 
 constexpr int kIdle = 9900;
 constexpr int kSmokeIdle = 200;
@@ -123,41 +121,26 @@ class IdleClients {
   IdleClients(int port, int n) {
     char self[4096];
     const ssize_t len = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    int in[2], out[2];
-    if (len <= 0 || ::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
-      bench::abort_run(bench::errno_text("idle_bench: starting the --hold child"));
+    if (len <= 0) bench::abort_run(bench::errno_text("idle_bench: starting the --hold child"));
     self[len] = 0;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-    std::string args[] = {self, "--hold", std::to_string(port), std::to_string(n)};
-    char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), nullptr};
-    const int err = posix_spawn(&pid_, self, &fa, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(in[0]);
-    ::close(out[1]);
-    stdin_ = in[1];
-    if (err != 0) bench::abort_run("idle_bench: posix_spawn of the --hold child failed");
+    std::string error;
+    child_ = ChildProcess::spawn({self, "--hold", std::to_string(port), std::to_string(n)},
+                                 {.in = Stdio::kPipe, .out = Stdio::kPipe, .err = Stdio::kInherit}, &error);
+    if (!child_) bench::abort_run("idle_bench: starting the --hold child: " + error);
     // Its one line, once every connection is established.
     std::string line;
-    pollfd p{out[0], POLLIN, 0};
-    char c;
-    while (line.find('\n') == std::string::npos && ::poll(&p, 1, 60000) > 0 && ::read(out[0], &c, 1) == 1) line += c;
-    ::close(out[0]);
+    (void)child_->read_line(std::chrono::seconds(60), &line);
     if (std::atoi(line.c_str()) != n) bench::abort_run("idle_bench: the --hold child did not connect its " + std::to_string(n) + " connections");
   }
-  // Closes the child's stdin: it closes every idle connection and exits. True if it exited 0.
+  // Closes the child's stdin: it closes every idle connection and exits. True if it exited 0
+  // (within 60 s).
   bool release() {
-    ::close(stdin_);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    child_->close_stdin();
+    return netpoll::testing::exited_zero(child_->wait(std::chrono::seconds(60)));
   }
 
  private:
-  pid_t pid_ = -1;
-  int stdin_ = -1;
+  std::optional<ChildProcess> child_;
 };
 
 // --- netpoll's layers on their own ---------------------------------------------------------------

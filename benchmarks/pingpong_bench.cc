@@ -16,17 +16,15 @@
 //   pingpong_bench [--smoke] [--reps N] [--seconds S] [--no-strace] [--results DIR]
 //                  [--impl raw,netpoll,libuv]   (a subset, for profiling; writes no results)
 //   pingpong_bench --serve raw|netpoll|libuv     (the strace calibration child)
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -34,8 +32,7 @@
 #include "benchmarks/echo_clients.h"
 #include "benchmarks/echo_servers.h"
 #include "benchmarks/harness.h"
-
-extern char** environ;
+#include "test/child_process.h"
 
 namespace {
 
@@ -46,6 +43,8 @@ using bench::kImpls;
 using bench::kLibuv;
 using bench::kNetpoll;
 using bench::kRaw;
+using netpoll::testing::ChildProcess;
+using netpoll::testing::Stdio;
 
 // --- one measured run -------------------------------------------------------------------------
 
@@ -93,27 +92,16 @@ std::int64_t strace_total(const std::string& self, Impl impl, std::uint64_t roun
   const int ofd = mkstemp(outfile);
   if (ofd < 0) return -1;
   ::close(ofd);
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-  std::vector<std::string> args = {"strace", "-f", "-c", "-o", outfile, self, "--serve", kImplName[impl]};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int spawn_err = posix_spawnp(&pid, "strace", &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(pipefd[1]);
+  std::string error;
+  // stdin and stderr are this process's, as strace's own output goes to `outfile`.
+  std::optional<ChildProcess> child =
+      ChildProcess::spawn({"strace", "-f", "-c", "-o", outfile, self, "--serve", kImplName[impl]},
+                          {.in = Stdio::kInherit, .out = Stdio::kPipe, .err = Stdio::kInherit, .search_path = true}, &error);
   std::int64_t total = -1;
-  if (spawn_err == 0) {
+  if (child) {
     // The port line; strace's own start-up is slow, so allow generous time.
     std::string line;
-    pollfd pfd{pipefd[0], POLLIN, 0};
-    char c;
-    while (line.find('\n') == std::string::npos && ::poll(&pfd, 1, 20000) > 0 && ::read(pipefd[0], &c, 1) == 1)
-      line += c;
+    (void)child->read_line(std::chrono::seconds(20), &line);
     const int port = std::atoi(line.c_str());
     bool ok = false;
     if (port > 0) {
@@ -121,9 +109,9 @@ std::int64_t strace_total(const std::string& self, Impl impl, std::uint64_t roun
           bench::run_pinned(0, [&] { return bench::blocking_pingpong(port, rounds, 0); });
       ok = co.error.empty() && co.ops == rounds;
     }
-    int status = 0;
-    ::waitpid(pid, &status, 0);  // the child ends at end of stream (or never got a client)
-    if (ok && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    // The child ends at end of stream, or (never given a client) at its alarm(60).
+    const int status = child->wait(std::chrono::seconds(90));
+    if (ok && netpoll::testing::exited_zero(status)) {
       // The summary's last line: "100.00  secs  usecs/call  calls  [errors]  total".
       std::ifstream in(outfile);
       std::string l, last;
@@ -135,7 +123,6 @@ std::int64_t strace_total(const std::string& self, Impl impl, std::uint64_t roun
       if (tok.size() >= 5 && tok.back() == "total") total = std::atoll(tok[3].c_str());
     }
   }
-  ::close(pipefd[0]);
   ::unlink(outfile);
   return total;
 }

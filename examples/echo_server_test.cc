@@ -24,8 +24,6 @@ namespace {
 // Runfiles path: Bazel runs a test in its workspace's runfiles root.
 const std::string kServer = "examples/echo_server";
 
-bool exited_zero(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
-
 struct ClientResult {
   std::string error;  // empty: everything echoed intact, then EOF
   std::size_t sent = 0;

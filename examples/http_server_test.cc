@@ -24,8 +24,6 @@ namespace {
 const std::string kServer = "examples/http_server";  // runfiles path
 const std::string kCurl = "/usr/bin/curl";           // installed by tools/test
 
-bool exited_zero(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
-
 std::size_t count(std::string_view hay, std::string_view needle) {
   std::size_t n = 0;
   for (std::size_t at = hay.find(needle); at != std::string_view::npos;

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "examples/test_process.h"
+#include "examples/test_socket.h"
 #include "netpoll/net/net.h"
 #include "test/alloc_counter.h"
 
