@@ -13,6 +13,7 @@
 #include <cstring>
 #include <random>
 #include <span>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -226,6 +227,24 @@ std::string silent_client(std::uint16_t port) {
                   send_all(fd, "bye", 3, err) && expect_eof(fd, err);
   ::close(fd);
   return ok ? "" : err;
+}
+
+std::string burst_close_client(std::uint16_t port, int conns, const std::atomic<int>& accepted,
+                               std::atomic<bool>& closed) {
+  std::vector<int> fds;
+  std::string err;
+  for (int i = 0; i < conns && err.empty(); ++i) {
+    const int fd = connect_loopback(port, err);
+    if (fd >= 0) fds.push_back(fd);
+  }
+  const auto give_up = Clock::now() + kClientTimeout;
+  while (err.empty() && accepted.load(std::memory_order_acquire) < conns) {
+    if (Clock::now() >= give_up) err = "the server accepted only " + std::to_string(accepted.load()) + " connections";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  for (int fd : fds) ::close(fd);
+  closed.store(true, std::memory_order_release);
+  return err;
 }
 
 }  // namespace netpoll::embed_test

@@ -85,4 +85,13 @@ net::Task<void> deadline_server(net::Listener& ln, Clock::duration d, DeadlineRe
 // sends "bye" and waits for the close. "" on success.
 std::string silent_client(std::uint16_t port);
 
+// --- a full batch ------------------------------------------------------------------------------
+
+// Opens `conns` connections to 127.0.0.1:port, waits until `accepted` (published by the host
+// thread) reaches `conns`, then closes them all at once and sets `closed`: as many
+// end-of-stream events at once as there are connections. "" on success (`closed` is set on
+// failure too, so nobody waits for it forever).
+std::string burst_close_client(std::uint16_t port, int conns, const std::atomic<int>& accepted,
+                               std::atomic<bool>& closed);
+
 }  // namespace netpoll::embed_test

@@ -159,4 +159,8 @@ TEST_CASE("embed libuv: loop.post from other threads wakes the host through uv_p
   check_post<UvHost>();
 }
 
+TEST_CASE("embed libuv: more events than a step takes are all served") {
+  check_full_batch<UvHost>();
+}
+
 }  // namespace netpoll::embed_test

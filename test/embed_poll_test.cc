@@ -4,11 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 
-#include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <climits>
-#include <cstring>
 #include <functional>
 
 #include "netpoll/net/net.h"
@@ -23,36 +19,12 @@ class PollHost {
   explicit PollHost(net::Loop& loop) : loop_(loop) {}
 
   void run(const std::function<bool()>& done) {
-    const Clock::time_point give_up = Clock::now() + kHostSafetyTimeout;
     pollfd pfd{loop_.native_handle(), POLLIN, 0};
-    for (;;) {
-      // The first step runs whatever was queued before run() (spawned tasks).
-      loop_.run_once(Timeout::zero());
-      if (done()) return;
-      const Timeout t = loop_.next_timeout();
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(give_up - Clock::now()).count();
-      if (left <= 0) {
-        stats_.timed_out = true;
-        return;
-      }
-      const int cap = static_cast<int>(std::min<long long>(left, INT_MAX));
-      // Infinite becomes the safety cap: a missed wake then ends in timed_out, not a hang.
-      const int ms = t.is_infinite() ? cap : static_cast<int>(t.milliseconds_ceil(cap));
-      if (t.is_infinite()) sleeping_.store(true, std::memory_order_release);
+    run_sleeping_host(loop_, stats_, sleeping_, done, [&](int ms) {
       const int r = ::poll(&pfd, 1, ms);
-      if (r < 0) {
-        REQUIRE_MESSAGE(errno == EINTR, "poll: ", std::strerror(errno));
-        continue;
-      }
-      if (r > 0) {
-        REQUIRE((pfd.revents & (POLLERR | POLLNVAL)) == 0);
-        ++stats_.handle_wakeups;
-      } else if (t.is_zero()) {
-        ++stats_.zero_steps;
-      } else if (!t.is_infinite()) {
-        ++stats_.timer_wakeups;
-      }
-    }
+      if (r > 0) REQUIRE((pfd.revents & (POLLERR | POLLNVAL)) == 0);
+      return r;
+    });
   }
 
   const HostStats& stats() const { return stats_; }
@@ -80,6 +52,10 @@ TEST_CASE("embed poll(2): a read deadline set from another thread while the host
 
 TEST_CASE("embed poll(2): loop.post from other threads wakes the host") {
   check_post<PollHost>();
+}
+
+TEST_CASE("embed poll(2): more events than a step takes are all served") {
+  check_full_batch<PollHost>();
 }
 
 }  // namespace netpoll::embed_test

@@ -117,7 +117,13 @@ class BasicNetpoll {
   // may sleep before calling poll() again. Calling it also tells other threads that the poller
   // is asleep until then, so a timer or deadline added meanwhile that is earlier wakes the
   // native handle (docs/pitfalls.md 7); the next poll() ends that state. Polling thread only.
-  Timeout next_timeout() noexcept { return timers_.begin_sleep(Timeout::infinite()); }
+  // Zero, without entering that state, while the last poll() filled its batch: the kernel may
+  // hold more events, and they raise no new edge on the handle, so a host that watches it
+  // edge-triggered (or re-arms it lazily) would otherwise sleep with work pending.
+  Timeout next_timeout() noexcept {
+    if (batch_full_) return Timeout::zero();
+    return timers_.begin_sleep(Timeout::infinite());
+  }
 
   // Waits up to `timeout` (shortened to the nearest timer), dispatches the events, fires due
   // timers, and appends the waiters to run to `ready`. Returns the number of kernel events
@@ -129,8 +135,10 @@ class BasicNetpoll {
     if (!timeout.is_zero()) timeout = timers_.begin_sleep(timeout);
     Result<std::size_t> n = backend_.wait(events_, timeout);
     timers_.end_sleep();
-    if (n && *n == 0 && timers_.next_when() == TimerQueue::kNone) [[likely]]
+    if (n && *n == 0 && timers_.next_when() == TimerQueue::kNone) [[likely]] {
+      batch_full_ = false;
       return n;
+    }
     return after_wait(n, ready);
   }
 
@@ -160,6 +168,7 @@ class BasicNetpoll {
  private:
   // Out of line: run_once, with poll inlined into it, must stay small enough to inline.
   [[gnu::noinline]] Result<std::size_t> after_wait(Result<std::size_t> n, WaiterList& ready) noexcept {
+    batch_full_ = n && *n == events_.size();
     if (!n) return n;
     if (*n != 0) dispatch(std::span<const Event>(events_.data(), *n), ready);
     if (timers_.next_when() != TimerQueue::kNone) {
@@ -175,6 +184,7 @@ class BasicNetpoll {
   PollCache cache_;
   TimerQueue timers_;
   std::array<Event, kBatch> events_{};  // the polling thread's batch buffer
+  bool batch_full_ = false;  // the last poll() filled events_ (see next_timeout); polling thread
 };
 
 }  // namespace netpoll

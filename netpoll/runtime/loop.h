@@ -128,7 +128,10 @@ class Loop {
   T block_on(Task<T> t);
 
   // Embedding: the pollable handle to watch for readability, and how long the host may sleep
-  // before calling run_once(Timeout::zero()) again (zero if tasks are already queued).
+  // before calling run_once(Timeout::zero()) again: zero if tasks are already queued or the
+  // last step took a full batch of events (more may wait in the kernel with no new edge to
+  // announce them), so a host watching the handle edge-triggered loses nothing. Call it right
+  // before the host sleeps: it also arms the wakeup other threads' posts and deadlines use.
   // next_timeout() is for the thread that runs the Loop.
   auto native_handle() noexcept { return np_.backend().native_handle(); }
   Timeout next_timeout() noexcept;
