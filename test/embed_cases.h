@@ -1,5 +1,5 @@
-// The embedding test cases, written once and run by each host loop (embed_libuv_test.cc,
-// embed_poll_test.cc). A Host embeds a net::Loop in a foreign event loop and provides:
+// The embedding test cases, written once and run by each host loop (netpoll/adapters/uv_test.cc,
+// embed_poll_test.cc, embed_epoll_et_test.cc). A Host embeds a net::Loop in a foreign event loop and provides:
 //
 //   explicit Host(net::Loop& loop);       // on the test thread, which becomes the host thread
 //   void run(std::function<bool()> done);  // runs the host loop on this thread; after every

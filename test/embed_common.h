@@ -1,5 +1,5 @@
-// The workloads shared by the embedding tests (embed_libuv_test.cc, embed_poll_test.cc): what
-// an embedded net::Loop serves, and the plain-POSIX clients that drive it from other threads.
+// The workloads shared by the embedding tests (netpoll/adapters/uv_test.cc, embed_poll_test.cc,
+// embed_epoll_et_test.cc): what an embedded net::Loop serves, and the plain-POSIX clients that drive it from other threads.
 //
 // The host loop is the only thing that differs between the tests, so everything here is
 // host-agnostic: coroutines that run on the Loop (whichever host steps it) and clients that
