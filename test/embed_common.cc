@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -227,6 +228,37 @@ std::string silent_client(std::uint16_t port) {
                   send_all(fd, "bye", 3, err) && expect_eof(fd, err);
   ::close(fd);
   return ok ? "" : err;
+}
+
+// --- an idle host with timers armed ------------------------------------------------------------
+
+namespace {
+net::Task<void> park_with_far_deadline(net::Conn c, int& ended) {
+  (void)c.SetReadDeadline(Clock::now() + std::chrono::hours(1));
+  char b[1];
+  (void)co_await c.Read(std::span<char>(b, 1));
+  ++ended;
+}
+net::Task<void> accept_and_park(net::Loop& loop, net::Listener& ln, int& ended) {
+  Result<net::Conn> c = co_await ln.Accept();
+  if (c) loop.spawn(park_with_far_deadline(std::move(*c), ended));
+}
+net::Task<void> dial_and_park(net::Loop& loop, std::string addr, int& ended) {
+  Result<net::Conn> c = co_await net::Dial(loop, "tcp", addr);
+  if (c) loop.spawn(park_with_far_deadline(std::move(*c), ended));
+}
+}  // namespace
+
+void spawn_parked_pair(net::Loop& loop, net::Listener& ln, int& ended) {
+  loop.spawn(accept_and_park(loop, ln, ended));
+  loop.spawn(dial_and_park(loop, ln.Addr().to_string(), ended));
+}
+
+double thread_cpu_ms() {
+  rusage ru{};
+  getrusage(RUSAGE_THREAD, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 std::string burst_close_client(std::uint16_t port, int conns, const std::atomic<int>& accepted,

@@ -85,6 +85,15 @@ net::Task<void> deadline_server(net::Listener& ln, Clock::duration d, DeadlineRe
 // sends "bye" and waits for the close. "" on success.
 std::string silent_client(std::uint16_t port);
 
+// --- an idle host with timers armed ------------------------------------------------------------
+
+// Spawns a Dial to `ln` and an Accept on it; each side then parks a Read with a read deadline
+// an hour ahead: two netpoll timers armed, never due during a test. Both Reads end (++ended)
+// when shutdown() evicts their connections.
+void spawn_parked_pair(net::Loop& loop, net::Listener& ln, int& ended);
+// The calling thread's CPU time so far (user + system), in ms: for the test log.
+double thread_cpu_ms();
+
 // --- a full batch ------------------------------------------------------------------------------
 
 // Opens `conns` connections to 127.0.0.1:port, waits until `accepted` (published by the host

@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "netpoll/adapters/steps.h"
 #include "netpoll/contract/timeout.h"
 #include "netpoll/runtime/loop.h"
 
@@ -31,12 +32,7 @@ namespace netpoll::adapters {
 
 class UvDriver {
  public:
-  // How the host stepped the Loop, for diagnostics (and the adapter's tests).
-  struct Stats {
-    std::uint64_t on_handle = 0;  // steps because the native handle was readable
-    std::uint64_t on_timer = 0;   // steps because next_timeout() elapsed
-    std::uint64_t on_idle = 0;    // steps because next_timeout() was zero
-  };
+  using Stats = Steps;  // how the host stepped the Loop (diagnostics)
 
   // Binds to `uv` and `loop`; nothing is registered until start(). Both must outlive the
   // driver.
@@ -119,7 +115,7 @@ class UvDriver {
     self(h).step();
   }
   static void on_idle(uv_idle_t* h) noexcept {
-    ++self(h).stats_.on_idle;
+    ++self(h).stats_.on_zero;
     self(h).step();
   }
   static void on_close(uv_handle_t* h) noexcept {

@@ -6,8 +6,6 @@
 
 #include <uv.h>
 
-#include <sys/resource.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -48,7 +46,7 @@ class UvHost {
     uv_run(&uv_, UV_RUN_DEFAULT);
     stats_.handle_wakeups = static_cast<int>(driver_.stats().on_handle);
     stats_.timer_wakeups = static_cast<int>(driver_.stats().on_timer);
-    stats_.zero_steps = static_cast<int>(driver_.stats().on_idle);
+    stats_.zero_steps = static_cast<int>(driver_.stats().on_zero);
     CHECK(driver_.closed());
     CHECK(driver_.poll_error() == 0);
   }
@@ -66,9 +64,9 @@ class UvHost {
     UvHost& s = self(h);
     if (s.finished_) return;
     if (s.done_()) return s.finish();
-    if (s.driver_.stats().on_idle == s.idle_seen_ && s.driver_.stats().on_timer == s.timer_seen_)
+    if (s.driver_.stats().on_zero == s.idle_seen_ && s.driver_.stats().on_timer == s.timer_seen_)
       s.sleeping_.store(true, std::memory_order_release);
-    s.idle_seen_ = s.driver_.stats().on_idle;
+    s.idle_seen_ = s.driver_.stats().on_zero;
     s.timer_seen_ = s.driver_.stats().on_timer;
   }
   static void on_watchdog(uv_timer_t* h) {
@@ -92,13 +90,6 @@ class UvHost {
   HostStats stats_;
   std::atomic<bool> sleeping_{false};
 };
-
-// A thread's CPU time so far (user + system), for the log.
-double thread_cpu_ms() {
-  rusage ru{};
-  getrusage(RUSAGE_THREAD, &ru);
-  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
 
 }  // namespace
 
@@ -168,23 +159,6 @@ TEST_CASE("uv adapter: the host's own repeating timer keeps firing while netpoll
   CHECK(uv_loop_close(&uv) == 0);
 }
 
-// Parks a Read with a read deadline an hour ahead on `c`: a netpoll timer armed, never due
-// during the test. Ends when shutdown() evicts the connection (Errc::closed).
-net::Task<void> park_with_far_deadline(net::Conn c, int& ended) {
-  (void)c.SetReadDeadline(Clock::now() + std::chrono::hours(1));
-  char b[1];
-  (void)co_await c.Read(std::span<char>(b, 1));
-  ++ended;
-}
-net::Task<void> accept_and_park(net::Loop& loop, net::Listener& ln, int& ended) {
-  Result<net::Conn> c = co_await ln.Accept();
-  if (c) loop.spawn(park_with_far_deadline(std::move(*c), ended));
-}
-net::Task<void> dial_and_park(net::Loop& loop, std::string addr, int& ended) {
-  Result<net::Conn> c = co_await net::Dial(loop, "tcp", addr);
-  if (c) loop.spawn(park_with_far_deadline(std::move(*c), ended));
-}
-
 // Runs `uv` for `ms` of its own time.
 void run_for(uv_loop_t* uv, std::uint64_t ms) {
   uv_timer_t end;
@@ -200,8 +174,7 @@ TEST_CASE("uv adapter: with netpoll timers armed far ahead the host sleeps, maki
   Result<net::Listener> ln = net::Listen(loop, "tcp", "127.0.0.1:0");
   REQUIRE(ln);
   int ended = 0;
-  loop.spawn(accept_and_park(loop, *ln, ended));
-  loop.spawn(dial_and_park(loop, ln->Addr().to_string(), ended));
+  spawn_parked_pair(loop, *ln, ended);
   uv_loop_t uv;
   REQUIRE(uv_loop_init(&uv) == 0);
   netpoll::adapters::UvDriver driver(&uv, loop);
@@ -213,7 +186,7 @@ TEST_CASE("uv adapter: with netpoll timers armed far ahead the host sleeps, maki
   const double cpu = thread_cpu_ms() - cpu0;
   const netpoll::adapters::UvDriver::Stats after = driver.stats();
   const std::uint64_t steps = (after.on_handle - before.on_handle) + (after.on_timer - before.on_timer) +
-                              (after.on_idle - before.on_idle);
+                              (after.on_zero - before.on_zero);
   MESSAGE("300 ms idle with 2 netpoll deadlines armed: host thread CPU ", cpu, " ms, ", steps, " steps");
   CHECK(steps == 0);
   CHECK(ended == 0);
