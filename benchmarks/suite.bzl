@@ -1,5 +1,7 @@
 """suite_benchmark: one suite binary (docs/benchmarks.md B1-B8) and its --smoke cc_test twin."""
 
+load("//:copts.bzl", "NETPOLL_COPTS")
+
 def suite_benchmark(name, srcs, deps, smoke_args = [], smoke_size = "small", **kwargs):
     """The optimized-run binary `name` (tools/bench) and `name_smoke`, a cc_test that runs the
     same source with --smoke: tiny sizes, one repetition, asserting only that every workload
@@ -17,6 +19,7 @@ def suite_benchmark(name, srcs, deps, smoke_args = [], smoke_size = "small", **k
         name = name,
         testonly = True,
         srcs = srcs,
+        copts = NETPOLL_COPTS,
         target_compatible_with = ["@platforms//os:linux"],
         deps = deps,
         **kwargs
@@ -26,6 +29,7 @@ def suite_benchmark(name, srcs, deps, smoke_args = [], smoke_size = "small", **k
         size = smoke_size,
         srcs = srcs,
         args = ["--smoke"] + smoke_args,
+        copts = NETPOLL_COPTS,
         target_compatible_with = ["@platforms//os:linux"],
         deps = deps,
         **kwargs
