@@ -10,12 +10,12 @@ netpoll_dependencies() is all `bazel build @netpoll//:netpoll` (or :runtime, :co
 and a consumer's own cc_binary / cc_test need. netpoll's own tests and benchmarks also need
 netpoll_test_dependencies() (doctest, and the adapters' host libraries); nothing the public
 targets depend on does. A program using an adapter (netpoll/adapters/) also calls
-netpoll_adapter_dependencies() (libuv, GLib).
+netpoll_adapter_dependencies() (libuv, GLib, Asio).
 Each repository is declared only if the WORKSPACE has not declared it already, so a consumer
 that brings its own rules_cc, platforms, ... keeps them (declare them before the call).
 
 Debian packages: bazel-bootstrap (Bazel 4.2.3) bazel-rules-cc bazel-rules-java bazel-platforms;
-for the test and adapter dependencies also doctest-dev libuv1-dev libglib2.0-dev.
+for the test and adapter dependencies also doctest-dev libuv1-dev libglib2.0-dev libasio-dev.
 """
 
 load("//third_party:coverage_stub.bzl", "coverage_stub")
@@ -57,8 +57,8 @@ cc_library(
     netpoll_adapter_dependencies()
 
 def netpoll_adapter_dependencies():
-    """The host libraries of netpoll/adapters/ (libuv, GLib): needed only by a program that
-    uses an adapter (@netpoll//netpoll/adapters:uv, :glib), and by netpoll's own tests."""
+    """The host libraries of netpoll/adapters/ (libuv, GLib, Asio): needed only by a program that
+    uses an adapter (@netpoll//netpoll/adapters:uv, :glib, :asio), and by netpoll's own tests."""
 
     # libuv: the libuv adapter and benchmarks/.
     _maybe(
@@ -94,6 +94,22 @@ cc_library(
         "lib/x86_64-linux-gnu/glib-2.0/include",
     ],
     linkopts = ["-lglib-2.0"],
+    visibility = ["//visibility:public"],
+)
+""",
+    )
+
+    # Standalone Asio (Debian libasio-dev, header-only): the Asio adapter.
+    _maybe(
+        native.new_local_repository,
+        "system_asio",
+        path = "/usr/include",
+        build_file_content = """
+cc_library(
+    name = "asio",
+    hdrs = glob(["asio.hpp", "asio/**/*.hpp", "asio/**/*.ipp"]),
+    includes = ["."],
+    linkopts = ["-pthread"],
     visibility = ["//visibility:public"],
 )
 """,

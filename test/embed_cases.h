@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -45,6 +46,31 @@ struct HostStats {
            " with tasks queued";
   }
 };
+
+// What every Host shares: its stats and the "has slept" flag the cases read.
+class HostBase {
+ public:
+  const HostStats& stats() const { return stats_; }
+  bool sleeping() const { return sleeping_.load(std::memory_order_acquire); }
+
+ protected:
+  // An adapter's Steps (netpoll/adapters/steps.h) as the cases count them.
+  template <class Steps>
+  void record_steps(const Steps& s) {
+    stats_.handle_wakeups = static_cast<int>(s.on_handle);
+    stats_.timer_wakeups = static_cast<int>(s.on_timer);
+    stats_.zero_steps = static_cast<int>(s.on_zero);
+  }
+  HostStats stats_;
+  std::atomic<bool> sleeping_{false};
+};
+
+// All the steps an adapter made between two readings of its Steps.
+template <class Steps>
+std::uint64_t steps_between(const Steps& before, const Steps& after) {
+  return (after.on_handle - before.on_handle) + (after.on_timer - before.on_timer) +
+         (after.on_zero - before.on_zero);
+}
 
 using namespace std::chrono_literals;
 

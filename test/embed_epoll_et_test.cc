@@ -18,7 +18,7 @@
 namespace netpoll::embed_test {
 namespace {
 
-class EpollEtHost {
+class EpollEtHost : public HostBase {
  public:
   explicit EpollEtHost(net::Loop& loop) : loop_(loop), ep_(::epoll_create1(EPOLL_CLOEXEC)) {
     REQUIRE_MESSAGE(ep_ >= 0, "epoll_create1: ", std::strerror(errno));
@@ -38,14 +38,9 @@ class EpollEtHost {
     });
   }
 
-  const HostStats& stats() const { return stats_; }
-  bool sleeping() const { return sleeping_.load(std::memory_order_acquire); }
-
  private:
   net::Loop& loop_;
   const int ep_;
-  HostStats stats_;
-  std::atomic<bool> sleeping_{false};
 };
 
 }  // namespace

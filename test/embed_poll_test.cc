@@ -14,7 +14,7 @@
 namespace netpoll::embed_test {
 namespace {
 
-class PollHost {
+class PollHost : public HostBase {
  public:
   explicit PollHost(net::Loop& loop) : loop_(loop) {}
 
@@ -27,13 +27,8 @@ class PollHost {
     });
   }
 
-  const HostStats& stats() const { return stats_; }
-  bool sleeping() const { return sleeping_.load(std::memory_order_acquire); }
-
  private:
   net::Loop& loop_;
-  HostStats stats_;
-  std::atomic<bool> sleeping_{false};
 };
 
 }  // namespace

@@ -27,7 +27,7 @@ using netpoll::adapters::GlibDriver;
 // A Host (test/embed_cases.h): a private main context iterated on the test thread, with the
 // driver's source and a test-only probe source that records when the context is about to
 // block with no netpoll timer or step pending.
-class GlibHost {
+class GlibHost : public HostBase {
  public:
   explicit GlibHost(net::Loop& loop) : ctx_(g_main_context_new()), loop_(loop) {}
   ~GlibHost() { g_main_context_unref(ctx_); }
@@ -54,13 +54,8 @@ class GlibHost {
     g_source_destroy(watchdog);
     g_source_unref(watchdog);
     driver.detach();
-    stats_.handle_wakeups = static_cast<int>(driver.stats().on_handle);
-    stats_.timer_wakeups = static_cast<int>(driver.stats().on_timer);
-    stats_.zero_steps = static_cast<int>(driver.stats().on_zero);
+    record_steps(driver.stats());
   }
-
-  const HostStats& stats() const { return stats_; }
-  bool sleeping() const { return sleeping_.load(std::memory_order_acquire); }
 
  private:
   // Lowest priority, so its prepare runs after the driver's: "about to block with only the
@@ -100,8 +95,6 @@ class GlibHost {
 
   GMainContext* ctx_;
   net::Loop& loop_;
-  HostStats stats_;
-  std::atomic<bool> sleeping_{false};
 };
 
 // Iterates `ctx` for `ms` (a timeout source ends it).
@@ -198,8 +191,7 @@ TEST_CASE("glib adapter: with netpoll deadlines armed far ahead the host sleeps,
     iterate_for(ctx, 300);
     const double cpu = thread_cpu_ms() - cpu0;
     const GlibDriver::Stats after = driver.stats();
-    const std::uint64_t steps = (after.on_handle - before.on_handle) + (after.on_timer - before.on_timer) +
-                                (after.on_zero - before.on_zero);
+    const std::uint64_t steps = steps_between(before, after);
     MESSAGE("300 ms idle with 2 netpoll deadlines armed: host thread CPU ", cpu, " ms, ", steps, " steps");
     CHECK(steps == 0);
     CHECK(ended == 0);

@@ -24,7 +24,7 @@ namespace {
 // A Host (test/embed_cases.h) made of a uv loop, the adapter, and two test-only handles: a
 // watchdog (the safety timeout) and a prepare handle that records when libuv is about to
 // block with no netpoll timer or idle step pending.
-class UvHost {
+class UvHost : public HostBase {
  public:
   explicit UvHost(net::Loop& loop) : driver_(&uv_, loop) {
     REQUIRE(uv_loop_init(&uv_) == 0);
@@ -44,15 +44,11 @@ class UvHost {
     REQUIRE(driver_.start() == 0);
     // Returns once finish() has closed every handle.
     uv_run(&uv_, UV_RUN_DEFAULT);
-    stats_.handle_wakeups = static_cast<int>(driver_.stats().on_handle);
-    stats_.timer_wakeups = static_cast<int>(driver_.stats().on_timer);
-    stats_.zero_steps = static_cast<int>(driver_.stats().on_zero);
+    record_steps(driver_.stats());
     CHECK(driver_.closed());
     CHECK(driver_.poll_error() == 0);
   }
 
-  const HostStats& stats() const { return stats_; }
-  bool sleeping() const { return sleeping_.load(std::memory_order_acquire); }
   uv_loop_t* uv() { return &uv_; }
 
  private:
@@ -87,8 +83,6 @@ class UvHost {
   std::function<bool()> done_;
   bool finished_ = false;
   std::uint64_t idle_seen_ = 0, timer_seen_ = 0;
-  HostStats stats_;
-  std::atomic<bool> sleeping_{false};
 };
 
 }  // namespace
@@ -185,8 +179,7 @@ TEST_CASE("uv adapter: with netpoll timers armed far ahead the host sleeps, maki
   run_for(&uv, 300);
   const double cpu = thread_cpu_ms() - cpu0;
   const netpoll::adapters::UvDriver::Stats after = driver.stats();
-  const std::uint64_t steps = (after.on_handle - before.on_handle) + (after.on_timer - before.on_timer) +
-                              (after.on_zero - before.on_zero);
+  const std::uint64_t steps = steps_between(before, after);
   MESSAGE("300 ms idle with 2 netpoll deadlines armed: host thread CPU ", cpu, " ms, ", steps, " steps");
   CHECK(steps == 0);
   CHECK(ended == 0);

@@ -4,13 +4,13 @@
 NETPOLL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # Debian packages every build needs (offline Bazel 4.2.3 + rules, doctest, the compiler), plus
-# what the tests drive: libuv1-dev and libglib2.0-dev (the host loops of the adapters'
+# what the tests drive: libuv1-dev, libglib2.0-dev and libasio-dev (the host loops of the adapters'
 # tests, netpoll/adapters/; the library needs neither), curl (the HTTP example's
 # client), freebsd-manpages (the kevent(2) manual the kqueue test double is written from and its
 # suite quotes: `man 2 kevent`; netpoll/backends/kqueue/testing/), and the Windows build: the mingw-w64
 # cross compiler and wine to run its tests.
 NETPOLL_BUILD_PACKAGES=(bazel-bootstrap bazel-rules-cc bazel-rules-java bazel-platforms doctest-dev g++
-  libuv1-dev libglib2.0-dev curl freebsd-manpages g++-mingw-w64-x86-64-posix wine64 wine)
+  libuv1-dev libglib2.0-dev libasio-dev curl freebsd-manpages g++-mingw-w64-x86-64-posix wine64 wine)
 # What tools/bench adds: the real HTTP clients for B3, strace and perf for syscall counts.
 NETPOLL_BENCH_PACKAGES=(wrk nghttp2-client strace linux-perf)
 # What tools/fuzz adds (tools/test runs it in regression mode): clang-14 and its runtime
