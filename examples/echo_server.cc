@@ -2,37 +2,10 @@
 //
 // Prints "listening on <addr>" once listening; exits with status 0 on SIGTERM / SIGINT after
 // closing every connection (examples/serve.h).
-#include <array>
-#include <cstddef>
-#include <span>
-
+#include "examples/echo.h"
 #include "examples/serve.h"
-#include "netpoll/net/net.h"
-
-namespace {
-
-using netpoll::Result;
-using netpoll::net::Conn;
-using netpoll::net::Task;
-
-// Echoes until the peer half-closes (then returning closes the connection, so the peer reads
-// EOF after the last echoed byte), an error, or shutdown (Errc::closed).
-Task<void> echo(Conn& c) {
-  // In the coroutine frame: allocated once with the connection, reused by every read. 64 KiB
-  // takes a whole loopback burst in one read(2).
-  std::array<std::byte, 64 * 1024> buf;
-  for (;;) {
-    Result<std::size_t> n = co_await c.Read(buf);
-    if (!n || *n == 0) break;
-    // Write sends all n bytes (it parks while the peer is not reading), so nothing more is
-    // read from this peer until its echo is out: the peer's backlog is its own to drain.
-    Result<std::size_t> w = co_await c.Write(std::span<const std::byte>(buf.data(), *n));
-    if (!w) break;
-  }
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
-  return netpoll::examples::run_server("echo_server", argc, argv, [](Conn& c) { return echo(c); });
+  return netpoll::examples::run_server("echo_server", argc, argv,
+                                       [](netpoll::net::Conn& c) { return netpoll::examples::echo(c); });
 }

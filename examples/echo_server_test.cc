@@ -1,4 +1,5 @@
-// Drives examples/echo_server as a separate process over real TCP sockets.
+// Drives examples/echo_server (or a hosted variant: NETPOLL_ECHO_SERVER) as a separate process
+// over real TCP sockets.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -21,8 +23,12 @@ using namespace netpoll::examples::testing;
 
 namespace {
 
-// Runfiles path: Bazel runs a test in its workspace's runfiles root.
-const std::string kServer = "examples/echo_server";
+// Runfiles path: Bazel runs a test in its workspace's runfiles root. The same cases run
+// against the hosted variants (echo_server_uv, _glib, _asio), named by NETPOLL_ECHO_SERVER.
+const std::string kServer = [] {
+  const char* s = std::getenv("NETPOLL_ECHO_SERVER");
+  return std::string(s && *s ? s : "examples/echo_server");
+}();
 
 struct ClientResult {
   std::string error;  // empty: everything echoed intact, then EOF

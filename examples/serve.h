@@ -156,8 +156,13 @@ net::Task<void> serve(net::Loop& loop, net::Listener& ln, net::Conn& signals, Ha
 // connection has been closed. Returns 2 on a usage error, 1 if it cannot listen.
 // `handler(conn)` returns the Task<void> that serves one connection; `conn` stays valid until
 // that task ends (the caller closes it afterwards).
-template <class Handler>
-int run_server(const char* prog, int argc, char** argv, Handler handler) {
+//
+// `host(loop, task)` runs the Loop until `task` (the whole server) has ended: by default
+// loop.block_on(task); a server hosted in another event loop passes a host that starts an
+// adapter (netpoll/adapters/), runs its event loop until the task ends, and detaches
+// (examples/echo_server_uv.cc and its siblings).
+template <class Handler, class Host>
+int run_server(const char* prog, int argc, char** argv, Handler handler, Host host) {
   if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
     std::fprintf(stderr, "usage: %s [address]   (default 127.0.0.1:0)\n", prog);
     return 2;
@@ -185,8 +190,25 @@ int run_server(const char* prog, int argc, char** argv, Handler handler) {
   }
   std::printf("listening on %s\n", ln->Addr().to_string().c_str());
   std::fflush(stdout);
-  loop.block_on(detail::serve(loop, *ln, signals, handler, prog));
+  host(loop, detail::serve(loop, *ln, signals, handler, prog));
   return 0;
+}
+
+template <class Handler>
+int run_server(const char* prog, int argc, char** argv, Handler handler) {
+  return run_server(prog, argc, argv, std::move(handler),
+                    [](net::Loop& loop, net::Task<void> t) { loop.block_on(std::move(t)); });
+}
+
+// For a host: spawns `t` on `loop` and returns a flag set once it has ended.
+inline void spawn_flagged(net::Loop& loop, net::Task<void> t, bool& ended) {
+  struct Run {
+    static net::Task<void> go(net::Task<void> t, bool& ended) {
+      co_await std::move(t);
+      ended = true;
+    }
+  };
+  loop.spawn(Run::go(std::move(t), ended));
 }
 
 }  // namespace netpoll::examples
