@@ -262,7 +262,7 @@ double thread_cpu_ms() {
 }
 
 std::string burst_close_client(std::uint16_t port, int conns, const std::atomic<int>& accepted,
-                               std::atomic<bool>& closed) {
+                               std::atomic<bool>& closed, const std::function<void()>& before_close) {
   std::vector<int> fds;
   std::string err;
   for (int i = 0; i < conns && err.empty(); ++i) {
@@ -274,6 +274,7 @@ std::string burst_close_client(std::uint16_t port, int conns, const std::atomic<
     if (Clock::now() >= give_up) err = "the server accepted only " + std::to_string(accepted.load()) + " connections";
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  if (err.empty() && before_close) before_close();
   for (int fd : fds) ::close(fd);
   closed.store(true, std::memory_order_release);
   return err;

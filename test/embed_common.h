@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <system_error>
 
@@ -98,9 +99,9 @@ double thread_cpu_ms();
 
 // Opens `conns` connections to 127.0.0.1:port, waits until `accepted` (published by the host
 // thread) reaches `conns`, then closes them all at once and sets `closed`: as many
-// end-of-stream events at once as there are connections. "" on success (`closed` is set on
-// failure too, so nobody waits for it forever).
+// end-of-stream events at once as there are connections. `before_close` runs just before the
+// closes. "" on success (`closed` is set on failure too, so nobody waits for it forever).
 std::string burst_close_client(std::uint16_t port, int conns, const std::atomic<int>& accepted,
-                               std::atomic<bool>& closed);
+                               std::atomic<bool>& closed, const std::function<void()>& before_close);
 
 }  // namespace netpoll::embed_test

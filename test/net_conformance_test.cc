@@ -663,6 +663,23 @@ TEST_CASE("Loop: next_timeout reflects queued work and the nearest timer") {
   CHECK(elapsed_ns(start) >= 40'000'000);  // the part of the 50 ms still ahead, never early
 }
 
+// A host loop iterated from inside a task (a GLib modal loop, a nested uv_run) steps the
+// Loop from that task: the nested step runs tasks the outer step had counted as queued, and
+// the outer one then found its queue empty and ran a null task (found in review).
+TEST_CASE("Loop: a task may step its own Loop (a nested run_once); every queued task runs once") {
+  Loop loop;
+  int ran = 0;
+  int nested_ran = -1;
+  loop.post([&] { nested_ran = static_cast<int>(loop.run_once(Timeout::zero())); });
+  for (int i = 0; i < 5; ++i) loop.post([&] { ++ran; });
+  loop.run_once(Timeout::zero());  // the first post runs and steps the Loop itself
+  while (ran < 5 && loop.run_once(Timeout::zero()) != 0) {
+  }
+  CHECK(ran == 5);
+  CHECK(nested_ran == 5);  // the nested step ran the five queued behind it
+  CHECK(loop.next_timeout().is_infinite());
+}
+
 TEST_CASE("steady-state echo: co_await Read / Write allocate nothing per operation") {
   Loop loop;
   Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");

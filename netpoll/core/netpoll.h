@@ -119,7 +119,8 @@ class BasicNetpoll {
   // native handle (docs/pitfalls.md 7); the next poll() ends that state. Polling thread only.
   // Zero, without entering that state, while the last poll() filled its batch: the kernel may
   // hold more events, and they raise no new edge on the handle, so a host that watches it
-  // edge-triggered (or re-arms it lazily) would otherwise sleep with work pending.
+  // edge-triggered (or re-arms it lazily) would otherwise sleep with work pending. Only poll()
+  // records that: an embedder that calls the backend and dispatch() itself decides on its own.
   Timeout next_timeout() noexcept {
     if (batch_full_) return Timeout::zero();
     return timers_.begin_sleep(Timeout::infinite());
@@ -168,7 +169,9 @@ class BasicNetpoll {
  private:
   // Out of line: run_once, with poll inlined into it, must stay small enough to inline.
   [[gnu::noinline]] Result<std::size_t> after_wait(Result<std::size_t> n, WaiterList& ready) noexcept {
-    batch_full_ = n && *n == events_.size();
+    // The backend reports the events it took minus its own wake event (at most one per
+    // batch): one short of the batch may still have been a full kernel batch.
+    batch_full_ = n && *n + 1 >= events_.size();
     if (!n) return n;
     if (*n != 0) dispatch(std::span<const Event>(events_.data(), *n), ready);
     if (timers_.next_when() != TimerQueue::kNone) {

@@ -146,10 +146,16 @@ std::size_t Loop::end_step(Step s, bool polled, WaiterList& ready) noexcept {
   if (!polled) fatal("net::Loop: the poller failed");  // the backend already names real syscalls
   ready.notify_all();  // LoopTasks land on local_; blocked threads wake
   drain_remote();
-  // Only what is queued now: a task queued by these runs after the next poll.
-  std::size_t todo = local_.size();
+  // Only what is queued now: a task queued by these runs after the next poll. A task may step
+  // the Loop itself (a nested run_once: a host loop iterated from inside a task, such as a
+  // GLib modal loop), and that step runs queued tasks too, so the queue can run dry first.
+  const std::size_t todo = local_.size();
   std::size_t ran = 0;
-  for (; ran < todo; ++ran) static_cast<LoopTask*>(local_.pop())->run();
+  for (; ran < todo; ++ran) {
+    Waiter* w = local_.pop();
+    if (!w) break;
+    static_cast<LoopTask*>(w)->run();
+  }
   tls_current = s.outer;
   if (s.claimed) release_claim();
   return ran;
