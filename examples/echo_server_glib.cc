@@ -16,5 +16,6 @@ int main(int argc, char** argv) {
         examples::spawn_flagged(loop, std::move(server), ended);
         while (!ended) g_main_context_iteration(nullptr, TRUE);  // other GLib sources run too
         driver.detach();
+        return 0;
       });
 }

@@ -2,6 +2,8 @@
 // the libuv adapter (netpoll/adapters/uv.h) from uv_run. Same output, same shutdown.
 #include <uv.h>
 
+#include <cstdio>
+
 #include "examples/echo.h"
 #include "examples/serve.h"
 #include "netpoll/adapters/uv.h"
@@ -15,9 +17,18 @@ int main(int argc, char** argv) {
         adapters::UvDriver driver(uv, loop);
         bool ended = false;
         examples::spawn_flagged(loop, std::move(server), ended);
-        if (driver.start() != 0) return;
-        while (!ended) uv_run(uv, UV_RUN_ONCE);  // other libuv work would run here too
+        if (int rc = driver.start(); rc != 0) {
+          std::fprintf(stderr, "echo_server_uv: %s\n", uv_strerror(rc));
+          return examples::abandon(loop);
+        }
+        // Other libuv work would run here too. The driver stops itself only on an error.
+        while (!ended && !driver.closed()) uv_run(uv, UV_RUN_ONCE);
         driver.stop();
-        uv_run(uv, UV_RUN_DEFAULT);  // until the driver's handles are closed
+        while (!driver.closed()) uv_run(uv, UV_RUN_NOWAIT);  // its close callbacks
+        if (driver.poll_error() != 0) {
+          std::fprintf(stderr, "echo_server_uv: %s\n", uv_strerror(driver.poll_error()));
+          return examples::abandon(loop);
+        }
+        return 0;
       });
 }

@@ -157,9 +157,10 @@ net::Task<void> serve(net::Loop& loop, net::Listener& ln, net::Conn& signals, Ha
 // `handler(conn)` returns the Task<void> that serves one connection; `conn` stays valid until
 // that task ends (the caller closes it afterwards).
 //
-// `host(loop, task)` runs the Loop until `task` (the whole server) has ended: by default
-// loop.block_on(task); a server hosted in another event loop passes a host that starts an
-// adapter (netpoll/adapters/), runs its event loop until the task ends, and detaches
+// `host(loop, task)` runs the Loop until `task` (the whole server) has ended and returns the
+// exit status: by default loop.block_on(task), then 0; a server hosted in another event loop
+// passes a host that starts an adapter (netpoll/adapters/), runs its event loop until the task
+// ends, detaches, and returns 1 (having said why) if the adapter failed
 // (examples/echo_server_uv.cc and its siblings).
 template <class Handler, class Host>
 int run_server(const char* prog, int argc, char** argv, Handler handler, Host host) {
@@ -190,14 +191,23 @@ int run_server(const char* prog, int argc, char** argv, Handler handler, Host ho
   }
   std::printf("listening on %s\n", ln->Addr().to_string().c_str());
   std::fflush(stdout);
-  host(loop, detail::serve(loop, *ln, signals, handler, prog));
-  return 0;
+  return host(loop, detail::serve(loop, *ln, signals, handler, prog));
 }
 
 template <class Handler>
 int run_server(const char* prog, int argc, char** argv, Handler handler) {
   return run_server(prog, argc, argv, std::move(handler),
-                    [](net::Loop& loop, net::Task<void> t) { loop.block_on(std::move(t)); });
+                    [](net::Loop& loop, net::Task<void> t) {
+                      loop.block_on(std::move(t));
+                      return 0;
+                    });
+}
+
+// For a host whose adapter failed before the server ended: ends the server (shutdown closes
+// its descriptors, so its coroutines unwind) and returns the exit status 1.
+inline int abandon(net::Loop& loop) {
+  (void)loop.shutdown(Timeout::after(std::chrono::seconds(5)));
+  return 1;
 }
 
 // For a host: spawns `t` on `loop` and returns a flag set once it has ended.

@@ -233,25 +233,26 @@ std::string silent_client(std::uint16_t port) {
 // --- an idle host with timers armed ------------------------------------------------------------
 
 namespace {
-net::Task<void> park_with_far_deadline(net::Conn c, int& ended) {
+net::Task<void> park_with_far_deadline(net::Conn c, int& parked, int& ended) {
   (void)c.SetReadDeadline(Clock::now() + std::chrono::hours(1));
+  ++parked;
   char b[1];
   (void)co_await c.Read(std::span<char>(b, 1));
   ++ended;
 }
-net::Task<void> accept_and_park(net::Loop& loop, net::Listener& ln, int& ended) {
+net::Task<void> accept_and_park(net::Loop& loop, net::Listener& ln, int& parked, int& ended) {
   Result<net::Conn> c = co_await ln.Accept();
-  if (c) loop.spawn(park_with_far_deadline(std::move(*c), ended));
+  if (c) loop.spawn(park_with_far_deadline(std::move(*c), parked, ended));
 }
-net::Task<void> dial_and_park(net::Loop& loop, std::string addr, int& ended) {
+net::Task<void> dial_and_park(net::Loop& loop, std::string addr, int& parked, int& ended) {
   Result<net::Conn> c = co_await net::Dial(loop, "tcp", addr);
-  if (c) loop.spawn(park_with_far_deadline(std::move(*c), ended));
+  if (c) loop.spawn(park_with_far_deadline(std::move(*c), parked, ended));
 }
 }  // namespace
 
-void spawn_parked_pair(net::Loop& loop, net::Listener& ln, int& ended) {
-  loop.spawn(accept_and_park(loop, ln, ended));
-  loop.spawn(dial_and_park(loop, ln.Addr().to_string(), ended));
+void spawn_parked_pair(net::Loop& loop, net::Listener& ln, int& parked, int& ended) {
+  loop.spawn(accept_and_park(loop, ln, parked, ended));
+  loop.spawn(dial_and_park(loop, ln.Addr().to_string(), parked, ended));
 }
 
 double thread_cpu_ms() {

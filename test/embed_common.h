@@ -89,9 +89,10 @@ std::string silent_client(std::uint16_t port);
 // --- an idle host with timers armed ------------------------------------------------------------
 
 // Spawns a Dial to `ln` and an Accept on it; each side then parks a Read with a read deadline
-// an hour ahead: two netpoll timers armed, never due during a test. Both Reads end (++ended)
-// when shutdown() evicts their connections.
-void spawn_parked_pair(net::Loop& loop, net::Listener& ln, int& ended);
+// an hour ahead: two netpoll timers armed, never due during a test. `parked` counts the sides
+// about to park (the Read parks in the same step); both Reads end (++ended) when shutdown()
+// evicts their connections.
+void spawn_parked_pair(net::Loop& loop, net::Listener& ln, int& parked, int& ended);
 // The calling thread's CPU time so far (user + system), in ms: for the test log.
 double thread_cpu_ms();
 

@@ -3,9 +3,9 @@
 // netpoll itself does not use Asio (Bazel: //netpoll/adapters:asio).
 //
 //   a posix::stream_descriptor on loop.native_handle() with one async_wait(wait_read) always
-//     outstanding: Asio's epoll reactor watches descriptors edge-triggered and drops an edge
-//     that arrives while no operation is queued, so the wait is re-queued before each step,
-//     never left off while a step runs;
+//     outstanding, re-queued before each step: Asio's reactor watches descriptors
+//     edge-triggered, and a wait queued on an idle descriptor relies on the reactor re-checking
+//     readiness (Asio 1.22 does, with EPOLL_CTL_MOD); keeping one queued never depends on it;
 //   a steady_timer armed from next_timeout() when that is finite and not zero;
 //   asio::post of a step while next_timeout() is zero, so the io_context's other handlers
 //     (and its own I/O) run between steps.
@@ -80,6 +80,10 @@ class AsioDriver {
     (void)sd_.release();
   }
   bool stopped() const noexcept { return !running_ && pending_ == 0; }
+  // Why the driver stopped by itself: Asio failed to wait on the handle (empty otherwise).
+  // Asio 1.22 sets the descriptor non-blocking with ioctl(FIONBIO) only; where a kqueue
+  // descriptor refuses that (ENOTTY), every wait fails at once and lands here.
+  std::error_code error() const noexcept { return error_; }
 
   const Stats& stats() const noexcept { return stats_; }
   // What the last step asked for (diagnostics: infinite = only the handle can wake it).
@@ -90,7 +94,15 @@ class AsioDriver {
     ++pending_;
     sd_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const std::error_code& ec) {
       --pending_;
-      if (ec || !running_) return;
+      if (!running_) return;
+      if (ec) {
+        // Not a cancellation (only stop() cancels, and it clears running_ first): the reactor
+        // cannot watch the handle, so the Loop would only be stepped by chance from now on.
+        // Stop, and say why (error()); the io_context then runs out of this driver's work.
+        error_ = ec;
+        stop();
+        return;
+      }
       wait_handle();  // first: an edge during the step below must find a wait queued
       ++stats_.on_handle;
       step();
@@ -152,6 +164,7 @@ class AsioDriver {
   std::int64_t timer_due_ns_ = 0;  // the absolute monotonic ns the timer is armed for; 0 none
   int pending_ = 0;                // our handlers Asio still holds
   Timeout last_ = Timeout::infinite();
+  std::error_code error_;
   Stats stats_;
 };
 

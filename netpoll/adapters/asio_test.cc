@@ -130,12 +130,16 @@ TEST_CASE("asio adapter: with netpoll deadlines armed far ahead the host sleeps,
   net::Loop loop;
   Result<net::Listener> ln = net::Listen(loop, "tcp", "127.0.0.1:0");
   REQUIRE(ln);
-  int ended = 0;
-  spawn_parked_pair(loop, *ln, ended);
+  int parked = 0, ended = 0;
+  spawn_parked_pair(loop, *ln, parked, ended);
   asio::io_context io;
   AsioDriver driver(io, loop);
   REQUIRE_FALSE(driver.start());
-  io.run_for(std::chrono::milliseconds(100));  // connect, accept, both Reads park
+  // Connect, accept, both Reads park with their deadlines armed; then a moment to settle.
+  const auto give_up = Clock::now() + kHostSafetyTimeout;
+  while (parked < 2 && Clock::now() < give_up) io.run_one_for(std::chrono::milliseconds(100));
+  REQUIRE(parked == 2);
+  io.run_for(std::chrono::milliseconds(50));
   const AsioDriver::Stats before = driver.stats();
   const double cpu0 = thread_cpu_ms();
   io.restart();

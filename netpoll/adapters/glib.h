@@ -9,8 +9,14 @@
 //
 // The source is can-recurse: GLib blocks a source that cannot recurse for the length of its
 // dispatch, removing its descriptor from the poll set and adding it back, and each of those
-// changes writes GLib's own wakeup descriptor, two needless writes per step. A step never
-// dispatches GLib recursively, so recursion is never actually used.
+// changes writes GLib's own wakeup descriptor, two needless writes per step. So a task that
+// iterates the context itself (a modal dialog's nested loop) steps the Loop from inside that
+// task: the nested step runs what is queued, as any step does.
+//
+// Priority: while next_timeout() is zero (tasks queued, a full batch) the source is ready at
+// every iteration, and GLib does not dispatch sources of lower priority while one of higher
+// priority is ready. Under sustained load, idle sources and redraws of a lower priority than
+// the driver's wait; pass a lower priority (G_PRIORITY_DEFAULT_IDLE) to let them go first.
 //
 // Threads: everything runs on the thread that iterates the context, which becomes the
 // Loop's host thread. Not for Windows: a completion port cannot be polled.

@@ -180,12 +180,16 @@ TEST_CASE("glib adapter: with netpoll deadlines armed far ahead the host sleeps,
   net::Loop loop;
   Result<net::Listener> ln = net::Listen(loop, "tcp", "127.0.0.1:0");
   REQUIRE(ln);
-  int ended = 0;
-  spawn_parked_pair(loop, *ln, ended);
+  int parked = 0, ended = 0;
+  spawn_parked_pair(loop, *ln, parked, ended);
   GMainContext* ctx = g_main_context_new();
   {
     GlibDriver driver(loop, ctx);
-    iterate_for(ctx, 100);  // connect, accept, both Reads park with their deadlines armed
+    // Connect, accept, both Reads park with their deadlines armed; then a moment to settle.
+    const auto give_up = Clock::now() + kHostSafetyTimeout;
+    while (parked < 2 && Clock::now() < give_up) g_main_context_iteration(ctx, TRUE);
+    REQUIRE(parked == 2);
+    iterate_for(ctx, 50);
     const GlibDriver::Stats before = driver.stats();
     const double cpu0 = thread_cpu_ms();
     iterate_for(ctx, 300);

@@ -84,8 +84,8 @@ class UvDriver {
   bool closed() const noexcept { return state_ == State::stopped && open_handles_ == 0; }
 
   const Stats& stats() const noexcept { return stats_; }
-  // The last error libuv reported on the native handle's poll (0 if none). Stepping goes on:
-  // a step makes no blocking call, so stepping on a spurious or failed poll is harmless.
+  // Why the driver stopped by itself: libuv reported an error polling the handle (and
+  // stopped watching it); 0 otherwise. The handles are then closing, as after stop().
   int poll_error() const noexcept { return poll_error_; }
 
  private:
@@ -106,7 +106,13 @@ class UvDriver {
 
   static void on_poll(uv_poll_t* h, int status, int) noexcept {
     UvDriver& d = self(h);
-    if (status < 0) d.poll_error_ = status;
+    if (status < 0) {
+      // libuv has stopped watching the handle (it does on POLLERR): the Loop would only be
+      // stepped by chance from now on. Stop, and say why (poll_error()).
+      d.poll_error_ = status;
+      d.stop();
+      return;
+    }
     ++d.stats_.on_handle;
     d.step();
   }

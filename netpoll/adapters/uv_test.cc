@@ -167,13 +167,17 @@ TEST_CASE("uv adapter: with netpoll timers armed far ahead the host sleeps, maki
   net::Loop loop;
   Result<net::Listener> ln = net::Listen(loop, "tcp", "127.0.0.1:0");
   REQUIRE(ln);
-  int ended = 0;
-  spawn_parked_pair(loop, *ln, ended);
+  int parked = 0, ended = 0;
+  spawn_parked_pair(loop, *ln, parked, ended);
   uv_loop_t uv;
   REQUIRE(uv_loop_init(&uv) == 0);
   netpoll::adapters::UvDriver driver(&uv, loop);
   REQUIRE(driver.start() == 0);
-  run_for(&uv, 100);  // connect, accept, both Reads park with their deadlines armed
+  // Connect, accept, both Reads park with their deadlines armed; then a moment to settle.
+  const auto give_up = Clock::now() + kHostSafetyTimeout;
+  while (parked < 2 && Clock::now() < give_up) uv_run(&uv, UV_RUN_ONCE);
+  REQUIRE(parked == 2);
+  run_for(&uv, 50);
   const netpoll::adapters::UvDriver::Stats before = driver.stats();
   const double cpu0 = thread_cpu_ms();
   run_for(&uv, 300);
