@@ -145,7 +145,8 @@ TEST_CASE("iocp host mode: a timed wait never returns early, and a wake ends it"
   IocpPoller p;
   (void)p.host_wait_handle();
   Event evs[8];
-  for (const auto d : {1us, 1000us, 15000us, 50000us}) {
+  // Fractions of a millisecond: a wait rounded down to whole ms would end early.
+  for (const auto d : {1us, 500us, 1000us, 1500us, 2500us, 15500us, 50000us}) {
     const Clock::time_point t0 = Clock::now();
     const auto n = p.wait(evs, Timeout::after(d));
     const auto took = Clock::now() - t0;
