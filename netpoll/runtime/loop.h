@@ -143,11 +143,15 @@ class Loop {
   // WaitForMultipleObjects or MsgWaitForMultipleObjectsEx; the first call starts the backend's
   // host mode (one watcher thread for this Loop; see netpoll/backends/iocp/README.md) and may
   // throw std::system_error if that thread cannot be created. Host thread only, like the rest.
+  // (A template only so that the branch the backend lacks is never compiled; B is always the
+  // Loop's backend.)
+  template <class B = Netpoll::backend_type>
   auto host_handle() {
-    if constexpr (requires(Netpoll::backend_type& b) { b.host_wait_handle(); })
-      return np_.backend().host_wait_handle();
+    B& b = np_.backend();
+    if constexpr (requires { b.host_wait_handle(); })
+      return b.host_wait_handle();
     else
-      return native_handle();
+      return b.native_handle();
   }
 
   // Operations that may complete inline (without suspending) per run_once round; past it an
