@@ -1,5 +1,6 @@
 // The embedding test cases, written once and run by each host loop (netpoll/adapters/uv_test.cc,
-// embed_poll_test.cc, embed_epoll_et_test.cc). A Host embeds a net::Loop in a foreign event loop and provides:
+// embed_poll_test.cc, embed_epoll_et_test.cc, embed_wait_windows_test.cc). A Host embeds a
+// net::Loop in a foreign event loop and provides:
 //
 //   explicit Host(net::Loop& loop);       // on the test thread, which becomes the host thread
 //   void run(std::function<bool()> done);  // runs the host loop on this thread; after every
@@ -10,7 +11,8 @@
 //                                          // with no timer armed and no step pending
 //
 // The Loop is stepped only through the embedding contract: watch loop.native_handle() for
-// readability, call loop.run_once(Timeout::zero()), then sleep at most loop.next_timeout().
+// readability (a Windows host waits for loop.host_handle() instead, embed_wait_windows_test.cc),
+// call loop.run_once(Timeout::zero()), then sleep at most loop.next_timeout().
 #pragma once
 
 #include <doctest/doctest.h>

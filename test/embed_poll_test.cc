@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <type_traits>
 
 #include "netpoll/net/net.h"
 #include "test/embed_cases.h"
@@ -53,4 +54,13 @@ TEST_CASE("embed poll(2): more events than a step takes are all served") {
   check_full_batch<PollHost>();
 }
 
+}  // namespace netpoll::embed_test
+
+namespace netpoll::embed_test {
+// Where the backend's handle is pollable, the portable host_handle() is that handle.
+TEST_CASE("embed poll(2): host_handle() is native_handle() on a pollable backend") {
+  net::Loop loop;
+  static_assert(std::is_same_v<decltype(loop.host_handle()), decltype(loop.native_handle())>);
+  CHECK(loop.host_handle() == loop.native_handle());
+}
 }  // namespace netpoll::embed_test

@@ -127,7 +127,8 @@ class Loop {
   template <class T>
   T block_on(Task<T> t);
 
-  // Embedding: the pollable handle to watch for readability, and how long the host may sleep
+  // Embedding: the pollable handle to watch for readability (see host_handle() for the portable
+  // one), and how long the host may sleep
   // before calling run_once(Timeout::zero()) again: zero if tasks are already queued or the
   // last step took a full batch of events (more may wait in the kernel with no new edge to
   // announce them), so a host watching the handle edge-triggered loses nothing. Call it right
@@ -135,6 +136,23 @@ class Loop {
   // next_timeout() is for the thread that runs the Loop.
   auto native_handle() noexcept { return np_.backend().native_handle(); }
   Timeout next_timeout() noexcept;
+  // Embedding, on every OS: the handle a host loop watches (docs/embedding.md, "Platforms").
+  // Where the backend's handle is pollable (epoll, kqueue) this is native_handle(): watch it
+  // for readability. Where it is not (a Windows completion port) it is what the backend offers
+  // instead: IocpPoller::host_wait_handle(), an event to wait for with WaitForSingleObject,
+  // WaitForMultipleObjects or MsgWaitForMultipleObjectsEx; the first call starts the backend's
+  // host mode (one watcher thread for this Loop; see netpoll/backends/iocp/README.md) and may
+  // throw std::system_error if that thread cannot be created. Host thread only, like the rest.
+  // (A template only so that the branch the backend lacks is never compiled; B is always the
+  // Loop's backend.)
+  template <class B = Netpoll::backend_type>
+  auto host_handle() {
+    B& b = np_.backend();
+    if constexpr (requires { b.host_wait_handle(); })
+      return b.host_wait_handle();
+    else
+      return b.native_handle();
+  }
 
   // Operations that may complete inline (without suspending) per run_once round; past it an
   // operation yields to the back of the run queue. Each exhaustion costs one extra

@@ -23,6 +23,16 @@
 //   full time passed, so a wait never returns early.
 // - A completion port cannot forget a handle: deregister_handle only counts. Packets for the
 //   handle that are still queued are dropped by the token check once its PollDesc is freed.
+// - Host mode (opt-in, for a Windows host loop embedding a Loop; docs/embedding.md): a port is
+//   not waitable, so host_wait_handle() starts a watcher thread that becomes the port's only
+//   dequeuer. It blocks in GetQueuedCompletionStatusEx, publishes the batch, sets a
+//   manual-reset event (the handle returned, for WaitForSingleObject / WaitForMultipleObjects /
+//   MsgWaitForMultipleObjectsEx), and waits until wait() on the polling thread has taken the
+//   whole batch, which then resets the event before letting the watcher dequeue again. So
+//   packets keep their order, each is reported once, and an OVERLAPPED is still in use until
+//   wait() has reported it (the watcher dequeued it, but nobody has acted on it yet). Costs:
+//   one thread per poller and two thread switches per batch; without host mode nothing changes
+//   (no thread, one never-taken branch in wait()).
 #pragma once
 
 #include <winsock2.h>
@@ -113,15 +123,28 @@ class IocpPoller {
   Result<std::size_t> wait(std::span<Event> out, Timeout timeout) noexcept;
   void wake() noexcept;
   HANDLE native_handle() const noexcept { return port_; }
+  // Host mode (see the top of this file): the first call starts the watcher thread, every
+  // call returns the same manual-reset event, set while a batch of packets waits for wait().
+  // Polling thread only. From then on wait() never dequeues itself: a zero timeout takes the
+  // published batch if there is one, a longer one waits on the event. Throws std::system_error
+  // naming the call if the event or the thread cannot be created (then nothing changed).
+  HANDLE host_wait_handle();
   PollerStats stats() const noexcept { return counters_.snapshot(); }
   // Packets dequeued that were not ours (posted by someone else with the port handle).
   std::uint64_t foreign_packets() const noexcept { return foreign_.get(); }
 
  private:
+  struct HostWatcher;
+
   ULONG dequeue(ULONG max, DWORD ms) noexcept;
-  std::size_t translate(std::span<Event> out, ULONG n, bool* woken) noexcept;
+  std::size_t translate(std::span<Event> out, const OVERLAPPED_ENTRY* entries, ULONG n,
+                        bool* woken) noexcept;
+  [[gnu::noinline]] Result<std::size_t> host_wait(std::span<Event> out, Timeout timeout) noexcept;
+  std::size_t host_take(std::span<Event> out, bool* woken) noexcept;
+  static DWORD WINAPI watcher_main(void* self) noexcept;
 
   HANDLE port_ = nullptr;
+  HostWatcher* host_ = nullptr;  // host mode's state; null until host_wait_handle()
   WakeFlag wake_flag_;  // set from the wake() that posted a packet until a wait dequeued it
   std::array<OVERLAPPED_ENTRY, kMaxBatch> entries_{};
   PollerCounters counters_;
