@@ -3,6 +3,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,5 +16,25 @@ using NativeSocket = int;
 inline constexpr NativeSocket kInvalidSocket = -1;
 inline constexpr int kShutRead = SHUT_RD;
 inline constexpr int kShutWrite = SHUT_WR;
+
+// socket(2) / accept4(2) type flags where the OS has them (Linux, the BSDs); 0 where it does
+// not (macOS), and then the net layer sets close-on-exec and non-blocking with fcntl after the
+// call, as it does for a kernel that refuses the flags.
+// accept4_or_enosys is accept4(2) where the OS has it; elsewhere it fails with ENOSYS, which
+// the net layer answers with accept + fcntl, as for a kernel without the call.
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+inline constexpr int kSockCloexec = SOCK_CLOEXEC;
+inline constexpr int kSockNonblock = SOCK_NONBLOCK;
+inline int accept4_or_enosys(int fd, sockaddr* addr, socklen_t* len, int flags) {
+  return ::accept4(fd, addr, len, flags);
+}
+#else
+inline constexpr int kSockCloexec = 0;
+inline constexpr int kSockNonblock = 0;
+inline int accept4_or_enosys(int, sockaddr*, socklen_t*, int) {
+  errno = ENOSYS;
+  return -1;
+}
+#endif
 
 }  // namespace netpoll::net

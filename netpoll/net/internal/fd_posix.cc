@@ -140,7 +140,7 @@ bool shed_pending(int listen_fd) noexcept {
       sys.close(g_reserve_fd);
       g_reserve_fd = -1;
     }
-    int c = sys.accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    int c = sys.accept4(listen_fd, nullptr, nullptr, kSockCloexec);
     // Without accept4 (AcceptOp's fallback), plain accept: c is closed at once anyway.
     if (c < 0 && (errno == ENOSYS || errno == EINVAL)) c = sys.accept(listen_fd, nullptr, nullptr);
     if (c < 0) {
@@ -180,7 +180,7 @@ IoStatus AcceptOp::io() noexcept {
   for (;;) {
     Accepted a;
     a.peer.set_len(SockAddr::capacity());
-    int c = sys.accept4(fd_->sysfd(), a.peer.get(), a.peer.len_ptr(), SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int c = sys.accept4(fd_->sysfd(), a.peer.get(), a.peer.len_ptr(), kSockNonblock | kSockCloexec);
     if (c < 0 && (errno == ENOSYS || errno == EINVAL)) {
       // Kernels without accept4 (or refusing its flags): accept + fcntl (Go's fallback).
       a.peer.set_len(SockAddr::capacity());

@@ -24,11 +24,14 @@ std::error_code startup() noexcept { return {}; }
 
 void prepare_listener() noexcept { reserve_descriptor_for_emfile(); }
 
-// The fallback is for kernels refusing the type flags.
+// The fallback is for kernels refusing the type flags, and for OSes without them (macOS).
 Result<NativeSocket> open_socket(int family, int type) noexcept {
-  int s = sys.socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (s >= 0) return s;
-  if (errno != EINVAL && errno != EPROTONOSUPPORT) return errno_code(errno);
+  int s = -1;
+  if constexpr (kSockNonblock != 0) {
+    s = sys.socket(family, type | kSockNonblock | kSockCloexec, 0);
+    if (s >= 0) return s;
+    if (errno != EINVAL && errno != EPROTONOSUPPORT) return errno_code(errno);
+  }
   s = sys.socket(family, type, 0);
   if (s < 0) return errno_code(errno);
   if (sys.fcntl_setfd(s, FD_CLOEXEC) != 0 || sys.fcntl_setfl(s, O_NONBLOCK | O_RDWR) != 0) {
