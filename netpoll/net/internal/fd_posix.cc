@@ -52,11 +52,16 @@ ssize_t ReadOp::read_stream(int* left) noexcept {
   if (n <= 0) return n;
   // Only a complete statement counts; MSG_CTRUNC (timestamps the user enabled took the room)
   // or no message at all (kernel TLS, sockmap) leaves *left at -1: not drained.
+  // musl's CMSG_NXTHDR compares a size_t with a socklen_t on 32-bit targets: a warning in the
+  // libc's macro, not in this loop.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == os::kReadInqLevel && c->cmsg_type == os::kReadInqMessage &&
         c->cmsg_len == CMSG_LEN(sizeof(int)))
       std::memcpy(left, CMSG_DATA(c), sizeof(int));
   }
+#pragma GCC diagnostic pop
   return n;
 }
 
