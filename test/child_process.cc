@@ -103,19 +103,6 @@ class AffinityScope {
 
 }  // namespace
 
-Fd& Fd::operator=(Fd&& o) noexcept {
-  if (this != &o) {
-    reset();
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-void Fd::reset() noexcept {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
 std::string describe_status(int status) {
   if (status == kTimedOut) return "timed out (killed)";
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));

@@ -18,27 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "test/fd.h"
+
 namespace netpoll::testing {
-
-// An owned file descriptor (closed by the destructor).
-class Fd {
- public:
-  Fd() noexcept = default;
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept;
-  ~Fd() { reset(); }
-  int get() const noexcept { return fd_; }
-  int release() noexcept {
-    const int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-  void reset() noexcept;
-
- private:
-  int fd_ = -1;
-};
 
 // What the child's standard descriptors are.
 enum class Stdio {

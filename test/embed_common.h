@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "netpoll/net/net.h"
+#include "test/process_stats.h"
 
 namespace netpoll::embed_test {
 
@@ -94,7 +95,7 @@ std::string silent_client(std::uint16_t port);
 // evicts their connections.
 void spawn_parked_pair(net::Loop& loop, net::Listener& ln, int& parked, int& ended);
 // The calling thread's CPU time so far (user + system), in ms: for the test log.
-double thread_cpu_ms();
+inline double thread_cpu_ms() { return static_cast<double>(testing::this_thread_cpu_ns()) / 1e6; }
 
 // --- a full batch ------------------------------------------------------------------------------
 

@@ -1,9 +1,8 @@
-// embed_socket.h on POSIX sockets, and thread_cpu_ms (embed_common.h) from getrusage.
+// embed_socket.h on POSIX sockets.
 #include "test/embed_socket.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -73,12 +72,5 @@ bool shutdown_write(Handle s, std::string& err) {
 
 void close(Handle s) { ::close(static_cast<int>(s)); }
 }  // namespace sock
-
-double thread_cpu_ms() {
-  rusage ru{};
-  getrusage(RUSAGE_THREAD, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
 
 }  // namespace netpoll::embed_test

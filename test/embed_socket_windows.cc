@@ -1,5 +1,4 @@
-// embed_socket.h on blocking Winsock sockets, and thread_cpu_ms (embed_common.h) from
-// GetThreadTimes.
+// embed_socket.h on blocking Winsock sockets.
 #include "test/embed_socket.h"
 
 #include <winsock2.h>
@@ -74,14 +73,5 @@ bool shutdown_write(Handle s, std::string& err) {
 
 void close(Handle s) { closesocket(raw(s)); }
 }  // namespace sock
-
-double thread_cpu_ms() {
-  FILETIME created, exited, kernel, user;
-  if (!GetThreadTimes(GetCurrentThread(), &created, &exited, &kernel, &user)) return 0;
-  const auto ticks = [](FILETIME f) {
-    return (static_cast<std::uint64_t>(f.dwHighDateTime) << 32) | f.dwLowDateTime;
-  };
-  return static_cast<double>(ticks(kernel) + ticks(user)) / 1e4;  // 100 ns units
-}
 
 }  // namespace netpoll::embed_test

@@ -19,6 +19,8 @@ std::size_t open_fd_count();
 std::size_t resident_bytes();
 // CPU time the thread has used, user + system, in ns; -1 if unknown.
 std::int64_t thread_cpu_ns(std::thread& t);
+// The same for the calling thread.
+std::int64_t this_thread_cpu_ns();
 // Gives freed heap back to the OS where the allocator holds on to it (malloc_trim), so that
 // resident memory compares like with like.
 void release_free_memory();

@@ -41,13 +41,21 @@ std::size_t resident_bytes() {
   return got == 2 ? resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) : 0;
 }
 
+namespace {
+std::int64_t clock_ns(clockid_t cid) {
+  timespec ts{};
+  if (::clock_gettime(cid, &ts) != 0) return -1;
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+}  // namespace
+
 std::int64_t thread_cpu_ns(std::thread& t) {
   clockid_t cid;
   if (::pthread_getcpuclockid(t.native_handle(), &cid) != 0) return -1;
-  timespec ts{};
-  ::clock_gettime(cid, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+  return clock_ns(cid);
 }
+
+std::int64_t this_thread_cpu_ns() { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
 
 void release_free_memory() { ::malloc_trim(0); }
 

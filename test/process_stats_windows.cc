@@ -21,9 +21,8 @@ std::size_t resident_bytes() {
   return GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof pmc) ? pmc.WorkingSetSize : 0;
 }
 
-std::int64_t thread_cpu_ns(std::thread& t) {
-  // std::thread is a winpthreads thread with the posix mingw runtime.
-  const HANDLE h = pthread_gethandle(t.native_handle());
+namespace {
+std::int64_t handle_cpu_ns(HANDLE h) {
   FILETIME created, exited, kernel, user;
   if (!h || !GetThreadTimes(h, &created, &exited, &kernel, &user)) return -1;
   auto ns = [](FILETIME f) {
@@ -31,6 +30,14 @@ std::int64_t thread_cpu_ns(std::thread& t) {
   };
   return ns(kernel) + ns(user);
 }
+}  // namespace
+
+std::int64_t thread_cpu_ns(std::thread& t) {
+  // std::thread is a winpthreads thread with the posix mingw runtime.
+  return handle_cpu_ns(pthread_gethandle(t.native_handle()));
+}
+
+std::int64_t this_thread_cpu_ns() { return handle_cpu_ns(GetCurrentThread()); }
 
 void release_free_memory() {}
 

@@ -29,11 +29,6 @@ void set_nonblock(int fd) {
 
 }  // namespace
 
-void Fd::reset(int fd) noexcept {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 TempDir::TempDir(const std::string& prefix) : path_("/tmp/" + prefix + "-XXXXXX") {
   if (::mkdtemp(path_.data()) == nullptr) fail("mkdtemp");
 }

@@ -17,29 +17,11 @@
 #include "netpoll/core/netpoll.h"
 #include "netpoll/contract/event.h"
 #include "netpoll/contract/timeout.h"
+#include "test/fd.h"
 #include "test/portable_util.h"
 #include "test/process_stats.h"
 
 namespace netpoll::testing {
-
-// An owned POSIX descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) reset(std::exchange(o.fd_, -1));
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) noexcept;
-
- private:
-  int fd_ = -1;
-};
 
 struct Pair {
   Fd a, b;
