@@ -56,6 +56,14 @@ cc_library(
     )
     netpoll_adapter_dependencies()
 
+# The host libraries are Debian's, built for its glibc: a cross build (the Zig toolchains,
+# toolchain/zig/) cannot use them. Their targets are incompatible there, and so is everything
+# that depends on them. "@netpoll": the name a consumer gives this repository, and its own.
+_HOST_ONLY = """select({
+        "@netpoll//toolchain/zig:cross": ["@platforms//:incompatible"],
+        "//conditions:default": [],
+    })"""
+
 def netpoll_adapter_dependencies():
     """The host libraries of netpoll/adapters/ (libuv, GLib, Asio): needed only by a program that
     uses an adapter (@netpoll//netpoll/adapters:uv, :glib, :asio), and by netpoll's own tests."""
@@ -71,6 +79,7 @@ cc_library(
     hdrs = glob(["uv.h", "uv/*.h"]),
     includes = ["."],
     linkopts = ["-luv"],
+    target_compatible_with = """ + _HOST_ONLY + """,
     visibility = ["//visibility:public"],
 )
 """,
@@ -94,6 +103,7 @@ cc_library(
         "lib/x86_64-linux-gnu/glib-2.0/include",
     ],
     linkopts = ["-lglib-2.0"],
+    target_compatible_with = """ + _HOST_ONLY + """,
     visibility = ["//visibility:public"],
 )
 """,
@@ -110,6 +120,7 @@ cc_library(
     hdrs = glob(["asio.hpp", "asio/**/*.hpp", "asio/**/*.ipp"]),
     includes = ["."],
     linkopts = ["-pthread"],
+    target_compatible_with = """ + _HOST_ONLY + """,
     visibility = ["//visibility:public"],
 )
 """,

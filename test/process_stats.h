@@ -1,6 +1,6 @@
 // What the reliability tests measure of their own process, on every OS: open descriptors (or
 // handles), resident memory, a thread's CPU time. One declaration here; process_stats_posix.cc
-// or process_stats_windows.cc is linked (test/BUILD chooses).
+// with its OS half, or process_stats_windows.cc, is linked (test/BUILD chooses).
 #pragma once
 
 #include <cstddef>
@@ -12,10 +12,10 @@ namespace netpoll::testing {
 // Raises the open-descriptor limit to its hard maximum; returns the limit now in force.
 // Windows has no such limit per process: returns SIZE_MAX.
 std::size_t raise_fd_limit();
-// Descriptors open in this process (/proc/self/fd), or handles (GetProcessHandleCount); 0
+// Descriptors open in this process (/dev/fd), or handles (GetProcessHandleCount); 0
 // where the OS cannot tell (wine's GetProcessHandleCount always says 0).
 std::size_t open_fd_count();
-// Resident memory (/proc/self/statm; the working set on Windows); 0 if unknown.
+// Resident memory (/proc/self/statm, Mach task info; the working set on Windows); 0 if unknown.
 std::size_t resident_bytes();
 // CPU time the thread has used, user + system, in ns; -1 if unknown.
 std::int64_t thread_cpu_ns(std::thread& t);

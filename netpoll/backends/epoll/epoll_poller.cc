@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <cstdint>
 
 #include "netpoll/backends/common/wait_deadline.h"
+#include "netpoll/backends/epoll/epoll_pwait2.h"
 
 namespace netpoll {
 namespace {
@@ -98,21 +98,6 @@ std::error_code EpollPoller::deregister_handle(int fd) noexcept {
   return {};
 }
 
-namespace {
-// epoll_pwait2 by its system call, not glibc's wrapper: the call is Linux 5.11's, the wrapper
-// only glibc 2.35's, and older glibcs (RHEL 9's 2.34) and musl do not declare it. No signal
-// mask, so no sigsetsize. Headers too old to name the call: ENOSYS, as an old kernel says.
-int pwait2(int epfd, epoll_event* events, int max, const timespec* ts) noexcept {
-#ifdef SYS_epoll_pwait2
-  return static_cast<int>(::syscall(SYS_epoll_pwait2, epfd, events, max, ts, nullptr, 0));
-#else
-  (void)epfd, (void)events, (void)max, (void)ts;
-  errno = ENOSYS;
-  return -1;
-#endif
-}
-}  // namespace
-
 int EpollPoller::blocking_syscall(int max, Timeout timeout) noexcept {
   counters_.waits.add();
   if (timeout.is_infinite()) return epoll_wait(epfd_, kernel_events_.data(), max, -1);
@@ -120,7 +105,7 @@ int EpollPoller::blocking_syscall(int max, Timeout timeout) noexcept {
     timespec ts;
     ts.tv_sec = static_cast<time_t>(timeout.nanoseconds() / 1000000000);
     ts.tv_nsec = static_cast<long>(timeout.nanoseconds() % 1000000000);
-    const int n = pwait2(epfd_, kernel_events_.data(), max, &ts);
+    const int n = epoll_sys::pwait2(epfd_, kernel_events_.data(), max, &ts);
     // ENOSYS: kernel < 5.11. EPERM: a seccomp filter that does not know the syscall (Docker's
     // older default profile, systemd SystemCallFilter); epoll_pwait2 never returns EPERM
     // itself. Either way fall back to epoll_wait for good.

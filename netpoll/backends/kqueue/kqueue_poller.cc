@@ -6,17 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "netpoll/backends/common/wait_deadline.h"
 
 namespace netpoll {
 namespace {
-
-// udata is a pointer; the sequenced token is 64 bits and must survive the round trip whole
-// (docs/architecture.md: every backend drops stale events by sequence; Go leaves 32-bit kqueue
-// unprotected). A 32-bit port would carry the token in ext[] instead; none is built today.
-static_assert(sizeof(void*) >= sizeof(std::uint64_t),
-              "KqueuePoller carries the 64-bit token in udata");
 
 constexpr timespec kPoll{0, 0};
 // kevent(2) BUGS (FreeBSD): "The timeout value is limited to 24 hours; longer timeouts will be
@@ -25,12 +20,28 @@ constexpr std::int64_t kMaxKeventWaitNs = 24LL * 3600 * 1000000000;
 // EVFILT_USER idents are their own namespace, not descriptors; the wake kevent is the only one.
 constexpr uintptr_t kWakeIdent = 0;
 
-void* to_udata(std::uint64_t token) {
-  return reinterpret_cast<void*>(static_cast<uintptr_t>(token));
+// The sequenced token is 64 bits and must survive the round trip whole (docs/architecture.md:
+// every backend drops stale events by sequence; Go leaves 32-bit kqueue unprotected). udata
+// holds it where pointers are 64-bit: every macOS (whose struct kevent has no ext[]) and 64-bit
+// FreeBSD. With 32-bit pointers it rides in ext[2], which FreeBSD 12+ "always passes through
+// the kernel as-is" (kevent(2)); the userspace double does the same, and the 32-bit Linux
+// build (tools/test, musl_x86) runs this branch over it.
+#if UINTPTR_MAX >= UINT64_MAX
+void set_change(struct kevent* ev, uintptr_t ident, short filter, unsigned short flags,
+                unsigned int fflags, std::uint64_t token) {
+  EV_SET(ev, ident, filter, flags, fflags, 0, reinterpret_cast<void*>(static_cast<uintptr_t>(token)));
 }
-std::uint64_t from_udata(void* udata) {
-  return static_cast<std::uint64_t>(reinterpret_cast<uintptr_t>(udata));
+std::uint64_t token_of(const struct kevent& ev) {
+  return static_cast<std::uint64_t>(reinterpret_cast<uintptr_t>(ev.udata));
 }
+#else
+void set_change(struct kevent* ev, uintptr_t ident, short filter, unsigned short flags,
+                unsigned int fflags, std::uint64_t token) {
+  EV_SET(ev, ident, filter, flags, fflags, 0, nullptr);  // also zeroes ext[]
+  ev->ext[2] = token;
+}
+std::uint64_t token_of(const struct kevent& ev) { return ev.ext[2]; }
+#endif
 
 // See the event table in kqueue_poller.h.
 std::uint32_t to_flags(const struct kevent& ev) noexcept {
@@ -86,8 +97,7 @@ void KqueuePoller::setup_wake() {
   struct kevent ch;
   int err = 0;
 #ifdef EVFILT_USER
-  EV_SET(&ch, kWakeIdent, EVFILT_USER, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0,
-         to_udata(Token::kReserved));
+  set_change(&ch, kWakeIdent, EVFILT_USER, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, Token::kReserved);
   if (int call_err = change(&ch, 1, &err)) fail("kevent(EVFILT_USER)", call_err);
   if (err == 0) return;
   // EINVAL: headers newer than the kernel, which does not know the filter. Use the pipe.
@@ -97,8 +107,8 @@ void KqueuePoller::setup_wake() {
   for (int fd : wake_pipe_)
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fcntl(fd, F_SETFL, O_NONBLOCK) != 0)
       fail("fcntl(wake pipe)", errno);
-  EV_SET(&ch, wake_pipe_[0], EVFILT_READ, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0,
-         to_udata(Token::kReserved));
+  set_change(&ch, static_cast<uintptr_t>(wake_pipe_[0]), EVFILT_READ, EV_ADD | EV_CLEAR | EV_RECEIPT, 0,
+             Token::kReserved);
   if (int call_err = change(&ch, 1, &err)) fail("kevent(wake pipe)", call_err);
   if (err != 0) fail("kevent(wake pipe)", err);
 }
@@ -138,9 +148,8 @@ std::error_code KqueuePoller::register_handle(int fd, Token token) noexcept {
   if (int call_err = change(ch, 1, err)) return errno_code(call_err);
   if (err[0] == 0) return Errc::already_registered;
   if (err[0] != ENOENT) return change_error(err[0]);  // EBADF: not an open descriptor
-  void* udata = to_udata(token.value);
-  EV_SET(&ch[0], ident, EVFILT_READ, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0, udata);
-  EV_SET(&ch[1], ident, EVFILT_WRITE, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0, udata);
+  set_change(&ch[0], ident, EVFILT_READ, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, token.value);
+  set_change(&ch[1], ident, EVFILT_WRITE, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, token.value);
   if (int call_err = change(ch, 2, err)) return errno_code(call_err);
   if (err[0] != 0) {
     if (err[1] == 0) drop_filter(fd, EVFILT_WRITE);
@@ -183,7 +192,7 @@ inline std::size_t KqueuePoller::translate(std::span<Event> out, int n, bool* wo
   std::size_t k = 0;
   for (int i = 0; i < n; ++i) {
     const struct kevent& ev = kernel_events_[static_cast<std::size_t>(i)];
-    const std::uint64_t token = from_udata(ev.udata);
+    const std::uint64_t token = token_of(ev);
     if (token == Token::kReserved) {
       counters_.wakeups.add();
       wake_flag_.consume();
@@ -238,7 +247,7 @@ void KqueuePoller::wake() noexcept {
   if (wake_pipe_[1] < 0) {
 #ifdef EVFILT_USER
     struct kevent ch;
-    EV_SET(&ch, kWakeIdent, EVFILT_USER, 0, NOTE_TRIGGER, 0, to_udata(Token::kReserved));
+    set_change(&ch, kWakeIdent, EVFILT_USER, 0, NOTE_TRIGGER, Token::kReserved);
     // EINTR: "all changes in the changelist have been applied", so the trigger happened.
     if (kevent(kq_, &ch, 1, nullptr, 0, nullptr) < 0 && errno != EINTR)
       fatal_syscall("kevent(NOTE_TRIGGER)", errno);

@@ -3,7 +3,7 @@
 // - One kqueue, FD_CLOEXEC (a kqueue is not inherited by fork(2) anyway; the flag also covers
 //   a descriptor table shared some other way).
 // - register_handle: EVFILT_READ and EVFILT_WRITE, EV_ADD|EV_CLEAR|EV_RECEIPT, in one kevent()
-//   call, udata = the token; never modified afterwards. EV_ADD silently modifies a kevent that
+//   call, the token in udata (ext[2] with 32-bit pointers); never modified afterwards. EV_ADD silently modifies a kevent that
 //   exists, which would replace the token, so a one-change probe call comes first (EV_ENABLE
 //   fails with ENOENT unless the descriptor is registered): registration costs two kevent()
 //   calls, the wait path none extra.

@@ -44,6 +44,8 @@
 #include <utility>
 #include <vector>
 
+#include "netpoll/backends/epoll/epoll_pwait2.h"
+
 namespace netpoll::kqueue_double {
 namespace {
 
@@ -552,7 +554,11 @@ int Kq::collect(struct kevent* out, int nevents, std::int64_t timeout_ns,
     } else {
       const timespec ts{static_cast<time_t>(timeout_ns / 1000000000),
                         static_cast<long>(timeout_ns % 1000000000)};
-      n = epoll_pwait2(outer_, ready, 3, &ts, nullptr);
+      n = epoll_sys::pwait2(outer_, ready, 3, &ts);
+      if (n < 0 && (errno == ENOSYS || errno == EPERM)) {  // kernel < 5.11 or seccomp: ms, rounded up
+        const std::int64_t ms = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
+        n = epoll_wait(outer_, ready, 3, static_cast<int>(std::min<std::int64_t>(ms, INT_MAX)));
+      }
     }
     const int err = errno;
     lock.lock();
