@@ -20,6 +20,8 @@
 #include <thread>
 #include <utility>
 
+#include "test/posix_fd.h"
+
 extern char** environ;
 
 namespace netpoll::testing {
@@ -65,7 +67,7 @@ std::string read_whole(int fd) {
 
 bool make_pipe(Fd* r, Fd* w) {
   int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) return false;
+  if (pipe_cloexec(p) != 0) return false;
   *r = Fd(p[0]);
   *w = Fd(p[1]);
   return true;
@@ -144,12 +146,12 @@ std::optional<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& 
     return std::nullopt;
   }
   if (o.in == Stdio::kPipe && !make_pipe(&in_r, &c.in_)) {
-    *error = errno_message("pipe2 for the stdin of " + prog, errno);
+    *error = errno_message("pipe for the stdin of " + prog, errno);
     return std::nullopt;
   }
   if (o.out == Stdio::kPipe) {
     if (!make_pipe(&c.out_, &out_w)) {
-      *error = errno_message("pipe2 for the stdout of " + prog, errno);
+      *error = errno_message("pipe for the stdout of " + prog, errno);
       return std::nullopt;
     }
     c.out_is_pipe_ = true;

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "test/embed_common.h"
+#include "test/posix_fd.h"
 
 namespace netpoll::embed_test {
 
@@ -23,7 +24,7 @@ std::string error_of(const char* call) {
 }  // namespace
 
 Handle connect_loopback(std::uint16_t port, std::string& err) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = testing::socket_cloexec(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) {
     err = error_of("socket");
     return kInvalid;

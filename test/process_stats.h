@@ -24,5 +24,8 @@ std::int64_t this_thread_cpu_ns();
 // Gives freed heap back to the OS where the allocator holds on to it (malloc_trim), so that
 // resident memory compares like with like.
 void release_free_memory();
+// Binds the calling thread to one CPU; false where the OS cannot (macOS has no binding, only
+// affinity hints; Windows' half is not written: no test there needs it).
+bool pin_this_thread(int cpu);
 
 }  // namespace netpoll::testing

@@ -1,5 +1,6 @@
 // process_stats.h on Linux (and other procfs systems): /proc for memory, POSIX CPU clocks.
 #include <pthread.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,13 @@ void release_free_memory() {
 #if defined(__GLIBC__)
   ::malloc_trim(0);
 #endif
+}
+
+bool pin_this_thread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return ::sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
 }  // namespace netpoll::testing

@@ -30,4 +30,6 @@ std::int64_t thread_cpu_ns(std::thread& t) {
 // The default zone keeps freed pages until there is memory pressure; this is that pressure.
 void release_free_memory() { ::malloc_zone_pressure_relief(nullptr, 0); }
 
+bool pin_this_thread(int) { return false; }
+
 }  // namespace netpoll::testing

@@ -41,4 +41,6 @@ std::int64_t this_thread_cpu_ns() { return handle_cpu_ns(GetCurrentThread()); }
 
 void release_free_memory() {}
 
+bool pin_this_thread(int) { return false; }
+
 }  // namespace netpoll::testing

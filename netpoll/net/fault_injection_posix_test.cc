@@ -32,6 +32,7 @@
 #include "netpoll/net/net.h"
 #include "netpoll/net/internal/sys_posix.h"
 #include "test/alloc_counter.h"
+#include "test/posix_fd.h"
 #include "test/test_util.h"
 
 using namespace netpoll;
@@ -108,7 +109,7 @@ R hooked(A... a) {
   } else if (g.fallback) {
     if constexpr (S == kAccept4) fail = ENOSYS;
     if constexpr (S == kSocket)
-      if (std::get<1>(std::tie(a...)) & SOCK_NONBLOCK) fail = EINVAL;
+      if (std::get<1>(std::tie(a...)) & kSockNonblock) fail = EINVAL;
   }
   if (!fail) return Real(a...);
   if (fails_after_call(S, fail)) (void)Real(a...);
@@ -126,7 +127,7 @@ void install(R (*&slot)(A...)) {
 
 void install_all() {
   install<kSocket, &::socket>(sys.socket);
-  install<kAccept4, &::accept4>(sys.accept4);
+  install<kAccept4, &accept4_or_enosys>(sys.accept4);
   install<kAccept, &::accept>(sys.accept);
   install<kConnect, &::connect>(sys.connect);
   install<kBind, &::bind>(sys.bind);
@@ -397,7 +398,7 @@ Task<void> workload(Loop& loop, const Deadlines& dl, Results& r) {
 
   enter(kFileConnStep);
   int sv[2];
-  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  REQUIRE(netpoll::testing::socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   Result<Conn> fc = FileConn(loop, sv[0]);
   r[kFileConnStep] = ec_of(fc);
   if (!fc) ::close(sv[0]);  // on any error the descriptor stays ours

@@ -6,11 +6,10 @@
 // every config; NETPOLL_STRESS=large runs 10x the rounds).
 //
 // POSIX only: it injects delays through the POSIX syscall hook table and pins threads with
-// sched_setaffinity (one CPU makes a woken thread preempt its waker, the widest window).
+// pin_this_thread (one CPU makes a woken thread preempt its waker, the widest window).
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +34,7 @@
 #include "netpoll/net/internal/sys_posix.h"
 #include "test/net_test_util.h"
 #include "test/portable_util.h"
+#include "test/process_stats.h"
 
 using namespace netpoll;
 using namespace netpoll::net;
@@ -45,10 +45,7 @@ using netpoll::testing::eventually;  // bounded: a failure guard, not a timing a
 namespace {
 
 void pin_to_cpu0() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(0, &set);
-  (void)sched_setaffinity(0, sizeof set, &set);  // best effort: widens windows, not needed
+  (void)netpoll::testing::pin_this_thread(0);  // best effort: widens windows, not needed
 }
 
 

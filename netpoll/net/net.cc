@@ -300,7 +300,7 @@ Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view a
   Result<SockAddr> local = (*fd)->sockname();
   if (!local && unknown_port(p)) return release_with(*fd, local.error());
   Listener l(*fd, *n, local ? *local : p.addr);
-  if (p.family == AF_UNIX && address[0] != '@') l.unlink_path_ = std::string(address);
+  if (p.family == AF_UNIX && !(kAbstractUnixNames && address[0] == '@')) l.unlink_path_ = std::string(address);
   return l;
 }
 

@@ -24,6 +24,7 @@
 #include "netpoll/net/net.h"
 #include "netpoll/net/internal/resolver.h"
 #include "test/net_test_util.h"
+#include "test/posix_fd.h"
 #include "test/test_util.h"
 
 using namespace netpoll;
@@ -41,7 +42,7 @@ namespace {
 // A loopback listener with a zero backlog that never accepts: once its queue is full, further
 // SYNs are dropped and a connect to it stays in progress.
 struct SilentListener {
-  SilentListener() : fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+  SilentListener() : fd(netpoll::testing::socket_cloexec(AF_INET, SOCK_STREAM, 0)) {
     sockaddr_in sin{};
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -127,7 +128,7 @@ TEST_CASE("case 17: closing other connections from inside one wakeup batch (2500
   std::vector<netpoll::testing::Fd> peers;
   for (int i = 0; i < kPairs; ++i) {
     int sv[2];
-    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    REQUIRE(netpoll::testing::socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     Result<Conn> c = FileConn(loop, sv[0]);
     REQUIRE(c);
     conns.push_back(std::move(*c));
@@ -191,7 +192,7 @@ TEST_CASE("case 18: Close while connecting wakes the connect with 'closed'") {
   std::vector<int> held;
   // Connect repeatedly until one stays in progress (the queue is full); close it meanwhile.
   for (int i = 0; i < 16; ++i) {
-    const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int s = netpoll::testing::socket_cloexec(AF_INET, SOCK_STREAM, 0, /*nonblock=*/true);
     Result<FD*> fd = FD::open(lt.loop, s, true);
     REQUIRE(fd);
     std::thread closer([f = *fd] {
@@ -253,7 +254,7 @@ TEST_CASE("case 26: an AF_UNIX stream message carrying a descriptor ends a read;
   // while "ccc" is queued.
   Loop loop;
   int sv[2];
-  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  REQUIRE(netpoll::testing::socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   netpoll::testing::Fd peer(sv[1]);
   Result<Conn> c = FileConn(loop, sv[0]);
   REQUIRE(c);
@@ -274,7 +275,7 @@ TEST_CASE("case 26: a unixpacket Conn reads one record per Read without waiting 
   {
     Result<Listener> ln = Listen(loop, "unixpacket", path);
     REQUIRE(ln);
-    netpoll::testing::Fd peer(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    netpoll::testing::Fd peer(netpoll::testing::socket_cloexec(AF_UNIX, SOCK_SEQPACKET, 0));
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
     std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
@@ -328,7 +329,7 @@ TEST_CASE("case 26: short-read model: random urgent data, descriptors, empty rea
           REQUIRE(::setsockopt(reader.native_handle(), SOL_SOCKET, SO_OOBINLINE, &on, sizeof on) == 0);
       } else {
         int sv[2];
-        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        REQUIRE(netpoll::testing::socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
         unix_peer.reset(sv[1]);
         peer = sv[1];
         Result<Conn> c = FileConn(lt.loop, sv[0]);
@@ -421,7 +422,7 @@ TEST_CASE("case 2: a child process inherits none of the Loop's or the sockets' d
   REQUIRE(ln);
   ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
   int pipefd[2];
-  REQUIRE(::pipe2(pipefd, O_CLOEXEC) == 0);
+  REQUIRE(netpoll::testing::pipe_cloexec(pipefd) == 0);
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(pipefd[1], 1);

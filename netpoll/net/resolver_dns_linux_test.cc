@@ -34,6 +34,7 @@
 #include "netpoll/net/net.h"
 #include "netpoll/net/internal/resolver.h"
 #include "test/net_test_util.h"
+#include "test/posix_fd.h"
 
 using namespace netpoll;
 using namespace netpoll::net;
@@ -111,7 +112,7 @@ bool enter_namespace(Report& r) {
   }
   // Our bind mount must not propagate back to the parent's mount namespace.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail(r, "mount private");
-  const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const int s = netpoll::testing::socket_cloexec(AF_INET, SOCK_DGRAM, 0);
   if (s < 0) return fail(r, "socket");
   ifreq ifr{};
   std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
@@ -141,7 +142,7 @@ using Case = void (*)(Report&);
 // Runs `c` in a forked child (in a namespace if possible) and returns what it reported.
 Report run_child(Case c) {
   int p[2];
-  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  REQUIRE(netpoll::testing::pipe_cloexec(p) == 0);
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {

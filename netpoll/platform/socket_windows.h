@@ -15,5 +15,7 @@ using NativeSocket = SOCKET;
 inline constexpr NativeSocket kInvalidSocket = INVALID_SOCKET;
 inline constexpr int kShutRead = SD_RECEIVE;
 inline constexpr int kShutWrite = SD_SEND;
+// Windows' AF_UNIX has no abstract namespace: '@' is an ordinary first character of a path.
+inline constexpr bool kAbstractUnixNames = false;
 
 }  // namespace netpoll::net

@@ -85,8 +85,8 @@ IoStatus WriteOp::start() noexcept {
 
 IoStatus WriteOp::io() noexcept {
   while (done_ < buf_.size()) {
-    // send(MSG_NOSIGNAL), not write(2): a library must not raise SIGPIPE in its host.
-    const ssize_t n = sys.send(fd_->sysfd(), buf_.data() + done_, buf_.size() - done_, MSG_NOSIGNAL);
+    // send(kSendNoSignal: MSG_NOSIGNAL), not write(2): a library must not raise SIGPIPE in its host.
+    const ssize_t n = sys.send(fd_->sysfd(), buf_.data() + done_, buf_.size() - done_, kSendNoSignal);
     if (n > 0) {
       done_ += static_cast<std::size_t>(n);
       continue;
@@ -116,7 +116,7 @@ IoStatus WritevOp::io() noexcept {
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = cnt;
-    const ssize_t n = sys.sendmsg(fd_->sysfd(), &msg, MSG_NOSIGNAL);
+    const ssize_t n = sys.sendmsg(fd_->sysfd(), &msg, kSendNoSignal);
     if (n <= 0) return failed(n == 0 ? EIO : errno);
     cur_.advance(static_cast<std::size_t>(n));
   }
@@ -164,7 +164,8 @@ bool shed_pending(int listen_fd) noexcept {
 int accept_fallback(int fd, sockaddr* sa, socklen_t* len) noexcept {
   const int c = sys.accept(fd, sa, len);
   if (c < 0) return c;
-  if (sys.fcntl_setfd(c, FD_CLOEXEC) != 0 || sys.fcntl_setfl(c, O_NONBLOCK | O_RDWR) != 0) {
+  if (sys.fcntl_setfd(c, FD_CLOEXEC) != 0 || sys.fcntl_setfl(c, O_NONBLOCK | O_RDWR) != 0 ||
+      set_no_sigpipe(c) != 0) {
     const int err = errno;
     sys.close(c);
     errno = err;
@@ -190,6 +191,11 @@ IoStatus AcceptOp::io() noexcept {
       // Kernels without accept4 (or refusing its flags): accept + fcntl (Go's fallback).
       a.peer.set_len(SockAddr::capacity());
       c = accept_fallback(fd_->sysfd(), a.peer.get(), a.peer.len_ptr());
+    } else if (c >= 0 && set_no_sigpipe(c) != 0) {
+      const int err = errno;
+      sys.close(c);
+      res_ = errno_code(err);
+      return IoStatus::done;
     }
     if (c >= 0) {
       a.sysfd = c;
@@ -273,7 +279,7 @@ IoStatus RecvFromOp::io() noexcept {
 }
 
 IoStatus SendToOp::io() noexcept {
-  const ssize_t n = sys.sendto(fd_->sysfd(), buf_.data(), buf_.size(), MSG_NOSIGNAL,
+  const ssize_t n = sys.sendto(fd_->sysfd(), buf_.data(), buf_.size(), kSendNoSignal,
                                to_.empty() ? nullptr : to_.get(), to_.len());
   if (n < 0) return failed(errno);
   res_ = static_cast<std::size_t>(n);

@@ -26,6 +26,7 @@
 #include "netpoll/net/net.h"
 #include "netpoll/net/internal/sys_posix.h"
 #include "test/net_test_util.h"
+#include "test/posix_fd.h"
 #include "test/test_util.h"
 
 using namespace netpoll;
@@ -63,7 +64,7 @@ netpoll::testing::ConnPair pair(Loop& loop, Listener& ln) {
 }
 
 int raw_connect(const SockAddr& a) {
-  const int s = ::socket(a.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int s = netpoll::testing::socket_cloexec(a.family(), SOCK_STREAM, 0);
   REQUIRE(s >= 0);
   REQUIRE(::connect(s, a.get(), a.len()) == 0);
   return s;
@@ -80,7 +81,7 @@ TEST_CASE("case 5: ECONNABORTED from accept is retried, the next client is accep
   REQUIRE(ln);
   netpoll::testing::Fd client(raw_connect(ln->Addr()));
   inject(3, ECONNABORTED);
-  sys.accept4 = &failing<&::accept4, int, sockaddr*, socklen_t*, int>;
+  sys.accept4 = &failing<&accept4_or_enosys, int, sockaddr*, socklen_t*, int>;
   Result<Conn> c = ln->Accept().wait();
   REQUIRE(c);
   CHECK(g_calls.load() == 4);
@@ -94,7 +95,7 @@ TEST_CASE("accept4 refused (ENOSYS): accept + fcntl fallback gives a nonblocking
   REQUIRE(ln);
   netpoll::testing::Fd client(raw_connect(ln->Addr()));
   inject(1000, ENOSYS);
-  sys.accept4 = &failing<&::accept4, int, sockaddr*, socklen_t*, int>;
+  sys.accept4 = &failing<&accept4_or_enosys, int, sockaddr*, socklen_t*, int>;
   Result<Conn> c = ln->Accept().wait();
   REQUIRE(c);
   CHECK((::fcntl(c->native_handle(), F_GETFL) & O_NONBLOCK) != 0);
@@ -211,7 +212,7 @@ TEST_CASE("drained: a TCP Read the kernel said left nothing lets the next Read p
   netpoll::testing::ConnPair p = loop.block_on(netpoll::testing::tcp_conn_pair(loop, *ln));
   CHECK(loop.block_on(second_read_calls(loop, p.server, p.client)) == 1);
   int sv[2];
-  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  REQUIRE(netpoll::testing::socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   Result<Conn> a = FileConn(loop, sv[0]);
   Result<Conn> b = FileConn(loop, sv[1]);
   REQUIRE(a);

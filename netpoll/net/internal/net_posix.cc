@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <string>
 
 #include "netpoll/net/net.h"
@@ -29,12 +28,18 @@ Result<NativeSocket> open_socket(int family, int type) noexcept {
   int s = -1;
   if constexpr (kSockNonblock != 0) {
     s = sys.socket(family, type | kSockNonblock | kSockCloexec, 0);
+    if (s >= 0 && set_no_sigpipe(s) != 0) {
+      const int err = errno;
+      sys.close(s);
+      return errno_code(err);
+    }
     if (s >= 0) return s;
     if (errno != EINVAL && errno != EPROTONOSUPPORT) return errno_code(errno);
   }
   s = sys.socket(family, type, 0);
   if (s < 0) return errno_code(errno);
-  if (sys.fcntl_setfd(s, FD_CLOEXEC) != 0 || sys.fcntl_setfl(s, O_NONBLOCK | O_RDWR) != 0) {
+  if (sys.fcntl_setfd(s, FD_CLOEXEC) != 0 || sys.fcntl_setfl(s, O_NONBLOCK | O_RDWR) != 0 ||
+      set_no_sigpipe(s) != 0) {
     const int err = errno;
     sys.close(s);
     return errno_code(err);
@@ -58,12 +63,8 @@ Result<SockAddr> address(int (*get)(int, sockaddr*, socklen_t*), int s) noexcept
 }
 
 int read_somaxconn() noexcept {
-  std::FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "re");
-  if (!f) return SOMAXCONN;
-  long v = 0;
-  const int got = std::fscanf(f, "%ld", &v);
-  std::fclose(f);
-  if (got != 1 || v <= 0) return SOMAXCONN;
+  const long v = system_somaxconn();
+  if (v <= 0) return SOMAXCONN;
   // Kernels before 4.1 keep the backlog in 16 bits; Go caps the same way.
   return v > 65535 ? 65535 : static_cast<int>(v);
 }
@@ -128,7 +129,8 @@ Result<Conn> FileConn(Loop& loop, NativeSocket sysfd) {
   Result<SockAddr> peer = os::peer_address(sysfd);  // none: an unconnected datagram socket
   Result<Network> n = network_of(local->family(), type);
   if (!n) return n.error();
-  if (sys.fcntl_setfd(sysfd, FD_CLOEXEC) != 0 || sys.fcntl_setfl(sysfd, O_NONBLOCK | O_RDWR) != 0)
+  if (sys.fcntl_setfd(sysfd, FD_CLOEXEC) != 0 || sys.fcntl_setfl(sysfd, O_NONBLOCK | O_RDWR) != 0 ||
+      set_no_sigpipe(sysfd) != 0)
     return errno_code(errno);
   // On error the socket stays the caller's: it may be another Conn's (already_registered), and
   // closing it would let that Conn later close whatever reuses the number.

@@ -52,9 +52,10 @@ Result<SockAddr> SockAddr::unix_path(std::string_view path) noexcept {
   un->sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof un->sun_path) return Errc::invalid_argument;
   std::memcpy(un->sun_path, path.data(), path.size());
-  if (path[0] == '@') un->sun_path[0] = '\0';  // Linux abstract namespace, spelled as Go does
-  a.len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() +
-                                  (path[0] == '@' ? 0 : 1));
+  // Linux's abstract namespace, spelled as Go does; an ordinary path elsewhere.
+  const bool abstract = kAbstractUnixNames && path[0] == '@';
+  if (abstract) un->sun_path[0] = '\0';
+  a.len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
   return a;
 }
 

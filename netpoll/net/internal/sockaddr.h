@@ -14,7 +14,7 @@ class SockAddr {
  public:
   SockAddr() noexcept;
   static SockAddr from(const sockaddr* sa, socklen_t len) noexcept;
-  // Unix-domain path (abstract names start with '@' as in Go). Error: invalid_argument when the
+  // Unix-domain path (on Linux, abstract names start with '@' as in Go). Error: invalid_argument when the
   // path does not fit sun_path.
   static Result<SockAddr> unix_path(std::string_view path) noexcept;
   // A strict IP literal (address.h parse_ip; no brackets) and port; empty host is the wildcard

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 
 #include "netpoll/net/internal/table_guard.h"
+#include "netpoll/platform/socket.h"
 
 namespace netpoll::net {
 
@@ -43,6 +44,18 @@ struct SysHooks {
 extern SysHooks sys;
 // The libc functions, for a hook that wants to call through.
 extern const SysHooks kRealSys;
+
+// SO_NOSIGPIPE where the platform needs it (netpoll/platform/socket_posix.h: kSoNoSigpipe),
+// through the table so fault injection reaches it; 0 (success) without a call elsewhere.
+inline int set_no_sigpipe(int s) noexcept {
+  if constexpr (kSoNoSigpipe == 0) {
+    (void)s;
+    return 0;
+  } else {
+    const int one = 1;
+    return sys.setsockopt(s, SOL_SOCKET, kSoNoSigpipe, &one, sizeof one);
+  }
+}
 
 // Restores the whole table when it goes out of scope.
 class HookGuard : public TableGuard<SysHooks> {
