@@ -20,6 +20,8 @@
 #include <thread>
 #include <utility>
 
+#include "test/posix_fd.h"
+
 extern char** environ;
 
 namespace netpoll::testing {
@@ -63,9 +65,13 @@ std::string read_whole(int fd) {
   return text;
 }
 
+// Close-on-exec, so only the child a pipe is meant for gets its end (through a dup2 file
+// action). pipe_cloexec is pipe then fcntl (macOS has no pipe2): a spawn on another thread in
+// between would leak both ends into that child. Every user (the tests, the benchmark drivers)
+// spawns from one thread, so that never happens.
 bool make_pipe(Fd* r, Fd* w) {
   int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) return false;
+  if (pipe_cloexec(p) != 0) return false;
   *r = Fd(p[0]);
   *w = Fd(p[1]);
   return true;

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "test/posix_fd.h"
+
 namespace netpoll::testing {
 namespace {
 
@@ -37,12 +39,12 @@ TempDir::~TempDir() { ::rmdir(path_.c_str()); }
 
 Pair unix_pair() {
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair");
+  if (socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv, /*nonblock=*/true) != 0) fail("socketpair");
   return {Fd(sv[0]), Fd(sv[1])};
 }
 
 Fd tcp_listener(std::uint16_t* port) {
-  Fd l(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  Fd l(socket_cloexec(AF_INET, SOCK_STREAM, 0, /*nonblock=*/true));
   if (l.get() < 0) fail("socket");
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -58,7 +60,7 @@ Fd tcp_listener(std::uint16_t* port) {
 Pair tcp_pair() {
   std::uint16_t port = 0;
   Fd l = tcp_listener(&port);
-  Fd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  Fd c(socket_cloexec(AF_INET, SOCK_STREAM, 0));
   if (c.get() < 0) fail("socket");
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -69,11 +71,11 @@ Pair tcp_pair() {
   // the accept queue entry may lag by a moment on a busy machine.
   int s = -1;
   for (int i = 0; i < 1000 && s < 0; ++i) {
-    s = accept4(l.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (s < 0 && errno != EAGAIN) fail("accept4");
+    s = accept_cloexec(l.get(), nullptr, nullptr, /*nonblock=*/true);
+    if (s < 0 && errno != EAGAIN) fail("accept");
     if (s < 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  if (s < 0) fail("accept4 (timed out)");
+  if (s < 0) fail("accept (timed out)");
   set_nonblock(c.get());
   int one = 1;
   setsockopt(c.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
