@@ -29,7 +29,6 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -129,9 +128,9 @@ class RawServer {
 char g_listen_tag, g_signal_tag;
 
 int RawServer::run(const sockaddr_in& addr) {
-  netpoll::Result<int> sig = netpoll::examples::termination_signalfd();
+  netpoll::Result<int> sig = netpoll::examples::termination_pipe();
   if (!sig) {
-    std::fprintf(stderr, "%s: signalfd: %s\n", kProg, sig.error().message().c_str());
+    std::fprintf(stderr, "%s: signal pipe: %s\n", kProg, sig.error().message().c_str());
     return 1;
   }
   sigfd_ = *sig;

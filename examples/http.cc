@@ -152,9 +152,10 @@ Responses::Responses() {
 }
 
 void Responses::refresh() noexcept {
-  timespec ts;
-  ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  if (ts.tv_sec != second_) set_time(ts.tv_sec);
+  // Whole seconds are all a Date holds, and std::time is the portable clock that gives just
+  // those: the C libraries read it without a system call (Linux's vDSO, macOS's commpage).
+  const std::time_t now = std::time(nullptr);
+  if (now != second_) set_time(now);
 }
 
 void Responses::set_time(std::time_t t) noexcept {

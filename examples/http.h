@@ -57,8 +57,8 @@ class Responses {
     kKinds,
   };
   Responses();  // formats with the current time (allocates: once per server)
-  // Reads the coarse wall clock (vDSO, no syscall) and re-dates the responses if the second
-  // changed. Called once per batch, so an idle server sets no timer and a Date is never
+  // Reads the wall clock's seconds (std::time: no syscall) and re-dates the responses if the
+  // second changed. Called once per batch, so an idle server sets no timer and a Date is never
   // more than a second stale when it is sent.
   void refresh() noexcept;
   // As refresh, for a given time (tests).

@@ -7,13 +7,12 @@
 //   }
 //
 // Everything runs on one Loop on the main thread. Shutdown leaves nothing behind: the signal
-// (read from a signalfd by a coroutine, so there is no signal handler and no extra thread)
-// closes the listener and every open connection, their coroutines unwind with Errc::closed,
-// and run_server returns only after the last of them has ended. So a suspended coroutine
-// frame is never leaked (ASan's leak check at exit would report it).
+// (a handler writes it into a self-pipe, which a coroutine reads, so the handler does nothing
+// else and there is no extra thread) closes the listener and every open connection, their
+// coroutines unwind with Errc::closed, and run_server returns only after the last of them has
+// ended. So a suspended coroutine frame is never leaked (ASan's leak check at exit would
+// report it).
 #pragma once
-
-#include <sys/signalfd.h>
 
 #include <chrono>
 #include <coroutine>
@@ -28,10 +27,13 @@
 
 namespace netpoll::examples {
 
-// Blocks SIGINT and SIGTERM in the calling thread and returns a nonblocking, close-on-exec
-// signalfd that reports them. Call it before any thread starts so every thread inherits the
-// mask (a thread with the signals unblocked would take the default action: termination).
-Result<int> termination_signalfd() noexcept;
+// Returns a nonblocking, close-on-exec descriptor that becomes readable when SIGINT or SIGTERM
+// arrives: each signal is one byte (its number) on a self-pipe. The first call makes the pipe,
+// installs the handler for both signals (sigaction; it only writes that byte) and unblocks
+// them in the calling thread (a mask inherited from the parent would otherwise keep them from
+// ever arriving); every call returns a new descriptor for the pipe's read end, which the
+// caller owns. Plain POSIX, so the servers shut down the same way on every POSIX system.
+Result<int> termination_pipe() noexcept;
 
 // The coroutines a server runs (its accept loop and one per connection) and the socket each
 // one owns, so that shutdown can close them all and then wait until every one has ended.
@@ -137,14 +139,14 @@ net::Task<void> serve(net::Loop& loop, net::Listener& ln, net::Conn& signals, Ha
   ConnSet set(loop);
   set.reserve();
   loop.spawn(accept_loop(loop, ln, set, handler, prog));
-  signalfd_siginfo si;
-  Result<std::size_t> n = co_await signals.Read(std::as_writable_bytes(std::span(&si, 1)));
-  if (n && *n == sizeof si)
-    std::fprintf(stderr, "%s: %s, closing %zu connection(s)\n", prog,
-                 ::strsignal(static_cast<int>(si.ssi_signo)), set.slots() - 1);
+  unsigned char signo = 0;  // termination_pipe: one byte per signal, its number
+  Result<std::size_t> n = co_await signals.Read(std::as_writable_bytes(std::span(&signo, 1)));
+  if (n && *n == 1)
+    std::fprintf(stderr, "%s: %s, closing %zu connection(s)\n", prog, ::strsignal(signo),
+                 set.slots() - 1);
   else
-    std::fprintf(stderr, "%s: signalfd read failed (%s), shutting down\n", prog,
-                 n ? "short read" : n.error().message().c_str());
+    std::fprintf(stderr, "%s: signal pipe read failed (%s), shutting down\n", prog,
+                 n ? "end of file" : n.error().message().c_str());
   set.close_all();
   co_await set.all_ended();
 }
@@ -169,21 +171,22 @@ int run_server(const char* prog, int argc, char** argv, Handler handler, Host ho
     return 2;
   }
   const char* address = argc == 2 ? argv[1] : "127.0.0.1:0";
-  Result<int> sigfd = termination_signalfd();
-  if (!sigfd) {
-    std::fprintf(stderr, "%s: signalfd: %s\n", prog, sigfd.error().message().c_str());
+  Result<int> sigpipe = termination_pipe();
+  if (!sigpipe) {
+    std::fprintf(stderr, "%s: signal pipe: %s\n", prog, sigpipe.error().message().c_str());
     return 1;
   }
   net::Loop loop;
-  // A signalfd is just a pollable descriptor: an FD not marked as a stream (each read is one
-  // whole signalfd_siginfo), wrapped in a Conn for its Read.
-  Result<net::FD*> sigfd_fd = net::FD::open(loop, *sigfd, /*stream=*/false);
-  if (!sigfd_fd) {
-    std::fprintf(stderr, "%s: registering the signalfd: %s\n", prog,
-                 sigfd_fd.error().message().c_str());
+  // The pipe is just a pollable descriptor: an FD not marked as a stream (a pipe is no
+  // socket, so reads are plain read(2); each one-byte read is one whole signal), wrapped in a
+  // Conn for its Read.
+  Result<net::FD*> sigpipe_fd = net::FD::open(loop, *sigpipe, /*stream=*/false);
+  if (!sigpipe_fd) {
+    std::fprintf(stderr, "%s: registering the signal pipe: %s\n", prog,
+                 sigpipe_fd.error().message().c_str());
     return 1;
   }
-  net::Conn signals(*sigfd_fd, net::Network::unix_dgram, net::SockAddr{}, net::SockAddr{});
+  net::Conn signals(*sigpipe_fd, net::Network::unix_dgram, net::SockAddr{}, net::SockAddr{});
   Result<net::Listener> ln = net::Listen(loop, "tcp", address);
   if (!ln) {
     std::fprintf(stderr, "%s: listen %s: %s\n", prog, address, ln.error().message().c_str());

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "test/posix_fd.h"
+
 namespace netpoll::examples::testing {
 
 Fd dial(const std::string& addr) {
@@ -34,7 +36,7 @@ Fd dial(const std::string& addr) {
   const socklen_t len = res->ai_addrlen;
   std::memcpy(&ss, res->ai_addr, len);
   ::freeaddrinfo(res);
-  Fd s(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  Fd s(netpoll::testing::socket_cloexec(ss.ss_family, SOCK_STREAM, 0));
   if (s.get() < 0) return Fd();
   const timeval tv{static_cast<time_t>(kTimeout.count()), 0};
   const int one = 1;

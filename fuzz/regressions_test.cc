@@ -13,6 +13,7 @@
 #include "netpoll/net/net.h"
 #include "netpoll/net/internal/sys_posix.h"
 #include "test/net_test_util.h"
+#include "test/posix_fd.h"
 #include "test/test_util.h"
 
 using namespace netpoll;
@@ -70,7 +71,7 @@ TEST_CASE("EMFILE on the accept fallback sheds the pending client and parks") {
   netpoll::testing::LoopThread lt;
   Result<Listener> ln = Listen(lt.loop, "tcp", "127.0.0.1:0");
   REQUIRE(ln);
-  netpoll::testing::Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  netpoll::testing::Fd client(netpoll::testing::socket_cloexec(AF_INET, SOCK_STREAM, 0));
   REQUIRE(::connect(client.get(), ln->Addr().get(), ln->Addr().len()) == 0);
   static std::atomic<int> emfile_left;
   emfile_left = 1;

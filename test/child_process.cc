@@ -65,6 +65,10 @@ std::string read_whole(int fd) {
   return text;
 }
 
+// Close-on-exec, so only the child a pipe is meant for gets its end (through a dup2 file
+// action). pipe_cloexec is pipe then fcntl (macOS has no pipe2): a spawn on another thread in
+// between would leak both ends into that child. Every user (the tests, the benchmark drivers)
+// spawns from one thread, so that never happens.
 bool make_pipe(Fd* r, Fd* w) {
   int p[2];
   if (pipe_cloexec(p) != 0) return false;

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "test/posix_fd.h"
+
 namespace netpoll::testing {
 namespace {
 

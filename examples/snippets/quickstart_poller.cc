@@ -1,6 +1,7 @@
 // README quick start (raw Poller): the Backend contract on its own, over a socketpair. The
 // README shows the text between the markers verbatim (readme_sync_test.sh checks it).
 // [quickstart_poller]
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,9 +12,10 @@
 
 int main() {
   int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) != 0) return 1;
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return 1;
+  if (fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) return 1;  // the end the poller watches
 
-  netpoll::Poller p;                                     // epoll fd + eventfd, close-on-exec
+  netpoll::Poller p;                                     // epoll or kqueue, close-on-exec
   if (p.register_handle(fds[0], netpoll::Token{42})) return 1;  // once; edge-triggered, r+w
   if (write(fds[1], "x", 1) != 1) return 1;
 
