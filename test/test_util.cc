@@ -1,7 +1,5 @@
 #include "test/test_util.h"
 
-#include "test/posix_fd.h"
-
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
