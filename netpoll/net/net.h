@@ -190,8 +190,9 @@ Result<Conn> FileConn(Loop& loop, NativeSocket sysfd);
 Result<std::vector<SockAddr>> ResolveAddrs(std::string_view network, std::string_view address,
                                            bool passive = false);
 
-// The listen backlog. Linux: /proc/sys/net/core/somaxconn capped at 65535, SOMAXCONN if
-// unreadable. Windows: SOMAXCONN (the provider picks its maximum).
+// The listen backlog: the kernel's configured cap (Linux: /proc/sys/net/core/somaxconn; macOS,
+// FreeBSD: the kern.ipc.somaxconn sysctl) capped at 65535, SOMAXCONN if unreadable. Windows:
+// SOMAXCONN (the provider picks its maximum).
 int listener_backlog() noexcept;
 
 }  // namespace netpoll::net
