@@ -1,15 +1,14 @@
 // A main for the fuzz targets outside libFuzzer (GCC, Bazel): runs LLVMFuzzerTestOneInput once
 // per file named on the command line or found in a directory named there. This is how every
 // tools/test configuration (native, ASan+UBSan, TSan) replays the committed seed corpora.
-#include <dirent.h>
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "test/ran_marker.h"
@@ -17,17 +16,20 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
 namespace {
+// std::filesystem, not stat/opendir: the address replay test is also built for Windows, where
+// <dirent.h> is a mingw-w64 extra that MSVC does not have.
 void collect(const std::string& path, std::vector<std::string>& out) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return;
-  if (!S_ISDIR(st.st_mode)) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);  // follows symlinks, as stat() does
+  if (ec || !fs::exists(st)) return;
+  if (!fs::is_directory(st)) {
     out.push_back(path);
     return;
   }
-  if (DIR* d = ::opendir(path.c_str())) {
-    while (dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') collect(path + "/" + e->d_name, out);
-    ::closedir(d);
+  for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name[0] != '.') collect(path + "/" + name, out);
   }
 }
 }  // namespace

@@ -1,8 +1,12 @@
 #include <windows.h>
 #include <psapi.h>
+// Only the posix mingw-w64 runtime has it (winpthreads, under its std::thread); MSVC does not.
+#if __has_include(<pthread.h>)
 #include <pthread.h>
+#endif
 
 #include <cstdint>
+#include <type_traits>
 
 #include "test/process_stats.h"
 
@@ -30,11 +34,21 @@ std::int64_t handle_cpu_ns(HANDLE h) {
   };
   return ns(kernel) + ns(user);
 }
+
+// The thread's HANDLE from std::thread::native_handle(): MSVC's is the HANDLE itself; the posix
+// mingw-w64 runtime's is a winpthreads pthread_t, which pthread_gethandle maps to it. The call
+// depends on the template argument, so it is looked up only where that branch is instantiated.
+template <class Native>
+HANDLE win32_handle(Native h) {
+  if constexpr (std::is_same_v<Native, HANDLE>)
+    return h;
+  else
+    return pthread_gethandle(h);
+}
 }  // namespace
 
 std::int64_t thread_cpu_ns(std::thread& t) {
-  // std::thread is a winpthreads thread with the posix mingw runtime.
-  return handle_cpu_ns(pthread_gethandle(t.native_handle()));
+  return handle_cpu_ns(win32_handle(t.native_handle()));
 }
 
 std::int64_t this_thread_cpu_ns() { return handle_cpu_ns(GetCurrentThread()); }

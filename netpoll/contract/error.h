@@ -8,6 +8,7 @@
 
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 namespace netpoll {
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "netpoll/contract/error.h"

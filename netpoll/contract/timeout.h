@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <ratio>
+#include <type_traits>
 
 namespace netpoll {
 
@@ -24,14 +26,26 @@ class Timeout {
   template <class Rep, class Period>
   static constexpr Timeout after(std::chrono::duration<Rep, Period> d) noexcept {
     if (!(d > d.zero())) return zero();  // also catches a NaN floating-point duration
-    // Range-check and convert in long double: converting in the caller's own type (float,
-    // say) could round up past the int64 limit that was just checked.
-    using Wide = std::chrono::duration<long double, std::nano>;
-    const long double wide = std::chrono::duration_cast<Wide>(d).count();
-    if (wide >= static_cast<long double>(kInfinite)) return infinite();
-    auto ns = static_cast<std::int64_t>(wide);
-    if (ns <= 0) ns = 1;  // a positive sub-ns duration still means "wait a little", not "poll"
-    return Timeout(ns);
+    using NsPerTick = std::ratio_divide<Period, std::nano>;
+    if constexpr (std::is_integral_v<Rep> && NsPerTick::den == 1) {
+      // Whole nanoseconds per tick (ns, us, ms, s, ...): exact in integers. The long double
+      // path below is exact for these only where long double keeps 64 bits of mantissa (x86
+      // GCC and mingw); MSVC's long double is a double, which rounds counts above 2^53 ns,
+      // possibly down, and a wait must never end early.
+      constexpr std::uintmax_t kMaxTicks =
+          static_cast<std::uintmax_t>(kInfinite - 1) / static_cast<std::uintmax_t>(NsPerTick::num);
+      if (static_cast<std::uintmax_t>(d.count()) > kMaxTicks) return infinite();
+      return Timeout(static_cast<std::int64_t>(d.count()) * NsPerTick::num);
+    } else {
+      // Range-check and convert in long double: converting in the caller's own type (float,
+      // say) could round up past the int64 limit that was just checked.
+      using Wide = std::chrono::duration<long double, std::nano>;
+      const long double wide = std::chrono::duration_cast<Wide>(d).count();
+      if (wide >= static_cast<long double>(kInfinite)) return infinite();
+      auto ns = static_cast<std::int64_t>(wide);
+      if (ns <= 0) ns = 1;  // a positive sub-ns duration still means "wait a little", not "poll"
+      return Timeout(ns);
+    }
   }
   static constexpr Timeout after_ns(std::int64_t ns) noexcept {
     return after(std::chrono::nanoseconds(ns));

@@ -2,7 +2,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <ratio>
+#include <string>
 
 #include "doctest/doctest.h"
 #include "netpoll/contract/error.h"
@@ -29,6 +32,20 @@ TEST_CASE("Timeout: shapes and clamps") {
   // Just below 2^63 ns in float seconds: must not overflow in the conversion (UBSan checks).
   const Timeout f = Timeout::after(std::chrono::duration<float>(9223371776.0f));
   CHECK((f.is_infinite() || f.nanoseconds() > 0));
+}
+
+TEST_CASE("Timeout: integer durations convert exactly, whatever long double is") {
+  // Above 2^53 a double (MSVC's long double) cannot hold every nanosecond count.
+  constexpr std::int64_t k2p53 = std::int64_t{1} << 53;
+  CHECK(Timeout::after(std::chrono::nanoseconds(k2p53 + 1)).nanoseconds() == k2p53 + 1);
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  CHECK(Timeout::after(std::chrono::nanoseconds(kMax - 1)).nanoseconds() == kMax - 1);
+  CHECK(Timeout::after(std::chrono::nanoseconds(kMax)).is_infinite());
+  CHECK(Timeout::after(std::chrono::milliseconds(kMax / 1000000)).nanoseconds() ==
+        kMax / 1000000 * 1000000);
+  CHECK(Timeout::after(std::chrono::milliseconds(kMax / 1000000 + 1)).is_infinite());
+  CHECK(Timeout::after(std::chrono::duration<std::uint64_t>(~std::uint64_t{0})).is_infinite());
+  static_assert(Timeout::after(std::chrono::seconds(3)).nanoseconds() == 3'000'000'000);
 }
 
 TEST_CASE("Timeout: milliseconds are rounded up, never truncated to zero") {

@@ -1,5 +1,6 @@
 #include "netpoll/net/address.h"
 
+#include <cstddef>
 #include <string>
 
 namespace netpoll::net {

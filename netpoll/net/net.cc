@@ -1,5 +1,6 @@
 #include "netpoll/net/net.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <system_error>
+#include <type_traits>
 
 namespace netpoll::net {
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <ratio>
 #include <string>
 #include <thread>
 #include <vector>
