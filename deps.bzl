@@ -58,11 +58,11 @@ cc_library(
 
 # The host libraries are Debian's, built for its glibc: a cross build (the Zig toolchains,
 # toolchain/zig/) cannot use them. Their targets are incompatible there, and so is everything
-# that depends on them. "@netpoll": the name a consumer gives this repository, and its own.
-_HOST_ONLY = """select({
-        "@netpoll//toolchain/zig:cross": ["@platforms//:incompatible"],
-        "//conditions:default": [],
-    })"""
+# that depends on them. The label is spelled with this repository's own name (whatever the
+# consumer calls it; "@" alone when it is the main repository), as the BUILD text below is
+# another repository's.
+_CROSS = "@" + Label("//toolchain/zig:cross").workspace_name + "//toolchain/zig:cross"
+_HOST_ONLY = "select({\"%s\": [\"@platforms//:incompatible\"], \"//conditions:default\": []})" % _CROSS
 
 def netpoll_adapter_dependencies():
     """The host libraries of netpoll/adapters/ (libuv, GLib, Asio): needed only by a program that

@@ -57,9 +57,10 @@ class Responses {
     kKinds,
   };
   Responses();  // formats with the current time (allocates: once per server)
-  // Reads the wall clock's seconds (std::time: no syscall) and re-dates the responses if the
-  // second changed. Called once per batch, so an idle server sets no timer and a Date is never
-  // more than a second stale when it is sent.
+  // Reads the wall clock's seconds (std::time: a vDSO or commpage read with glibc and on
+  // macOS, a syscall where the clock has no vDSO) and re-dates the responses if the second
+  // changed. Called once per batch, so an idle server sets no timer and a Date is never more
+  // than a second stale when it is sent.
   void refresh() noexcept;
   // As refresh, for a given time (tests).
   void set_time(std::time_t t) noexcept;

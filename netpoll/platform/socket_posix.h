@@ -10,11 +10,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include <cstdio>
-
-#if defined(__APPLE__) || defined(__FreeBSD__)
-#include <sys/sysctl.h>
-#endif
 
 namespace netpoll::net {
 
@@ -43,9 +38,11 @@ inline int accept4_or_enosys(int, sockaddr*, socklen_t*, int) {
 }
 #endif
 
-// SIGPIPE: the net layer sends with kSendNoSignal (MSG_NOSIGNAL) on every call, which Linux and
-// FreeBSD honour. Darwin's kernel documents only the per-socket SO_NOSIGPIPE, so there every
-// socket the net layer opens or accepts also gets kSoNoSigpipe; 0 elsewhere: nothing to set.
+// SIGPIPE: the net layer sends with kSendNoSignal (MSG_NOSIGNAL) on every send, sendmsg and
+// sendto, which Linux, FreeBSD and Darwin (XNU's send paths) all honour. Darwin also raises
+// SIGPIPE on write(2) / writev(2), which a program may call on a Conn's native_handle(); its
+// per-socket SO_NOSIGPIPE covers those too, so there the net layer sets kSoNoSigpipe on every
+// socket it opens (accepted sockets inherit it). 0 elsewhere: nothing to set.
 #if defined(MSG_NOSIGNAL)
 inline constexpr int kSendNoSignal = MSG_NOSIGNAL;
 #else
@@ -66,20 +63,8 @@ inline constexpr bool kAbstractUnixNames = false;
 #endif
 
 // The kernel's cap on a listen backlog, as configured (0: unknown): Linux's
-// /proc/sys/net/core/somaxconn, the BSDs' and macOS's kern.ipc.somaxconn sysctl.
-inline long system_somaxconn() noexcept {
-#if defined(__APPLE__) || defined(__FreeBSD__)
-  int v = 0;
-  size_t len = sizeof v;
-  return ::sysctlbyname("kern.ipc.somaxconn", &v, &len, nullptr, 0) == 0 ? v : 0;
-#else
-  std::FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "re");
-  if (!f) return 0;
-  long v = 0;
-  const int got = std::fscanf(f, "%ld", &v);
-  std::fclose(f);
-  return got == 1 ? v : 0;
-#endif
-}
+// /proc/sys/net/core/somaxconn; FreeBSD's kern.ipc.soacceptqueue (kern.ipc.somaxconn is its
+// old alias); macOS's kern.ipc.somaxconn. socket_posix.cc.
+long system_somaxconn() noexcept;
 
 }  // namespace netpoll::net

@@ -164,8 +164,7 @@ bool shed_pending(int listen_fd) noexcept {
 int accept_fallback(int fd, sockaddr* sa, socklen_t* len) noexcept {
   const int c = sys.accept(fd, sa, len);
   if (c < 0) return c;
-  if (sys.fcntl_setfd(c, FD_CLOEXEC) != 0 || sys.fcntl_setfl(c, O_NONBLOCK | O_RDWR) != 0 ||
-      set_no_sigpipe(c) != 0) {
+  if (sys.fcntl_setfd(c, FD_CLOEXEC) != 0 || sys.fcntl_setfl(c, O_NONBLOCK | O_RDWR) != 0) {
     const int err = errno;
     sys.close(c);
     errno = err;
@@ -191,11 +190,6 @@ IoStatus AcceptOp::io() noexcept {
       // Kernels without accept4 (or refusing its flags): accept + fcntl (Go's fallback).
       a.peer.set_len(SockAddr::capacity());
       c = accept_fallback(fd_->sysfd(), a.peer.get(), a.peer.len_ptr());
-    } else if (c >= 0 && set_no_sigpipe(c) != 0) {
-      const int err = errno;
-      sys.close(c);
-      res_ = errno_code(err);
-      return IoStatus::done;
     }
     if (c >= 0) {
       a.sysfd = c;

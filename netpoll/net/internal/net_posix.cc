@@ -129,9 +129,11 @@ Result<Conn> FileConn(Loop& loop, NativeSocket sysfd) {
   Result<SockAddr> peer = os::peer_address(sysfd);  // none: an unconnected datagram socket
   Result<Network> n = network_of(local->family(), type);
   if (!n) return n.error();
-  if (sys.fcntl_setfd(sysfd, FD_CLOEXEC) != 0 || sys.fcntl_setfl(sysfd, O_NONBLOCK | O_RDWR) != 0 ||
-      set_no_sigpipe(sysfd) != 0)
+  if (sys.fcntl_setfd(sysfd, FD_CLOEXEC) != 0 || sys.fcntl_setfl(sysfd, O_NONBLOCK | O_RDWR) != 0)
     return errno_code(errno);
+  // Best effort: Darwin refuses every option (EINVAL) on a socket already shut down both ways,
+  // which must still be adoptable; the net layer's sends pass MSG_NOSIGNAL anyway.
+  (void)set_no_sigpipe(sysfd);
   // On error the socket stays the caller's: it may be another Conn's (already_registered), and
   // closing it would let that Conn later close whatever reuses the number.
   Result<FD*> fd = FD::open(loop, sysfd, type == SOCK_STREAM, /*adopt=*/true);

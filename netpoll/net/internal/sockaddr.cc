@@ -147,7 +147,9 @@ std::string SockAddr::to_string() const {
     const auto len = static_cast<std::size_t>(len_);
     if (len <= off) return "";  // unnamed
     const std::size_t n = len - off;
-    if (un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, n - 1);
+    // Linux's abstract names. Elsewhere a leading NUL is an unnamed socket (Darwin reports
+    // unnamed peers as an all-zero sun_path): strnlen gives "".
+    if (kAbstractUnixNames && un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, n - 1);
     return std::string(un->sun_path, strnlen(un->sun_path, n));
   }
   return "";

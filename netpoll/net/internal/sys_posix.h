@@ -45,8 +45,11 @@ extern SysHooks sys;
 // The libc functions, for a hook that wants to call through.
 extern const SysHooks kRealSys;
 
-// SO_NOSIGPIPE where the platform needs it (netpoll/platform/socket_posix.h: kSoNoSigpipe),
-// through the table so fault injection reaches it; 0 (success) without a call elsewhere.
+// SO_NOSIGPIPE where the platform has it as the per-socket switch (netpoll/platform/
+// socket_posix.h: kSoNoSigpipe), through the table so fault injection reaches it; 0 (success)
+// without a call elsewhere. Set on the sockets the net layer opens (Dial, Listen, ListenPacket)
+// and adopts (FileConn), never on accepted ones: Darwin copies it from the listener
+// (sonewconn), and an accepted socket whose peer already closed refuses every option.
 inline int set_no_sigpipe(int s) noexcept {
   if constexpr (kSoNoSigpipe == 0) {
     (void)s;
