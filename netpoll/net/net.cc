@@ -1,8 +1,10 @@
 #include "netpoll/net/net.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <memory>
+#include <new>
 #include <optional>
 #include <utility>
 
@@ -122,8 +124,38 @@ Plan listen_plan(Network n, const SockAddr& a) noexcept {
   return {a, a.family(), n == Network::tcp6 || n == Network::udp6};
 }
 
+// What a ListenConfig or Dialer asks of each socket before bind / connect.
+struct SocketOptions {
+  bool reuse_port = false;
+  const ControlFn* control = nullptr;  // null or empty: no hook
+};
+
+// The caller's hook; an exception from it is an error value here (the socket is closed by the
+// caller either way), since everything below is noexcept.
+std::error_code run_control(const ControlFn* control, NativeSocket s) noexcept {
+  if (!control || !*control) return {};
+  try {
+    return (*control)(s);
+  } catch (const std::bad_alloc&) {
+    return std::make_error_code(std::errc::not_enough_memory);
+  } catch (...) {
+    return Errc::invalid_argument;
+  }
+}
+
+// Seconds for os::set_keep_alive, or -1 for "not asked". Negative durations were refused
+// before any socket was made (keep_alive_error).
+int keep_alive_seconds(const std::optional<std::chrono::seconds>& k) noexcept {
+  if (!k) return -1;
+  return k->count() > INT_MAX ? INT_MAX : static_cast<int>(k->count());
+}
+std::error_code keep_alive_error(const std::optional<std::chrono::seconds>& k) noexcept {
+  return k && k->count() < 0 ? std::error_code(Errc::invalid_argument) : std::error_code();
+}
+
 // Creates, configures, binds (and for streams listens) one socket; returns it registered.
-Result<FD*> bind_socket(Loop& loop, Network n, const Plan& p, bool listen) noexcept {
+Result<FD*> bind_socket(Loop& loop, Network n, const Plan& p, bool listen,
+                        const SocketOptions& o) noexcept {
   Result<NativeSocket> s = os::open_socket(p.family, sock_type(n));
   if (!s) return s.error();
   auto fail = [&](std::error_code ec) -> Result<FD*> {
@@ -134,10 +166,22 @@ Result<FD*> bind_socket(Loop& loop, Network n, const Plan& p, bool listen) noexc
   if (auto ec = default_sockopts(*s, p.family, n, p.v6only)) return fail(ec);
   if (stream_listener && p.family != AF_UNIX)
     if (auto ec = os::listener_options(*s)) return fail(ec);
+  // (kReusePortOption != 0 here: reuse_port_error refused the request otherwise.)
+  if (o.reuse_port)
+    if (auto ec = set_int(*s, SOL_SOCKET, kReusePortOption, 1)) return fail(ec);
+  if (auto ec = run_control(o.control, *s)) return fail(ec);
   if (auto ec = os::bind(*s, p.addr)) return fail(ec);
   if (stream_listener)
     if (auto ec = os::listen(*s)) return fail(ec);
   return FD::open(loop, *s, sock_type(n) == SOCK_STREAM);
+}
+
+// reuse_port where it cannot mean anything: an OS without SO_REUSEPORT (Windows), or a Unix
+// socket (a path is bound once). Refused before a socket exists.
+std::error_code reuse_port_error(bool reuse_port, Network n) noexcept {
+  if (!reuse_port) return {};
+  if (kReusePortOption == 0 || is_unix(n)) return std::make_error_code(std::errc::operation_not_supported);
+  return {};
 }
 
 // Without getsockname, a socket bound to port 0 has an address nobody knows: Listen reports
@@ -284,39 +328,54 @@ Result<std::vector<SockAddr>> ResolveAddrs(std::string_view network, std::string
   return lookup(network, address, passive);
 }
 
-Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view address) {
+Result<Listener> ListenConfig::Listen(Loop& loop, std::string_view network,
+                                      std::string_view address) const {
   Result<Network> n = parse_network(network);
   if (!n) return n.error();
   if (!is_stream(*n)) return AddrErrc::wrong_network_for_call;
+  if (auto ec = reuse_port_error(reuse_port, *n)) return ec;
+  if (auto ec = keep_alive_error(keep_alive)) return ec;
   Result<std::vector<SockAddr>> addrs = ResolveAddrs(network, address, true);
   if (!addrs) return addrs.error();
   os::prepare_listener();
+  const SocketOptions o{reuse_port, &control};
   Plan p = listen_plan(*n, addrs->front());
-  Result<FD*> fd = bind_socket(loop, *n, p, true);
+  Result<FD*> fd = bind_socket(loop, *n, p, true, o);
+  // No socket was made (so the hook did not run): the retry is the first socket.
   if (!fd && p.family == AF_INET6 && (*n == Network::tcp) && fd.error() == std::errc::address_family_not_supported) {
     p = Plan{*SockAddr::ip("", addrs->front().port(), AF_INET), AF_INET, false};  // no IPv6 here
-    fd = bind_socket(loop, *n, p, true);
+    fd = bind_socket(loop, *n, p, true, o);
   }
   if (!fd) return fd.error();
   Result<SockAddr> local = (*fd)->sockname();
   if (!local && unknown_port(p)) return release_with(*fd, local.error());
   Listener l(*fd, *n, local ? *local : p.addr);
   if (p.family == AF_UNIX && !(kAbstractUnixNames && address[0] == '@')) l.unlink_path_ = std::string(address);
+  if (is_tcp(*n)) l.keep_alive_s_ = keep_alive_seconds(keep_alive);
   return l;
 }
 
-Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::string_view address) {
+Result<PacketConn> ListenConfig::ListenPacket(Loop& loop, std::string_view network,
+                                              std::string_view address) const {
   Result<Network> n = parse_network(network);
   if (!n) return n.error();
   if (is_stream(*n) || *n == Network::unix_seqpacket) return AddrErrc::wrong_network_for_call;
+  if (auto ec = reuse_port_error(reuse_port, *n)) return ec;
   Result<std::vector<SockAddr>> addrs = ResolveAddrs(network, address, true);
   if (!addrs) return addrs.error();
   const Plan p = listen_plan(*n, addrs->front());
-  Result<FD*> fd = bind_socket(loop, *n, p, false);
+  Result<FD*> fd = bind_socket(loop, *n, p, false, SocketOptions{reuse_port, &control});
   if (!fd) return fd.error();
   Result<SockAddr> local = (*fd)->sockname();
   if (!local && unknown_port(p)) return release_with(*fd, local.error());
   return PacketConn(*fd, *n, local ? *local : p.addr);
+}
+
+Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view address) {
+  return ListenConfig{}.Listen(loop, network, address);
+}
+Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::string_view address) {
+  return ListenConfig{}.ListenPacket(loop, network, address);
 }
 
 Result<Conn> AcceptConnOp::result() noexcept {
@@ -324,6 +383,7 @@ Result<Conn> AcceptConnOp::result() noexcept {
   if (!a) return a.error();
   const NativeSocket s = a->sysfd;
   if (is_tcp(net_)) set_int(s, IPPROTO_TCP, TCP_NODELAY, 1);  // Go's default; best effort
+  if (keep_alive_s_ >= 0) (void)os::set_keep_alive(s, keep_alive_s_);  // best effort (net.h)
   Result<FD*> fd = FD::open(*inner_.loop(), s, true);
   if (!fd) return fd.error();
   if (!listener_addr_.is_wildcard() && !listener_addr_.empty())
@@ -435,15 +495,18 @@ bool same_endpoint(const SockAddr& a, const SockAddr& b) noexcept {
   return a.family() == b.family() && a.port() == b.port() && a.to_string() == b.to_string();
 }
 
-Task<Result<Conn>> dial_one(Loop& loop, Network n, SockAddr to, std::int64_t deadline) {
+// `d` is the Dial's own copy (in dial_task's frame), alive for the whole of this call.
+Task<Result<Conn>> dial_one(Loop& loop, Network n, SockAddr to, std::int64_t deadline, const Dialer& d) {
   // Go retries a self-connect (local == remote, possible on loopback with an ephemeral port
   // equal to the target) twice with a fresh socket.
   for (int attempt = 0;; ++attempt) {
     Result<NativeSocket> s = os::open_socket(to.family(), sock_type(n));
     if (!s) co_return s.error();
-    if (auto ec = default_sockopts(*s, to.family(), n, false)) {
+    std::error_code prep = default_sockopts(*s, to.family(), n, false);
+    if (!prep) prep = run_control(&d.control, *s);
+    if (prep) {
       os::close_socket(*s);
-      co_return ec;
+      co_return prep;
     }
     Result<FD*> opened = FD::open(loop, *s, sock_type(n) == SOCK_STREAM);
     if (!opened) co_return opened.error();
@@ -470,19 +533,24 @@ Task<Result<Conn>> dial_one(Loop& loop, Network n, SockAddr to, std::int64_t dea
       co_return std::make_error_code(std::errc::connection_refused);
     }
     if (is_tcp(n)) fd->setsockopt_int(IPPROTO_TCP, TCP_NODELAY, 1);
+    if (is_tcp(n) && d.keep_alive)
+      if (auto ec = fd->set_keep_alive(keep_alive_seconds(d.keep_alive))) co_return ec;
     owner.fd = nullptr;
     co_return Conn(fd, n, local ? *local : SockAddr(), remote);
   }
 }
 }  // namespace
 
-Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
-                        std::chrono::nanoseconds timeout) {
+namespace {
+// The Dial coroutine. Its parameters live in its frame, so the Task owns its Dialer (hook
+// included) and strings whatever becomes of the caller's.
+Task<Result<Conn>> dial_task(Loop& loop, Dialer d, std::string network, std::string address) {
   Result<Network> n = parse_network(network);
   if (!n) co_return n.error();
-  if (timeout.count() < 0) co_return Errc::deadline_exceeded;
+  if (d.timeout.count() < 0) co_return Errc::deadline_exceeded;
+  if (auto ec = keep_alive_error(d.keep_alive)) co_return ec;
   const std::int64_t deadline =
-      timeout.count() == 0 ? 0 : now_ns() + std::min<std::int64_t>(timeout.count(), INT64_MAX / 2);
+      d.timeout.count() == 0 ? 0 : now_ns() + std::min<std::int64_t>(d.timeout.count(), INT64_MAX / 2);
   // (Not a ?: with co_await in one arm: GCC 12 mis-handles the temporaries' lifetimes.)
   Result<std::vector<SockAddr>> addrs{Errc::invalid_argument};
   if (std::optional<Addrs> literal = resolve_without_lookup(network, address)) addrs = std::move(*literal);
@@ -490,12 +558,22 @@ Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
   if (!addrs) co_return addrs.error();
   std::error_code first;
   for (const SockAddr& a : *addrs) {
-    Result<Conn> c = co_await dial_one(loop, *n, a, deadline);
+    Result<Conn> c = co_await dial_one(loop, *n, a, deadline, d);
     if (c) co_return c;
     if (!first) first = c.error();
     if (c.error() == Errc::deadline_exceeded) break;
   }
   co_return first;
+}
+}  // namespace
+
+Task<Result<Conn>> Dialer::Dial(Loop& loop, std::string network, std::string address) const {
+  return dial_task(loop, *this, std::move(network), std::move(address));
+}
+
+Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
+                        std::chrono::nanoseconds timeout) {
+  return dial_task(loop, Dialer{timeout, std::nullopt, {}}, std::move(network), std::move(address));
 }
 
 }  // namespace netpoll::net

@@ -25,6 +25,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -114,8 +116,10 @@ class AcceptConnOp {
   // `listener_addr`: an accepted connection's local address is the listener's unless the
   // listener is bound to a wildcard, so only then is getsockname needed (a syscall less per
   // accept otherwise).
-  AcceptConnOp(FD* fd, Network n, const SockAddr& listener_addr) noexcept
-      : inner_(fd, listener_addr.family()), net_(n), listener_addr_(listener_addr) {}
+  // `keep_alive_s`: the listener's ListenConfig::keep_alive in seconds, -1 for none.
+  AcceptConnOp(FD* fd, Network n, const SockAddr& listener_addr, int keep_alive_s) noexcept
+      : inner_(fd, listener_addr.family()), net_(n), listener_addr_(listener_addr),
+        keep_alive_s_(keep_alive_s) {}
   bool step(Waiter* w) noexcept { return inner_.step(w); }
   // After the inner operation finished, so after its reference on the listener's FD is gone
   // (another thread may have closed and released the Listener): the listener's FD is not
@@ -128,17 +132,21 @@ class AcceptConnOp {
   AcceptOp inner_;
   Network net_;
   SockAddr listener_addr_;  // a copy: the Listener may be moved while an Accept is pending
+  int keep_alive_s_;
 };
 
 class Listener : public Socket {
  public:
   Listener() noexcept = default;
   Listener(FD* fd, Network n, SockAddr laddr) noexcept : Socket(fd, n, laddr) {}
-  Operation<AcceptConnOp> Accept() noexcept { return Operation<AcceptConnOp>(fd_, net_, laddr_); }
+  Operation<AcceptConnOp> Accept() noexcept {
+    return Operation<AcceptConnOp>(fd_, net_, laddr_, keep_alive_s_);
+  }
   const SockAddr& Addr() const noexcept { return laddr_; }
 
  private:
-  friend Result<Listener> Listen(Loop&, std::string_view, std::string_view);
+  friend struct ListenConfig;
+  int keep_alive_s_ = -1;  // applied to each accepted connection; -1: left as the OS has it
 };
 
 class PacketConn : public Socket {
@@ -154,21 +162,71 @@ class PacketConn : public Socket {
   }
 };
 
-// Listen("tcp" | "tcp4" | "tcp6" | "unix" | "unixpacket", "host:port" | ":port" | "[v6]:port" |
-// path). "tcp" on a wildcard address (":p", "[::]:p", "0.0.0.0:p") is dual stack: IPv4
-// clients arrive as v4-mapped peers. Names are resolved inline here (a setup call);
-// "localhost" is the loopback address without a lookup.
+// The hook ListenConfig::control and Dialer::control run on each socket netpoll creates, after
+// netpoll's own options and before bind (listen) or connect (dial), as Go's Control: for
+// options netpoll does not wrap. An error closes the socket (nothing is left open) and is the
+// call's error (an exception from it is caught there: std::bad_alloc as ENOMEM, any other as
+// Errc::invalid_argument). It runs on the calling thread for Listen / ListenPacket, and on the
+// thread running the Dial coroutine for Dial. The socket stays netpoll's: the hook must not
+// close it or keep it.
+using ControlFn = std::function<std::error_code(NativeSocket)>;
+
+// Go's ListenConfig: the options of a listening socket. ListenConfig{} is the free functions'
+// behaviour (Listen(loop, ...) is ListenConfig{}.Listen(loop, ...)).
+struct ListenConfig {
+  // SO_REUSEPORT before bind (IP networks only), so that other sockets setting it too may bind
+  // the same address: Linux spreads connections and datagrams over them (same user only);
+  // macOS and the BSDs let them share it. Every socket on the address must set it. Windows has
+  // no SO_REUSEPORT (its SO_REUSEADDR lets any socket take a port over, so it is not used):
+  // there, and on a Unix network everywhere, Listen / ListenPacket fail with
+  // std::errc::operation_not_supported without creating a socket.
+  bool reuse_port = false;
+  // TCP keep-alive on each accepted connection (TCP networks only; ignored for the others):
+  // nullopt leaves the OS default (off); 0s turns it off; n > 0 turns it on with n seconds of
+  // idle time before the first probe and n seconds between probes (os::set_keep_alive says
+  // per OS; the OS bounds n, e.g. Linux refuses more than 32767). Applied best effort on
+  // accept, as Go does: a peer that already reset can make the option fail (XNU refuses options
+  // on a socket shut both ways), and the connection is still returned. Negative: Listen fails
+  // with Errc::invalid_argument.
+  std::optional<std::chrono::seconds> keep_alive;
+  // Called once with each socket (see ControlFn), before bind.
+  ControlFn control;
+
+  // Listen("tcp" | "tcp4" | "tcp6" | "unix" | "unixpacket", "host:port" | ":port" |
+  // "[v6]:port" | path). "tcp" on a wildcard address (":p", "[::]:p", "0.0.0.0:p") is dual
+  // stack: IPv4 clients arrive as v4-mapped peers. Names are resolved inline here (a setup
+  // call); "localhost" is the loopback address without a lookup.
+  Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view address) const;
+  // ListenPacket("udp" | "udp4" | "udp6" | "unixgram", address). keep_alive does not apply.
+  Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::string_view address) const;
+};
+
+// Go's Dialer: the options of an outgoing connection. Dialer{}.Dial is the free Dial.
+struct Dialer {
+  // The whole Dial, lookup included (0 = none; negative: Errc::deadline_exceeded at once).
+  std::chrono::nanoseconds timeout{0};
+  // As ListenConfig::keep_alive, on the connected TCP socket; an error setting it fails the
+  // Dial (the connection is closed).
+  std::optional<std::chrono::seconds> keep_alive;
+  // Called with each socket Dial creates (see ControlFn), before connect: one per address
+  // tried, and again for the fresh socket of a retried TCP self-connect.
+  ControlFn control;
+
+  // Dial(network, address): resolves names off the Loop thread, tries each address in order
+  // within the timeout, detects a TCP self-connect and retries as Go does. The timeout covers
+  // the name lookup too: it runs on the resolver pool (netpoll/net/internal/resolver.h, at
+  // most 4 threads for the process), and when the deadline passes first Dial returns
+  // Errc::deadline_exceeded while the lookup finishes unseen; Loop::shutdown ends the wait with
+  // Errc::closed. A lookup's failure to allocate or to get a thread is its error (ENOMEM,
+  // EAGAIN). From a plain thread (Dial(...).wait()) the deadline needs the Loop running
+  // elsewhere, as every blocking operation does. The Task holds a copy of this Dialer: the
+  // Dialer need not outlive it.
+  Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address) const;
+};
+
+// ListenConfig{}.Listen, ListenConfig{}.ListenPacket, Dialer{timeout}.Dial.
 Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view address);
-// ListenPacket("udp" | "udp4" | "udp6" | "unixgram", address).
 Result<PacketConn> ListenPacket(Loop& loop, std::string_view network, std::string_view address);
-// Dial(network, address[, timeout]): resolves names off the Loop thread, tries each address
-// in order within the timeout (0 = none), detects a TCP self-connect and retries as Go does.
-// The timeout covers the name lookup too: it runs on the resolver pool (netpoll/net/internal/resolver.h, at
-// most 4 threads for the process), and when the deadline passes first Dial returns
-// Errc::deadline_exceeded while the lookup finishes unseen; Loop::shutdown ends the wait with
-// Errc::closed. A lookup's failure to allocate or to get a thread is its error (ENOMEM,
-// EAGAIN). From a plain thread (Dial(...).wait()) the deadline needs the Loop running
-// elsewhere, as every blocking operation does.
 Task<Result<Conn>> Dial(Loop& loop, std::string network, std::string address,
                         std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0});
 // Go's FileConn: a Conn around an existing connected socket (TCP, UDP or Unix; another family

@@ -62,6 +62,33 @@ inline constexpr bool kAbstractUnixNames = true;
 inline constexpr bool kAbstractUnixNames = false;
 #endif
 
+// SO_REUSEPORT (ListenConfig::reuse_port): on Linux every socket of the same user that sets
+// it may bind the same address and the kernel spreads connections (and datagrams) over them;
+// on macOS and the BSDs several sockets that all set it may bind it, and a new one takes the
+// connections (datagrams: multicast goes to all). 0 where the OS has none.
+#if defined(SO_REUSEPORT)
+inline constexpr int kReusePortOption = SO_REUSEPORT;
+#else
+inline constexpr int kReusePortOption = 0;
+#endif
+
+// TCP keep-alive timing, IPPROTO_TCP options in seconds (ListenConfig / Dialer keep_alive):
+// the idle time before the first probe (TCP_KEEPIDLE on Linux and the BSDs; Darwin calls it
+// TCP_KEEPALIVE) and the time between probes (TCP_KEEPINTVL). 0 where the OS has no such
+// option: then only SO_KEEPALIVE is set and the system's timing applies.
+#if defined(TCP_KEEPIDLE)
+inline constexpr int kTcpKeepIdleOption = TCP_KEEPIDLE;
+#elif defined(__APPLE__) && defined(TCP_KEEPALIVE)
+inline constexpr int kTcpKeepIdleOption = TCP_KEEPALIVE;
+#else
+inline constexpr int kTcpKeepIdleOption = 0;
+#endif
+#if defined(TCP_KEEPINTVL)
+inline constexpr int kTcpKeepIntervalOption = TCP_KEEPINTVL;
+#else
+inline constexpr int kTcpKeepIntervalOption = 0;
+#endif
+
 // The kernel's cap on a listen backlog, as configured (0: unknown): Linux's
 // /proc/sys/net/core/somaxconn; FreeBSD's kern.ipc.soacceptqueue (kern.ipc.somaxconn is its
 // old alias); macOS's kern.ipc.somaxconn. socket_posix.cc.

@@ -109,6 +109,10 @@ std::error_code FD::setsockopt_int(int level, int name, int value) noexcept {
   return with_io([&] { return os::set_int(sysfd_, level, name, value); });
 }
 
+std::error_code FD::set_keep_alive(int seconds) noexcept {
+  return with_io([&] { return os::set_keep_alive(sysfd_, seconds); });
+}
+
 Result<SockAddr> FD::sockname() noexcept {
   return with_io([&] { return os::local_address(sysfd_); });
 }

@@ -57,6 +57,7 @@ class FD {
   std::error_code set_deadline(std::int64_t deadline_ns, Mode m) noexcept;
   std::error_code shutdown(int how) noexcept;
   std::error_code setsockopt_int(int level, int name, int value) noexcept;
+  std::error_code set_keep_alive(int seconds) noexcept;  // os::set_keep_alive
   Result<SockAddr> sockname() noexcept;
   Result<SockAddr> peername() noexcept;
 

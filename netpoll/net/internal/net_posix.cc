@@ -87,6 +87,15 @@ std::error_code listen(NativeSocket s) noexcept { return check(sys.listen(s, lis
 std::error_code listener_options(NativeSocket s) noexcept {
   return set_int(s, SOL_SOCKET, SO_REUSEADDR, 1);
 }
+std::error_code set_keep_alive(NativeSocket s, int seconds) noexcept {
+  if (auto ec = set_int(s, SOL_SOCKET, SO_KEEPALIVE, seconds > 0 ? 1 : 0)) return ec;
+  if (seconds <= 0) return {};
+  if constexpr (kTcpKeepIdleOption != 0)
+    if (auto ec = set_int(s, IPPROTO_TCP, kTcpKeepIdleOption, seconds)) return ec;
+  if constexpr (kTcpKeepIntervalOption != 0)
+    if (auto ec = set_int(s, IPPROTO_TCP, kTcpKeepIntervalOption, seconds)) return ec;
+  return {};
+}
 std::error_code shutdown(NativeSocket s, int how) noexcept { return check(sys.shutdown(s, how)); }
 Result<SockAddr> local_address(NativeSocket s) noexcept { return address(sys.getsockname, s); }
 Result<SockAddr> peer_address(NativeSocket s) noexcept { return address(sys.getpeername, s); }

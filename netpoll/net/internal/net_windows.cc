@@ -80,6 +80,21 @@ std::error_code bind(NativeSocket s, const SockAddr& a) noexcept {
 }
 std::error_code listen(NativeSocket s) noexcept { return check(sys.listen(s, listener_backlog())); }
 std::error_code listener_options(NativeSocket) noexcept { return {}; }
+// SO_KEEPALIVE for getsockopt to read back, then the timing in milliseconds (u_long; capped).
+std::error_code set_keep_alive(NativeSocket s, int seconds) noexcept {
+  if (auto ec = set_int(s, SOL_SOCKET, SO_KEEPALIVE, seconds > 0 ? 1 : 0)) return ec;
+  if (seconds <= 0) return {};
+  constexpr int kMaxSeconds = 4'000'000;  // times 1000 still fits a 32-bit u_long
+  const u_long ms = static_cast<u_long>(seconds > kMaxSeconds ? kMaxSeconds : seconds) * 1000u;
+  tcp_keepalive ka{};
+  ka.onoff = 1;
+  ka.keepalivetime = ms;
+  ka.keepaliveinterval = ms;
+  DWORD n = 0;
+  if (WSAIoctl(s, SIO_KEEPALIVE_VALS, &ka, sizeof ka, nullptr, 0, &n, nullptr, nullptr) != 0)
+    return last_error();
+  return {};
+}
 std::error_code shutdown(NativeSocket s, int how) noexcept { return check(sys.shutdown(s, how)); }
 Result<SockAddr> local_address(NativeSocket s) noexcept { return address(sys.getsockname, s); }
 Result<SockAddr> peer_address(NativeSocket s) noexcept { return address(sys.getpeername, s); }

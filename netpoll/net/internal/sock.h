@@ -37,6 +37,10 @@ std::error_code listen(NativeSocket s) noexcept;  // with listener_backlog()
 // connections linger in TIME_WAIT); none on Windows, where SO_REUSEADDR would let another
 // socket take the port over.
 std::error_code listener_options(NativeSocket s) noexcept;
+// TCP keep-alive on a stream socket: `seconds` > 0 turns SO_KEEPALIVE on with that idle time
+// before the first probe and that interval between probes (where the OS lets both be set:
+// kTcpKeepIdleOption, kTcpKeepIntervalOption; Windows: SIO_KEEPALIVE_VALS); 0 turns it off.
+std::error_code set_keep_alive(NativeSocket s, int seconds) noexcept;
 std::error_code shutdown(NativeSocket s, int how) noexcept;
 Result<SockAddr> local_address(NativeSocket s) noexcept;
 Result<SockAddr> peer_address(NativeSocket s) noexcept;
