@@ -30,6 +30,17 @@ inline int finish(int fd, bool nonblock) {
   errno = e;
   return -1;
 }
+// Both of a new pair, or neither: on failure both are closed.
+inline int finish_pair(int fds[2], bool nonblock) {
+  for (int i = 0; i < 2; ++i) {
+    if (set_cloexec(fds[i], nonblock)) continue;
+    const int e = errno;
+    ::close(fds[0]), ::close(fds[1]);
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
 inline int type_flags(bool nonblock) {
   return net::kSockCloexec | (nonblock ? net::kSockNonblock : 0);
 }
@@ -42,14 +53,7 @@ inline int socket_cloexec(int domain, int type, int protocol, bool nonblock = fa
 
 inline int socketpair_cloexec(int domain, int type, int protocol, int sv[2], bool nonblock = false) {
   if (::socketpair(domain, type | posix_fd_detail::type_flags(nonblock), protocol, sv) != 0) return -1;
-  for (int i = 0; i < 2; ++i) {
-    if (set_cloexec(sv[i], nonblock)) continue;
-    const int e = errno;
-    ::close(sv[0]), ::close(sv[1]);
-    errno = e;
-    return -1;
-  }
-  return 0;
+  return posix_fd_detail::finish_pair(sv, nonblock);
 }
 
 inline int accept_cloexec(int fd, sockaddr* addr, socklen_t* len, bool nonblock = false) {
@@ -60,14 +64,7 @@ inline int accept_cloexec(int fd, sockaddr* addr, socklen_t* len, bool nonblock 
 
 inline int pipe_cloexec(int p[2], bool nonblock = false) {
   if (::pipe(p) != 0) return -1;
-  for (int i = 0; i < 2; ++i) {
-    if (set_cloexec(p[i], nonblock)) continue;
-    const int e = errno;
-    ::close(p[0]), ::close(p[1]);
-    errno = e;
-    return -1;
-  }
-  return 0;
+  return posix_fd_detail::finish_pair(p, nonblock);
 }
 
 }  // namespace netpoll::testing

