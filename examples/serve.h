@@ -186,7 +186,7 @@ int run_server(const char* prog, int argc, char** argv, Handler handler, Host ho
                  sigpipe_fd.error().message().c_str());
     return 1;
   }
-  net::Conn signals(*sigpipe_fd, net::Network::unix_dgram, net::SockAddr{}, net::SockAddr{});
+  net::Conn signals(*sigpipe_fd, net::Network::unix_dgram, net::PackedAddr{}, net::PackedAddr{});
   Result<net::Listener> ln = net::Listen(loop, "tcp", address);
   if (!ln) {
     std::fprintf(stderr, "%s: listen %s: %s\n", prog, address, ln.error().message().c_str());

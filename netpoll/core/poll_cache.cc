@@ -23,15 +23,15 @@ PollDesc* PollCache::alloc() noexcept {
     // Push in reverse so the lowest index is handed out first (keeps tokens dense).
     for (std::uint32_t i = kSlabSize; i-- > 0;) {
       slab[i].index_ = base + i;
-      slab[i].next_free_ = free_head_;
+      slab[i].set_next_free(free_head_);
       free_head_ = &slab[i];
     }
     // Release: lookup() on the poller thread sees the initialised PollDescs.
     slabs_[slab_count_++].store(slab, std::memory_order_release);
   }
   PollDesc* pd = free_head_;
-  free_head_ = pd->next_free_;
-  pd->next_free_ = nullptr;
+  free_head_ = pd->next_free();
+  pd->set_next_free(nullptr);
   ++in_use_;
   return pd;
 }
@@ -44,7 +44,7 @@ void PollCache::free(PollDesc* pd) noexcept {
     pd->fdseq_.store(seq == 0 ? 1 : seq, std::memory_order_release);
   }
   MutexLock g(mu_);
-  pd->next_free_ = free_head_;
+  pd->set_next_free(free_head_);
   free_head_ = pd;
   --in_use_;
 }

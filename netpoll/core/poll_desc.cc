@@ -9,15 +9,20 @@
 
 namespace netpoll {
 
-// offsetof below needs a standard-layout type; the deadline timers find their PollDesc that way
-// (two embedded Timers cost nothing extra, an owner pointer per timer would cost 16 bytes).
-static_assert(std::is_standard_layout_v<PollDesc>);
-// docs/benchmarks.md B5: at most 128 bytes of core state per registered descriptor.
-static_assert(sizeof(PollDesc) <= 128, "PollDesc grew past its 128-byte budget");
+// docs/benchmarks.md B5: one cache line of core state per registered descriptor.
+static_assert(sizeof(PollDesc) == 64, "PollDesc grew past one cache line");
 
-PollDesc::PollDesc() noexcept {
-  rt_.fire = &read_deadline_fired;
-  wt_.fire = &write_deadline_fired;
+PollDesc::Deadlines::Deadlines(PollDesc* o) noexcept : owner(o) {
+  // offsetof in the *_deadline_fired thunks needs a standard-layout type: the timers find
+  // their block that way.
+  static_assert(std::is_standard_layout_v<Deadlines>);
+  rt.fire = &read_deadline_fired;
+  wt.fire = &write_deadline_fired;
+}
+
+PollDesc::~PollDesc() {
+  MutexLock g(lock_);
+  delete deadlines_;
 }
 
 std::error_code PollDesc::check(Mode m) const noexcept {
@@ -115,8 +120,8 @@ void PollDesc::set_read_hangup(std::uint32_t seq) noexcept {
 
 void PollDesc::publish_expired() noexcept {
   std::uint32_t info = info_.load(std::memory_order_relaxed) & ~(kReadExpired | kWriteExpired);
-  if (rd_ < 0) info |= kReadExpired;
-  if (wd_ < 0) info |= kWriteExpired;
+  if (deadlines_->rd < 0) info |= kReadExpired;
+  if (deadlines_->wd < 0) info |= kWriteExpired;
   info_.store(info);
 }
 
@@ -134,45 +139,54 @@ void PollDesc::set_deadline(std::int64_t deadline, std::int64_t now, Mode m, Tim
   const std::int64_t v = deadline == 0 ? 0 : (deadline <= now ? -1 : deadline);
   MutexLock g(lock_);
   if (info_.load(std::memory_order_relaxed) & kClosing) return;
+  if (!deadlines_) {
+    if (v == 0) return;  // clearing what was never set
+    // Once per slot for the cache's life (see Deadlines): thrown as the heap's growth is.
+    deadlines_ = new Deadlines(this);
+  }
+  Deadlines& d = *deadlines_;
   try {
-    if (m & kRead) update_direction(rd_, rt_, v, q);
-    if (m & kWrite) update_direction(wd_, wt_, v, q);
+    if (m & kRead) update_direction(d.rd, d.rt, v, q);
+    if (m & kWrite) update_direction(d.wd, d.wt, v, q);
   } catch (...) {
     publish_expired();  // the read direction may have changed before the write one threw
     throw;
   }
   publish_expired();
-  if (rd_ < 0)
+  if (d.rd < 0)
     if (Waiter* w = unblock(kRead, false)) ready.push(w);
-  if (wd_ < 0)
+  if (d.wd < 0)
     if (Waiter* w = unblock(kWrite, false)) ready.push(w);
 }
 
 void PollDesc::deadline_fired(Mode m, std::uint32_t seq, WaiterList& ready) noexcept {
   MutexLock g(lock_);
-  Timer& t = m == kRead ? rt_ : wt_;
+  Deadlines& d = *deadlines_;  // set: its timer fired
+  Timer& t = m == kRead ? d.rt : d.wt;
   if (t.seq != seq) return;  // reset, cleared or closed after the timer was popped
-  (m == kRead ? rd_ : wd_) = -1;
+  (m == kRead ? d.rd : d.wd) = -1;
   publish_expired();
   if (Waiter* w = unblock(m, false)) ready.push(w);
 }
 
 void PollDesc::read_deadline_fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept {
-  auto* pd = reinterpret_cast<PollDesc*>(reinterpret_cast<char*>(t) - offsetof(PollDesc, rt_));
-  pd->deadline_fired(kRead, seq, ready);
+  auto* d = reinterpret_cast<Deadlines*>(reinterpret_cast<char*>(t) - offsetof(Deadlines, rt));
+  d->owner->deadline_fired(kRead, seq, ready);
 }
 
 void PollDesc::write_deadline_fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept {
-  auto* pd = reinterpret_cast<PollDesc*>(reinterpret_cast<char*>(t) - offsetof(PollDesc, wt_));
-  pd->deadline_fired(kWrite, seq, ready);
+  auto* d = reinterpret_cast<Deadlines*>(reinterpret_cast<char*>(t) - offsetof(Deadlines, wt));
+  d->owner->deadline_fired(kWrite, seq, ready);
 }
 
 void PollDesc::evict(TimerQueue& q, WaiterList& ready) noexcept {
   MutexLock g(lock_);
   if (info_.load(std::memory_order_relaxed) & kClosing) return;
   info_.fetch_or(kClosing);
-  q.cancel(&rt_);
-  q.cancel(&wt_);
+  if (deadlines_) {
+    q.cancel(&deadlines_->rt);
+    q.cancel(&deadlines_->wt);
+  }
   if (Waiter* w = unblock(kRead, false)) ready.push(w);
   if (Waiter* w = unblock(kWrite, false)) ready.push(w);
 }
@@ -182,10 +196,12 @@ void PollDesc::reset_for_open(std::intptr_t handle, void* user, TimerQueue& q) n
   if (!quiescent()) fatal("PollDesc: reused while an operation was parked on it");
   handle_ = handle;
   user_ = user;
-  rd_ = wd_ = 0;
-  // Bump the timer sequences: a firing popped for the previous owner is now stale.
-  q.cancel(&rt_);
-  q.cancel(&wt_);
+  if (deadlines_) {
+    deadlines_->rd = deadlines_->wd = 0;
+    // Bump the timer sequences: a firing popped for the previous owner is now stale.
+    q.cancel(&deadlines_->rt);
+    q.cancel(&deadlines_->wt);
+  }
   rg_.store(kIdle);
   wg_.store(kIdle);
   info_.store(0);

@@ -34,9 +34,13 @@
 // or a timer for a previous owner is recognised and dropped.
 //
 // Field access: rg_, wg_, info_, fdseq_ are atomics (any thread). The deadlines and their
-// timers are guarded by lock_ (NETPOLL_GUARDED_BY: the compiler checks it). handle_ and user_
-// are written under lock_ when the PollDesc is opened and only read while it is open; index_
-// is constant; next_free_ is PollCache's (its lock, which this class cannot name).
+// timers (deadlines_ and what it points to) are guarded by lock_ (NETPOLL_GUARDED_BY: the
+// compiler checks the pointer). handle_ and user_ are written under lock_ when the PollDesc is
+// opened and only read while it is open; index_ is constant; while free, user_ is PollCache's
+// free-list link (its lock, which this class cannot name).
+//
+// Size: one 64-byte cache line per descriptor (B5 prints it), so two descriptors polled by
+// different threads never share a line.
 #pragma once
 
 #include <atomic>
@@ -58,7 +62,8 @@ enum Mode : unsigned { kRead = 1, kWrite = 2, kReadWrite = kRead | kWrite };
 
 class alignas(64) PollDesc {
  public:
-  PollDesc() noexcept;
+  PollDesc() noexcept = default;
+  ~PollDesc();  // frees the deadlines (slabs are deleted only with their cache)
   PollDesc(const PollDesc&) = delete;
   PollDesc& operator=(const PollDesc&) = delete;
 
@@ -143,6 +148,21 @@ class alignas(64) PollDesc {
   static void read_deadline_fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept;
   static void write_deadline_fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept;
 
+  // The deadlines and their timers: out of line, because most descriptors never have one and
+  // 64 bytes of them would double the slot (B5). Made by the first set_deadline of a slot and
+  // kept by the slot for the cache's life (PollDescs are never freed, so neither is it): a
+  // popped timer may fire after its descriptor closed and the slot was reused, and its Timer
+  // must still be valid memory, as the embedded ones were; its seq tells the firing is stale.
+  struct Deadlines {
+    explicit Deadlines(PollDesc* o) noexcept;
+    PollDesc* const owner;
+    // 0 none, -1 expired, >0 absolute monotonic ns
+    std::int64_t rd = 0;
+    std::int64_t wd = 0;
+    Timer rt;  // read deadline timer; rt.seq is Go's rseq
+    Timer wt;  // write deadline timer
+  };
+
   std::atomic<std::uintptr_t> rg_{kIdle};
   std::atomic<std::uintptr_t> wg_{kIdle};
   std::atomic<std::uint32_t> info_{0};
@@ -150,13 +170,13 @@ class alignas(64) PollDesc {
   Mutex lock_;
   std::uint32_t index_ = 0;
   std::intptr_t handle_ = -1;
-  // read deadline: 0 none, -1 expired, >0 absolute monotonic ns
-  std::int64_t rd_ NETPOLL_GUARDED_BY(lock_) = 0;
-  std::int64_t wd_ NETPOLL_GUARDED_BY(lock_) = 0;  // write deadline, same encoding
+  // While open: the user pointer of Netpoll::open; while free: PollCache's free-list link (the
+  // two never coexist; next_free() and set_next_free() are PollCache's, under its lock).
   void* user_ = nullptr;
-  Timer rt_ NETPOLL_GUARDED_BY(lock_);  // read deadline timer; rt_.seq is Go's rseq
-  Timer wt_ NETPOLL_GUARDED_BY(lock_);  // write deadline timer
-  PollDesc* next_free_ = nullptr;
+  Deadlines* deadlines_ NETPOLL_GUARDED_BY(lock_) = nullptr;
+
+  PollDesc* next_free() const noexcept { return static_cast<PollDesc*>(user_); }
+  void set_next_free(PollDesc* p) noexcept { user_ = p; }
 };
 
 }  // namespace netpoll

@@ -30,6 +30,7 @@ class Waiter {
 
  private:
   friend class WaiterList;
+  friend class WaiterRing;
   Waiter* next_ = nullptr;  // WaiterList link; owned by the list while queued
   NotifyFn notify_fn_;
 };
@@ -72,6 +73,37 @@ class WaiterList {
   Waiter* head_ = nullptr;
   Waiter* tail_ = nullptr;
   std::size_t size_ = 0;
+};
+
+// The same FIFO in one word, for structures kept per descriptor (FdMutex): a circular list
+// through the tail, whose next is the head. Not thread-safe; pushing never allocates.
+class WaiterRing {
+ public:
+  WaiterRing() = default;
+  WaiterRing(const WaiterRing&) = delete;
+  WaiterRing& operator=(const WaiterRing&) = delete;
+
+  bool empty() const noexcept { return tail_ == nullptr; }
+  void push(Waiter* w) noexcept {
+    if (tail_) {
+      w->next_ = tail_->next_;
+      tail_->next_ = w;
+    } else {
+      w->next_ = w;
+    }
+    tail_ = w;
+  }
+  Waiter* pop() noexcept {
+    if (!tail_) return nullptr;
+    Waiter* head = tail_->next_;
+    if (head == tail_) tail_ = nullptr;
+    else tail_->next_ = head->next_;
+    head->next_ = nullptr;
+    return head;
+  }
+
+ private:
+  Waiter* tail_ = nullptr;
 };
 
 // A thread blocked until notified (Go's synchronous style without coroutines). Reusable:

@@ -277,3 +277,42 @@ TEST_CASE("parse_ip and looks_like_ip_literal") {
     CHECK(!looks_like_ip_literal(name));
   }
 }
+
+TEST_CASE("PackedAddr keeps every address exactly, long Unix names shared by reference") {
+  using netpoll::net::PackedAddr;
+  using netpoll::net::SockAddr;
+  const SockAddr v4 = *SockAddr::ip("192.0.2.7", 8080, AF_INET);
+  const SockAddr v6 = *SockAddr::ip("2001:db8::1", 443, AF_INET6);
+  const SockAddr short_path = *SockAddr::unix_path("/tmp/s");
+  // sun_path's last bytes: far past the inline 28.
+  const std::string long_name = "/tmp/" + std::string(90, 'x');
+  const SockAddr long_path = *SockAddr::unix_path(long_name);
+  for (const SockAddr* a : {&v4, &v6, &short_path, &long_path}) {
+    CAPTURE(a->to_string());
+    netpoll::Result<PackedAddr> p = PackedAddr::from(*a);
+    REQUIRE(p);
+    CHECK(p->get() == *a);  // byte for byte, length included
+    CHECK(p->get().to_string() == a->to_string());
+    PackedAddr copy = *p;
+    PackedAddr moved = std::move(*p);
+    CHECK(copy.get() == *a);
+    CHECK(moved.get() == *a);
+    CHECK(p->empty());  // moved from
+    CHECK(p->get().empty());
+    copy = moved;  // the copy's block (if any) is dropped, the other's shared
+    moved = PackedAddr();
+    CHECK(copy.get() == *a);
+    CHECK(moved.empty());
+  }
+  CHECK(PackedAddr().get().empty());
+  CHECK(PackedAddr::from(SockAddr())->empty());
+  // The block outlives the first owner when copies share it (ASan: no use after free, no leak).
+  {
+    PackedAddr keep;
+    {
+      PackedAddr first = *PackedAddr::from(long_path);
+      keep = first;
+    }
+    CHECK(keep.get().to_string() == long_name);
+  }
+}

@@ -17,16 +17,14 @@ namespace netpoll::net {
 // --- Socket ----------------------------------------------------------------------------------------
 
 Socket::Socket(Socket&& o) noexcept
-    : fd_(std::exchange(o.fd_, nullptr)), net_(o.net_), laddr_(o.laddr_),
-      unlink_path_(std::move(o.unlink_path_)) {}
+    : fd_(std::exchange(o.fd_, nullptr)), laddr_(std::move(o.laddr_)), net_(o.net_) {}
 
 Socket& Socket::operator=(Socket&& o) noexcept {
   if (this != &o) {
     reset();
     fd_ = std::exchange(o.fd_, nullptr);
     net_ = o.net_;
-    laddr_ = o.laddr_;
-    unlink_path_ = std::move(o.unlink_path_);
+    laddr_ = std::move(o.laddr_);
   }
   return *this;
 }
@@ -42,7 +40,32 @@ void Socket::reset() noexcept {
 
 std::error_code Socket::Close() noexcept {
   if (!fd_) return Errc::closed;
-  std::error_code ec = fd_->close();
+  return fd_->close();
+}
+
+Listener::Listener(Listener&& o) noexcept
+    : Socket(std::move(o)), family_(o.family_), wildcard_(o.wildcard_),
+      keep_alive_s_(o.keep_alive_s_), unlink_path_(std::move(o.unlink_path_)) {
+  o.unlink_path_.clear();
+}
+
+Listener& Listener::operator=(Listener&& o) noexcept {
+  if (this != &o) {
+    (void)Close();  // this listener's own socket file, before Socket's move drops the socket
+    Socket::operator=(std::move(o));
+    family_ = o.family_;
+    wildcard_ = o.wildcard_;
+    keep_alive_s_ = o.keep_alive_s_;
+    unlink_path_ = std::move(o.unlink_path_);
+    o.unlink_path_.clear();
+  }
+  return *this;
+}
+
+Listener::~Listener() { (void)Close(); }
+
+std::error_code Listener::Close() noexcept {
+  std::error_code ec = Socket::Close();
   if (!ec && !unlink_path_.empty()) {
     std::remove(unlink_path_.c_str());  // Go's unlinkOnClose for listeners it created
     unlink_path_.clear();
@@ -349,7 +372,10 @@ Result<Listener> ListenConfig::Listen(Loop& loop, std::string_view network,
   if (!fd) return fd.error();
   Result<SockAddr> local = (*fd)->sockname();
   if (!local && unknown_port(p)) return release_with(*fd, local.error());
-  Listener l(*fd, *n, local ? *local : p.addr);
+  const SockAddr& bound = local ? *local : p.addr;
+  Result<PackedAddr> packed = PackedAddr::from(bound);
+  if (!packed) return release_with(*fd, packed.error());
+  Listener l(*fd, *n, std::move(*packed), bound.family(), bound.is_wildcard() || bound.empty());
   if (p.family == AF_UNIX && !(kAbstractUnixNames && address[0] == '@')) l.unlink_path_ = std::string(address);
   if (is_tcp(*n)) l.keep_alive_s_ = keep_alive_seconds(keep_alive);
   return l;
@@ -368,7 +394,9 @@ Result<PacketConn> ListenConfig::ListenPacket(Loop& loop, std::string_view netwo
   if (!fd) return fd.error();
   Result<SockAddr> local = (*fd)->sockname();
   if (!local && unknown_port(p)) return release_with(*fd, local.error());
-  return PacketConn(*fd, *n, local ? *local : p.addr);
+  Result<PackedAddr> packed = PackedAddr::from(local ? *local : p.addr);
+  if (!packed) return release_with(*fd, packed.error());
+  return PacketConn(*fd, *n, std::move(*packed));
 }
 
 Result<Listener> Listen(Loop& loop, std::string_view network, std::string_view address) {
@@ -384,12 +412,21 @@ Result<Conn> AcceptConnOp::result() noexcept {
   const NativeSocket s = a->sysfd;
   if (is_tcp(net_)) set_int(s, IPPROTO_TCP, TCP_NODELAY, 1);  // Go's default; best effort
   if (keep_alive_s_ >= 0) (void)os::set_keep_alive(s, keep_alive_s_);  // best effort (net.h)
+  // The addresses first, so that a failure (ENOMEM for a long Unix peer name) closes the
+  // accepted socket without an FD to unwind.
+  Result<PackedAddr> peer = PackedAddr::from(a->peer);
+  Result<PackedAddr> local = listener_addr_;
+  if (peer && wildcard_) {
+    Result<SockAddr> l = os::local_address(s);
+    local = PackedAddr::from(l ? *l : SockAddr());
+  }
+  if (!peer || !local) {
+    os::close_socket(s);
+    return peer ? local.error() : peer.error();
+  }
   Result<FD*> fd = FD::open(*inner_.loop(), s, true);
   if (!fd) return fd.error();
-  if (!listener_addr_.is_wildcard() && !listener_addr_.empty())
-    return Conn(*fd, net_, listener_addr_, a->peer);
-  Result<SockAddr> local = os::local_address(s);
-  return Conn(*fd, net_, local ? *local : SockAddr(), a->peer);
+  return Conn(*fd, net_, std::move(*local), std::move(*peer));
 }
 
 // --- Dial -----------------------------------------------------------------------------------------
@@ -535,8 +572,12 @@ Task<Result<Conn>> dial_one(Loop& loop, Network n, SockAddr to, std::int64_t dea
     if (is_tcp(n)) fd->setsockopt_int(IPPROTO_TCP, TCP_NODELAY, 1);
     if (is_tcp(n) && d.keep_alive)
       if (auto ec = fd->set_keep_alive(keep_alive_seconds(d.keep_alive))) co_return ec;
+    Result<PackedAddr> plocal = PackedAddr::from(local ? *local : SockAddr());
+    Result<PackedAddr> premote = PackedAddr::from(remote);
+    if (!plocal) co_return plocal.error();
+    if (!premote) co_return premote.error();
     owner.fd = nullptr;
-    co_return Conn(fd, n, local ? *local : SockAddr(), remote);
+    co_return Conn(fd, n, std::move(*plocal), std::move(*premote));
   }
 }
 }  // namespace

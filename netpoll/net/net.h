@@ -57,7 +57,8 @@ class Socket {
 
   bool valid() const noexcept { return fd_ != nullptr; }
   Network network() const noexcept { return net_; }
-  const SockAddr& LocalAddr() const noexcept { return laddr_; }
+  // By value: kept packed (PackedAddr), so a Conn is 80 bytes, not 344.
+  SockAddr LocalAddr() const noexcept { return laddr_.get(); }
 
   // Errc::closed on the second call. Wakes every parked operation with Errc::closed, and
   // closes the socket before it returns (waiting only for a call in flight on another thread).
@@ -73,19 +74,18 @@ class Socket {
   FD* fd() const noexcept { return fd_; }
 
  protected:
-  Socket(FD* fd, Network n, SockAddr laddr) noexcept : fd_(fd), net_(n), laddr_(laddr) {}
+  Socket(FD* fd, Network n, PackedAddr laddr) noexcept : fd_(fd), laddr_(std::move(laddr)), net_(n) {}
   void reset() noexcept;  // close (if still open) and let go of the FD
   FD* fd_ = nullptr;
+  PackedAddr laddr_;
   Network net_ = Network::tcp;
-  SockAddr laddr_;
-  std::string unlink_path_;  // a Unix listener removes its socket file on Close
 };
 
 class Conn : public Socket {
  public:
   Conn() noexcept = default;
-  Conn(FD* fd, Network n, SockAddr laddr, SockAddr raddr) noexcept
-      : Socket(fd, n, laddr), raddr_(raddr) {}
+  Conn(FD* fd, Network n, PackedAddr laddr, PackedAddr raddr) noexcept
+      : Socket(fd, n, std::move(laddr)), raddr_(std::move(raddr)) {}
 
   // Reads up to buf.size() bytes; 0 at end of stream (or for an empty buf).
   Operation<ReadOp> Read(std::span<std::byte> buf) noexcept { return Operation<ReadOp>(fd_, buf); }
@@ -101,11 +101,11 @@ class Conn : public Socket {
   // Half-close: the peer reads end of stream after what was written; reading goes on.
   std::error_code CloseWrite() noexcept;
   std::error_code CloseRead() noexcept;
-  const SockAddr& RemoteAddr() const noexcept { return raddr_; }
+  SockAddr RemoteAddr() const noexcept { return raddr_.get(); }
   std::error_code SetNoDelay(bool on) noexcept;
 
  private:
-  SockAddr raddr_;
+  PackedAddr raddr_;
 };
 
 class Listener;
@@ -117,8 +117,9 @@ class AcceptConnOp {
   // listener is bound to a wildcard, so only then is getsockname needed (a syscall less per
   // accept otherwise).
   // `keep_alive_s`: the listener's ListenConfig::keep_alive in seconds, -1 for none.
-  AcceptConnOp(FD* fd, Network n, const SockAddr& listener_addr, int keep_alive_s) noexcept
-      : inner_(fd, listener_addr.family()), net_(n), listener_addr_(listener_addr),
+  AcceptConnOp(FD* fd, Network n, const PackedAddr& listener_addr, int family, bool wildcard,
+               int keep_alive_s) noexcept
+      : inner_(fd, family), net_(n), wildcard_(wildcard), listener_addr_(listener_addr),
         keep_alive_s_(keep_alive_s) {}
   bool step(Waiter* w) noexcept { return inner_.step(w); }
   // After the inner operation finished, so after its reference on the listener's FD is gone
@@ -131,28 +132,39 @@ class AcceptConnOp {
  private:
   AcceptOp inner_;
   Network net_;
-  SockAddr listener_addr_;  // a copy: the Listener may be moved while an Accept is pending
+  bool wildcard_;            // the listener is bound to a wildcard (or its address is unknown)
+  PackedAddr listener_addr_;  // a copy: the Listener may be moved while an Accept is pending
   int keep_alive_s_;
 };
 
 class Listener : public Socket {
  public:
   Listener() noexcept = default;
-  Listener(FD* fd, Network n, SockAddr laddr) noexcept : Socket(fd, n, laddr) {}
+  Listener(FD* fd, Network n, PackedAddr laddr, int family, bool wildcard) noexcept
+      : Socket(fd, n, std::move(laddr)), family_(family), wildcard_(wildcard) {}
+  Listener(Listener&& o) noexcept;
+  Listener& operator=(Listener&& o) noexcept;
+  ~Listener();
   Operation<AcceptConnOp> Accept() noexcept {
-    return Operation<AcceptConnOp>(fd_, net_, laddr_, keep_alive_s_);
+    return Operation<AcceptConnOp>(fd_, net_, laddr_, family_, wildcard_, keep_alive_s_);
   }
-  const SockAddr& Addr() const noexcept { return laddr_; }
+  SockAddr Addr() const noexcept { return laddr_.get(); }
+  // Socket::Close, and a Unix listener Listen created removes its socket file (Go's
+  // unlinkOnClose).
+  std::error_code Close() noexcept;
 
  private:
   friend struct ListenConfig;
-  int keep_alive_s_ = -1;  // applied to each accepted connection; -1: left as the OS has it
+  int family_ = 0;
+  bool wildcard_ = true;
+  int keep_alive_s_ = -1;    // applied to each accepted connection; -1: left as the OS has it
+  std::string unlink_path_;  // removed on Close
 };
 
 class PacketConn : public Socket {
  public:
   PacketConn() noexcept = default;
-  PacketConn(FD* fd, Network n, SockAddr laddr) noexcept : Socket(fd, n, laddr) {}
+  PacketConn(FD* fd, Network n, PackedAddr laddr) noexcept : Socket(fd, n, std::move(laddr)) {}
   // One datagram: its size (truncated to buf) and sender.
   Operation<RecvFromOp> ReadFrom(std::span<std::byte> buf) noexcept {
     return Operation<RecvFromOp>(fd_, buf);

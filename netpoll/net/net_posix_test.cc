@@ -558,6 +558,30 @@ TEST_CASE("when Close returns with an Accept parked, the descriptor is closed an
     CHECK(again);
     while (loop.spawned() > 0) loop.run_once(Timeout::after(100ms));
   }
+  SUBCASE("a Unix listener with a long path: its accepted connections report it as their local address") {
+    Loop loop;
+    netpoll::testing::TempDir dir("np-ua");
+    // Longer than PackedAddr keeps inline, so the Conns share the Listener's copy.
+    const std::string path = dir.file(std::string(60, 'p'));
+    Result<Listener> ln = Listen(loop, "unix", path);
+    REQUIRE(ln);
+    CHECK(ln->Addr().to_string() == path);
+    std::vector<Conn> accepted;
+    std::vector<netpoll::testing::Fd> clients;
+    for (int i = 0; i < 3; ++i) {
+      clients.emplace_back(netpoll::testing::socket_cloexec(AF_UNIX, SOCK_STREAM, 0));
+      const SockAddr to = ln->Addr();
+      REQUIRE(::connect(clients.back().get(), to.get(), to.len()) == 0);
+      Result<Conn> c = loop.block_on([](Listener& l) -> Task<Result<Conn>> { co_return co_await l.Accept(); }(*ln));
+      REQUIRE(c);
+      accepted.push_back(std::move(*c));
+    }
+    ln = Result<Listener>(Listener());  // the listener goes first: its address stays with the Conns
+    for (Conn& c : accepted) {
+      CHECK(c.LocalAddr().to_string() == path);
+      CHECK(c.RemoteAddr().to_string() == "");  // an unnamed client
+    }
+  }
   SUBCASE("a Read parked in a coroutine: Close closes the connection at once") {
     Loop loop;
     Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");

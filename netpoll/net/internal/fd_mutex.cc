@@ -6,23 +6,23 @@
 
 namespace netpoll::net {
 
-bool WaiterSema::acquire(Waiter* w) noexcept {
-  MutexLock g(mu_);
-  if (permits_ > 0) {
-    --permits_;
+bool FdMutex::sema_acquire(bool read, Waiter* w) noexcept {
+  MutexLock g(sema_mu_);
+  if (permits_[read ? 0 : 1] > 0) {
+    --permits_[read ? 0 : 1];
     return true;
   }
-  waiters_.push(w);
+  waiters_[read ? 0 : 1].push(w);
   return false;
 }
 
-void WaiterSema::release() noexcept {
+void FdMutex::sema_release(bool read) noexcept {
   Waiter* w;
   {
-    MutexLock g(mu_);
-    w = waiters_.pop();
+    MutexLock g(sema_mu_);
+    w = waiters_[read ? 0 : 1].pop();
     if (!w) {
-      ++permits_;
+      ++permits_[read ? 0 : 1];
       return;
     }
   }
@@ -53,8 +53,8 @@ bool FdMutex::incref_and_close() noexcept {
     if ((nw & kRefMask) == 0) overflow();
     nw &= ~(kRMask | kWMask);
     if (state_.compare_exchange_weak(old, nw)) {
-      for (std::uint64_t n = (old & kRMask) / kRWait; n > 0; --n) rsema_.release();
-      for (std::uint64_t n = (old & kWMask) / kWWait; n > 0; --n) wsema_.release();
+      for (std::uint64_t n = (old & kRMask) / kRWait; n > 0; --n) sema_release(true);
+      for (std::uint64_t n = (old & kWMask) / kWWait; n > 0; --n) sema_release(false);
       return true;
     }
   }
@@ -73,7 +73,6 @@ FdMutex::Lock FdMutex::rwlock(bool read, Waiter* w) noexcept {
   const std::uint64_t bit = read ? kRLock : kWLock;
   const std::uint64_t wait = read ? kRWait : kWWait;
   const std::uint64_t mask = read ? kRMask : kWMask;
-  WaiterSema& sema = read ? rsema_ : wsema_;
   std::uint64_t old = state_.load();
   for (;;) {
     if ((old & kRefMask) == 0) inconsistent();
@@ -88,7 +87,7 @@ FdMutex::Lock FdMutex::rwlock(bool read, Waiter* w) noexcept {
     if (!state_.compare_exchange_weak(old, nw)) continue;
     if ((old & bit) == 0) return Lock::acquired;
     // Counted as a waiter: the unlocker (or close) that subtracts our count releases a permit.
-    if (!sema.acquire(w)) return Lock::queued;
+    if (!sema_acquire(read, w)) return Lock::queued;
     old = state_.load();  // a permit was already there: try again now
   }
 }
@@ -103,7 +102,7 @@ bool FdMutex::rwunlock(bool read) noexcept {
     std::uint64_t nw = (old & ~bit) - kRef;
     if (old & mask) nw -= wait;
     if (state_.compare_exchange_weak(old, nw)) {
-      if (old & mask) (read ? rsema_ : wsema_).release();
+      if (old & mask) sema_release(read);
       return (nw & (kClosed | kRefMask)) == kClosed;
     }
   }

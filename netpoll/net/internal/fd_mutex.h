@@ -29,20 +29,6 @@
 
 namespace netpoll::net {
 
-// A counting semaphore whose waiters are netpoll Waiters, handed permits in FIFO order.
-class WaiterSema {
- public:
-  // True if a permit was taken at once; false if `w` is queued and will be notified when a
-  // permit is handed to it (the permit is consumed by that hand-over).
-  bool acquire(Waiter* w) noexcept;
-  void release() noexcept;
-
- private:
-  Mutex mu_;
-  std::uint32_t permits_ NETPOLL_GUARDED_BY(mu_) = 0;
-  WaiterList waiters_ NETPOLL_GUARDED_BY(mu_);
-};
-
 class FdMutex {
  public:
   enum class Lock : std::uint8_t { acquired, closed, queued };
@@ -81,9 +67,17 @@ class FdMutex {
   static constexpr std::uint64_t kWWait = std::uint64_t{1} << 43;
   static constexpr std::uint64_t kWMask = ((std::uint64_t{1} << 20) - 1) << 43;
 
+  // The two lock-waiter semaphores (read: index 0, write: 1): counting, their waiters handed
+  // permits in FIFO order. One Mutex for both: they are contended only when operations queue.
+  // acquire: true if a permit was taken at once; false if `w` is queued and will be notified
+  // when a permit is handed to it (the permit is consumed by that hand-over).
+  bool sema_acquire(bool read, Waiter* w) noexcept;
+  void sema_release(bool read) noexcept;
+
   std::atomic<std::uint64_t> state_{0};
-  WaiterSema rsema_;
-  WaiterSema wsema_;
+  Mutex sema_mu_;
+  std::uint32_t permits_[2] NETPOLL_GUARDED_BY(sema_mu_) = {0, 0};
+  WaiterRing waiters_[2] NETPOLL_GUARDED_BY(sema_mu_);
 };
 
 }  // namespace netpoll::net

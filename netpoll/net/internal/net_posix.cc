@@ -145,9 +145,13 @@ Result<Conn> FileConn(Loop& loop, NativeSocket sysfd) {
   (void)set_no_sigpipe(sysfd);
   // On error the socket stays the caller's: it may be another Conn's (already_registered), and
   // closing it would let that Conn later close whatever reuses the number.
+  Result<PackedAddr> plocal = PackedAddr::from(*local);
+  Result<PackedAddr> ppeer = PackedAddr::from(peer ? *peer : SockAddr());
+  if (!plocal) return plocal.error();
+  if (!ppeer) return ppeer.error();
   Result<FD*> fd = FD::open(loop, sysfd, type == SOCK_STREAM, /*adopt=*/true);
   if (!fd) return fd.error();
-  return Conn(*fd, *n, *local, peer ? *peer : SockAddr());
+  return Conn(*fd, *n, std::move(*plocal), std::move(*ppeer));
 }
 
 }  // namespace netpoll::net

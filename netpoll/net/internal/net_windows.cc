@@ -135,9 +135,13 @@ Result<Conn> FileConn(Loop& loop, NativeSocket s) {
     return winsock_error(GetLastError());
   os::udp_connreset_off(s, type);
   // On error the socket stays the caller's (see the POSIX FileConn).
+  Result<PackedAddr> plocal = PackedAddr::from(*local);
+  Result<PackedAddr> ppeer = PackedAddr::from(peer ? *peer : SockAddr());
+  if (!plocal) return plocal.error();
+  if (!ppeer) return ppeer.error();
   Result<FD*> fd = FD::open(loop, s, type == SOCK_STREAM, /*adopt=*/true);
   if (!fd) return fd.error();
-  return Conn(*fd, *n, *local, peer ? *peer : SockAddr());
+  return Conn(*fd, *n, std::move(*plocal), std::move(*ppeer));
 }
 
 }  // namespace netpoll::net

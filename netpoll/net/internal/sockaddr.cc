@@ -2,6 +2,8 @@
 
 #include <cstddef>
 #include <cstring>
+#include <new>
+#include <utility>
 
 #include "netpoll/net/internal/sock.h"
 #include "netpoll/contract/error.h"
@@ -157,6 +159,70 @@ std::string SockAddr::to_string() const {
 
 bool SockAddr::operator==(const SockAddr& o) const noexcept {
   return len_ == o.len_ && std::memcmp(&ss_, &o.ss_, len_) == 0;
+}
+
+// --- PackedAddr ---------------------------------------------------------------------------
+
+static_assert(sizeof(sockaddr_in6) <= 28, "an IPv6 address must fit PackedAddr inline");
+static_assert(sizeof(PackedAddr) == 32);
+
+Result<PackedAddr> PackedAddr::from(const SockAddr& a) noexcept {
+  PackedAddr p;
+  const auto n = static_cast<std::size_t>(a.len());
+  if (n <= kInline) {
+    std::memcpy(p.raw_, a.get(), n);
+    p.len_ = static_cast<std::uint8_t>(n);
+    return p;
+  }
+  Block* b = new (std::nothrow) Block{{1}, a};
+  if (!b) return std::make_error_code(std::errc::not_enough_memory);
+  p.set_block(b);
+  p.shared_ = true;
+  return p;
+}
+
+PackedAddr::PackedAddr(const PackedAddr& o) noexcept : len_(o.len_), shared_(o.shared_) {
+  // The pointer or the address: raw_'s first bytes either way.
+  std::memcpy(raw_, o.raw_, shared_ ? sizeof(Block*) : len_);
+  if (shared_) block()->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+PackedAddr::PackedAddr(PackedAddr&& o) noexcept : len_(o.len_), shared_(o.shared_) {
+  std::memcpy(raw_, o.raw_, shared_ ? sizeof(Block*) : len_);
+  o.len_ = 0;
+  o.shared_ = false;
+}
+
+PackedAddr& PackedAddr::operator=(const PackedAddr& o) noexcept {
+  if (this != &o) {
+    PackedAddr copy(o);
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
+PackedAddr& PackedAddr::operator=(PackedAddr&& o) noexcept {
+  if (this != &o) {
+    drop();
+    len_ = o.len_;
+    shared_ = o.shared_;
+    std::memcpy(raw_, o.raw_, shared_ ? sizeof(Block*) : len_);
+    o.len_ = 0;
+    o.shared_ = false;
+  }
+  return *this;
+}
+
+void PackedAddr::drop() noexcept {
+  // acq_rel: the last owner's delete happens after every other owner's reads of the block.
+  if (shared_ && block()->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete block();
+  shared_ = false;
+  len_ = 0;
+}
+
+SockAddr PackedAddr::get() const noexcept {
+  if (shared_) return block()->addr;
+  return SockAddr::from(reinterpret_cast<const sockaddr*>(raw_), static_cast<socklen_t>(len_));
 }
 
 }  // namespace netpoll::net

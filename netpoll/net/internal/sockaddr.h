@@ -1,7 +1,9 @@
 // SockAddr: a socket address by value (sockaddr_storage + length) and its Go-style text.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -43,6 +45,46 @@ class SockAddr {
  private:
   sockaddr_storage ss_;
   socklen_t len_ = 0;
+};
+
+// A SockAddr kept compactly, for the addresses every Conn, Listener and PacketConn stores (B5:
+// two full SockAddrs were 264 of a Conn's bytes). 32 bytes: an address of up to 28 bytes
+// (sockaddr_in, sockaddr_in6, an unnamed or short Unix one) is held inline, byte for byte, so
+// get() returns exactly what was stored; a longer one (a Unix path of more than about 26
+// bytes) lives in a heap block that copies share by reference count (an accepted Unix
+// connection shares its listener's). Copies and moves never allocate.
+class PackedAddr {
+ public:
+  PackedAddr() noexcept : len_(0), shared_(false) {}
+  // ENOMEM only when a long address's block cannot be allocated.
+  static Result<PackedAddr> from(const SockAddr& a) noexcept;
+  PackedAddr(const PackedAddr& o) noexcept;
+  PackedAddr(PackedAddr&& o) noexcept;
+  PackedAddr& operator=(const PackedAddr& o) noexcept;
+  PackedAddr& operator=(PackedAddr&& o) noexcept;
+  ~PackedAddr() { drop(); }
+
+  SockAddr get() const noexcept;
+  bool empty() const noexcept { return !shared_ && len_ == 0; }
+
+ private:
+  struct Block {
+    std::atomic<std::uint32_t> refs;
+    SockAddr addr;
+  };
+  static constexpr std::size_t kInline = 28;  // sizeof(sockaddr_in6) on every OS netpoll targets
+  void drop() noexcept;
+  Block* block() const noexcept {
+    Block* b;
+    std::memcpy(&b, raw_, sizeof b);
+    return b;
+  }
+  void set_block(Block* b) noexcept { std::memcpy(raw_, &b, sizeof b); }
+  // The first len_ bytes of the address, or (shared_) the Block pointer. Not a union with the
+  // pointer: its alignment would round the union up to 32 and push the flags past it.
+  alignas(8) unsigned char raw_[kInline];
+  std::uint8_t len_;
+  bool shared_;
 };
 
 }  // namespace netpoll::net
