@@ -486,6 +486,102 @@ TEST_CASE("case 26: an empty Read between two reads keeps the readiness of bytes
   CHECK(std::string(b, *last) == "ab");
 }
 
+TEST_CASE("Readable: waits without a buffer, and the Read after it never parks on the edge it used") {
+  // Round after round: the Read drains the socket (a readiness backend marks it so and parks
+  // the next Read without a syscall), then Readable waits for the peer's next bytes and spends
+  // their edge. If the Read after it still believed the socket drained, it would park with
+  // the bytes queued, until the deadline that guards this test.
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+  std::string got;
+  std::error_code failed;
+  // Parameters, not captures: a spawned lambda's captures die with the lambda object.
+  loop.spawn([](Conn& c, std::string& got, std::error_code& failed) -> Task<void> {
+    char b[64];
+    for (int round = 0; round < 20; ++round) {
+      if (auto ec = c.SetReadDeadline(Clock::now() + 5s)) failed = ec;
+      if (auto ec = co_await c.Readable()) {
+        failed = ec;
+        co_return;
+      }
+      Result<std::size_t> n = co_await c.Read(std::span<char>(b));
+      if (!n) {
+        failed = n.error();
+        co_return;
+      }
+      got.append(b, *n);
+    }
+  }(p.server, got, failed));
+  loop.block_on([&]() -> Task<void> {
+    for (int round = 0; round < 20; ++round) {
+      // Each write after the reader parked (the sleep lets the Loop run it; not a timing
+      // assertion: an early write only skips the park).
+      co_await sleep_for(loop, 2ms);
+      REQUIRE(co_await p.client.Write(std::string_view(round % 2 ? "b" : "a")));
+      while (got.size() < static_cast<std::size_t>(round + 1) && !failed) co_await sleep_for(loop, 1ms);
+    }
+  }());
+  while (loop.spawned() > 0) loop.run_once(Timeout::after(10ms));
+  REQUIRE_MESSAGE(!failed, failed.message());
+  CHECK(got == "abababababababababab");
+}
+
+TEST_CASE("Readable: bytes already queued, the end of stream, Close and a deadline end it") {
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  SUBCASE("bytes left by a short Read: finishes at once") {
+    ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+    loop.block_on([&]() -> Task<void> {
+      REQUIRE(co_await p.client.Write(std::string_view("hello")));
+      char b[2];
+      Result<std::size_t> n = co_await p.server.Read(std::span<char>(b));
+      CHECK(n);
+      CHECK(!co_await p.server.Readable());
+      CHECK(!co_await p.server.Readable());  // nothing taken: still readable
+      char rest[8];
+      std::size_t total = n ? *n : 0;
+      while (total < 5) {
+        Result<std::size_t> m = co_await p.server.Read(std::span<char>(rest));
+        REQUIRE(m);
+        total += *m;
+      }
+      CHECK(total == 5);
+    }());
+  }
+  SUBCASE("the end of stream: finishes, and the Read returns 0") {
+    ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+    REQUIRE(!p.client.Close());
+    loop.block_on([&]() -> Task<void> {
+      CHECK(!co_await p.server.Readable());
+      char b[4];
+      Result<std::size_t> n = co_await p.server.Read(std::span<char>(b));
+      CHECK((n && *n == 0));
+    }());
+  }
+  SUBCASE("a past read deadline, and one that passes while it waits") {
+    ConnPair p = loop.block_on(tcp_conn_pair(loop, *ln));
+    loop.block_on([&]() -> Task<void> {
+      REQUIRE(!p.server.SetReadDeadline(Clock::now() - 1s));
+      CHECK(co_await p.server.Readable() == Errc::deadline_exceeded);
+      REQUIRE(!p.server.SetReadDeadline(Clock::now() + 20ms));
+      CHECK(co_await p.server.Readable() == Errc::deadline_exceeded);
+    }());
+  }
+  SUBCASE("Close from another thread wakes a plain thread's wait with closed") {
+    LoopThread lt;
+    ConnPair p = blocking_pair(lt.loop);
+    std::error_code ec;
+    std::thread waiter([&] { ec = p.server.Readable().wait(); });
+    std::this_thread::sleep_for(20ms);  // lets it park (not a timing assertion: an early Close fails it the same way)
+    REQUIRE(!p.server.Close());
+    waiter.join();
+    CHECK(ec == Errc::closed);
+  }
+}
+
 TEST_CASE("case 21: many queued writes complete in order through partial writes and EAGAIN") {
   Loop loop;
   Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");

@@ -90,6 +90,17 @@ class Conn : public Socket {
   // Reads up to buf.size() bytes; 0 at end of stream (or for an empty buf).
   Operation<ReadOp> Read(std::span<std::byte> buf) noexcept { return Operation<ReadOp>(fd_, buf); }
   Operation<ReadOp> Read(std::span<char> buf) noexcept { return Read(std::as_writable_bytes(buf)); }
+  // Waits, holding no buffer, until a Read would find something: bytes, the end of stream, or
+  // an error (returned here: the receive that reports it also clears it). For servers that
+  // keep no read buffer while a connection is idle (Go's RawConn.Read): take one from a pool
+  // when Readable finishes, Read into it, give it back (examples/echo.h). Holds the read lock
+  // while it waits, as a Read does; Close and the read deadline end it as they end a Read.
+  // Rarely it finishes after a wakeup whose bytes a previous Read already took; the Read after
+  // it then waits as usual. No syscall when the kernel's last word settles it (a drained
+  // socket parks at once; bytes known to be left finish at once); else one MSG_PEEK.
+  // Windows: a zero-byte overlapped receive, stream sockets only (on a datagram Conn:
+  // std::errc::operation_not_supported).
+  Operation<ReadableOp> Readable() noexcept { return Operation<ReadableOp>(fd_); }
   // Writes all of buf (partial writes continue) and returns buf.size(), or the error.
   Operation<WriteOp> Write(std::span<const std::byte> buf) noexcept { return Operation<WriteOp>(fd_, buf); }
   Operation<WriteOp> Write(std::string_view s) noexcept { return Write(as_bytes(s)); }

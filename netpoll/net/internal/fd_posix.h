@@ -46,6 +46,9 @@ class LockedOp : public FdOp<T> {
   using FdOp<T>::mode_;
   LockedOp(FD* fd, Mode m) noexcept : FdOp<T>(fd, m) {}
   IoStatus start() noexcept { return IoStatus::again; }
+  // When a park ended with readiness (or a recorded one made it unnecessary): IoStatus::again
+  // makes the syscall; an operation that only waits (ReadableOp) may finish instead.
+  IoStatus woken() noexcept { return IoStatus::again; }
   // True when start() will finish or park without the syscall: the PollDesc must then keep a
   // recorded readiness (check) instead of forgetting it (prepare), as nothing reads it.
   bool keeps_readiness() const noexcept { return false; }
@@ -125,6 +128,28 @@ class ReadOp : public LockedOp<ReadOp, std::size_t> {
   // The read syscall; *left is the kernel's count of bytes left queued, or -1 if it gave none.
   ssize_t read_stream(int* left) noexcept;
   std::span<std::byte> buf_;
+};
+
+// Conn::Readable: waits, with no buffer, until a Read would find something. The drained
+// shortcut applies as to a Read (parks at once, no syscall), and so does the kernel's count of
+// bytes left (FD::pending: finishes at once, no syscall). Otherwise it asks the socket with a
+// one-byte MSG_PEEK (bytes, or 0 at end of stream: finished; EAGAIN: park; an error is the
+// result, since the receive that reports a socket error also clears it). A readiness edge
+// ends the park without a syscall: it announces bytes, the end of stream or an error. Having
+// consumed that edge, it clears drained, so the next Read makes its syscall instead of parking
+// on an edge already spent (the invariant in ReadOp's comment).
+class ReadableOp : public LockedOp<ReadableOp, bool> {
+ public:
+  explicit ReadableOp(FD* fd) noexcept : LockedOp(fd, kRead) {}
+  bool keeps_readiness() const noexcept { return fd_->pending || parks_first(); }
+  IoStatus start() noexcept;
+  IoStatus io() noexcept;
+  IoStatus woken() noexcept;
+  std::error_code result() const noexcept { return res_.error(); }
+  std::error_code fail_on_loop_thread() const noexcept { return Errc::would_deadlock; }
+
+ private:
+  bool parks_first() const noexcept { return fd_->drained && !fd_->pd()->read_hangup(); }
 };
 
 class WriteOp : public LockedOp<WriteOp, std::size_t> {
@@ -243,6 +268,7 @@ bool LockedOp<Derived, T>::step(Waiter* w) noexcept {
       }
       case kPark:
         if (pd->begin_park(mode_)) {  // readiness already recorded
+          if (self.woken() == IoStatus::done) return finish();
           phase_ = kIo;
           break;
         }
@@ -258,6 +284,8 @@ bool LockedOp<Derived, T>::step(Waiter* w) noexcept {
             phase_ = kPark;
             break;
           }
+        } else if (self.woken() == IoStatus::done) {
+          return finish();
         }
         phase_ = kIo;
         break;

@@ -220,6 +220,57 @@ TEST_CASE("drained: a TCP Read the kernel said left nothing lets the next Read p
   CHECK(loop.block_on(second_read_calls(loop, *a, *b)) == 2);  // EAGAIN, then the byte
 }
 
+namespace {
+// Readable then Read, with the reads counted: the first Read drained the socket (TCP) or
+// could not tell (Unix), and the byte Readable waits for is written once it has started.
+Task<int> readable_then_read_calls(Loop& loop, Conn& r, Conn& w) {
+  char b[16];
+  REQUIRE(co_await w.Write(std::string_view("x")));
+  REQUIRE(co_await r.Read(std::span<char>(b)));
+  g_reads = 0;
+  loop.spawn([](Conn& w) -> Task<void> { REQUIRE(co_await w.Write(std::string_view("y"))); }(w));
+  REQUIRE(!co_await r.Readable());
+  Result<std::size_t> n = co_await r.Read(std::span<char>(b));
+  REQUIRE(n);
+  CHECK(std::string(b, *n) == "y");
+  co_return g_reads.load();
+}
+
+// A short Read leaves bytes the kernel counted: Readable after it makes no syscall.
+Task<int> readable_after_short_read_calls(Conn& r, Conn& w) {
+  char b[1];
+  REQUIRE(co_await w.Write(std::string_view("xyz")));
+  while (true) {  // until all three arrived: the count below is of one Readable only
+    REQUIRE(co_await r.Read(std::span<char>(b)));
+    if (b[0] == 'x') break;
+  }
+  g_reads = 0;
+  REQUIRE(!co_await r.Readable());
+  co_return g_reads.load();
+}
+}  // namespace
+
+TEST_CASE("Readable: a drained TCP socket parks at once, its edge ends the wait, bytes counted left need no syscall") {
+  HookGuard guard;
+  sys.recvmsg = &counting_recvmsg;  // the MSG_PEEK and the reads that ask for the count
+  sys.read = &counting_read;
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  netpoll::testing::ConnPair p = loop.block_on(netpoll::testing::tcp_conn_pair(loop, *ln));
+  // Readable: no syscall (drained: park; the edge: done); the Read: one.
+  CHECK(loop.block_on(readable_then_read_calls(loop, p.server, p.client)) == 1);
+  CHECK(loop.block_on(readable_after_short_read_calls(p.server, p.client)) == 0);
+  // A Unix stream has no count: Readable peeks (EAGAIN), parks, finishes on the edge; the Read.
+  int sv[2];
+  REQUIRE(netpoll::testing::socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  Result<Conn> a = FileConn(loop, sv[0]);
+  Result<Conn> b = FileConn(loop, sv[1]);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(loop.block_on(readable_then_read_calls(loop, *a, *b)) == 2);
+}
+
 TEST_CASE("case 4: EMFILE on accept sheds pending clients, does not spin, and recovers") {
   netpoll::testing::raise_fd_limit();
   LoopThread lt;

@@ -58,6 +58,24 @@ IoStatus ReadOp::complete(DWORD bytes, DWORD error) noexcept {
   return IoStatus::done;
 }
 
+IoStatus ReadableOp::start() noexcept {
+  if (fd_->stream()) return IoStatus::again;
+  res_ = std::make_error_code(std::errc::operation_not_supported);
+  return IoStatus::done;
+}
+
+DWORD ReadableOp::call(OVERLAPPED* ov, DWORD* bytes) noexcept {
+  WSABUF b = wsabuf(nullptr, 0);
+  DWORD flags = 0;
+  return sys.wsa_recv(fd_->sysfd(), &b, 1, bytes, &flags, ov, nullptr) == 0 ? 0 : last_error();
+}
+
+IoStatus ReadableOp::complete(DWORD /*bytes*/, DWORD error) noexcept {
+  if (error) return fail_with(error);
+  res_ = true;
+  return IoStatus::done;
+}
+
 IoStatus WriteOp::start() noexcept {
   return finished_empty(buf_.size()) ? IoStatus::done : IoStatus::again;
 }

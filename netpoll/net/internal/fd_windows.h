@@ -125,6 +125,20 @@ class ReadOp : public OverlappedOp<ReadOp, std::size_t> {
   std::span<std::byte> buf_;
 };
 
+// Conn::Readable: a zero-byte overlapped WSARecv, which completes once the stream has bytes
+// (or its end, or an error) and takes none: the idle connection holds no buffer in the kernel
+// either (libuv's zero reads). A zero-byte receive on a datagram socket would consume and drop
+// the datagram, so there it fails with operation_not_supported without a call.
+class ReadableOp : public OverlappedOp<ReadableOp, bool> {
+ public:
+  explicit ReadableOp(FD* fd) noexcept : OverlappedOp(fd, kRead) {}
+  IoStatus start() noexcept;
+  DWORD call(OVERLAPPED* ov, DWORD* bytes) noexcept;
+  IoStatus complete(DWORD bytes, DWORD error) noexcept;
+  std::error_code result() const noexcept { return res_.error(); }
+  std::error_code fail_on_loop_thread() const noexcept { return Errc::would_deadlock; }
+};
+
 class WriteOp : public OverlappedOp<WriteOp, std::size_t> {
  public:
   WriteOp(FD* fd, std::span<const std::byte> buf) noexcept : OverlappedOp(fd, kWrite), buf_(buf) {}
