@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <utility>
 #include <vector>
@@ -342,6 +343,25 @@ struct NpServer {
   net::Loop loop;
   net::Listener ln;
   bool listening = false;  // the acceptor coroutine is running
+  // ServerConfig::idle_pool's buffers: taken for one Read and its Write, then given back.
+  struct Buffer {
+    std::array<std::byte, kReadBuf> data;
+    Buffer* next = nullptr;
+  };
+  Buffer* free_list = nullptr;
+  std::vector<std::unique_ptr<Buffer>> all;
+  Buffer* take() {
+    if (Buffer* b = free_list) {
+      free_list = b->next;
+      return b;
+    }
+    all.push_back(std::make_unique<Buffer>());
+    return all.back().get();
+  }
+  void give(Buffer* b) noexcept {
+    b->next = free_list;
+    free_list = b;
+  }
 
   std::int64_t syscalls() noexcept {
     const netpoll::PollerStats s = loop.netpoll().backend().stats();
@@ -379,6 +399,34 @@ net::Task<void> np_session(NpServer& s, net::Conn c) {
   s.check_finish();
 }
 
+// The same session holding no buffer while idle: Readable, then a pooled buffer for one Read
+// and its Write.
+net::Task<void> np_pooled_session(NpServer& s, net::Conn c) {
+  for (;;) {
+    if (std::error_code ec = co_await c.Readable()) {
+      s.sh.error("netpoll Readable: " + ec.message());
+      break;
+    }
+    NpServer::Buffer* b = s.take();
+    Result<std::size_t> n = co_await c.Read(std::span<std::byte>(b->data));
+    if (!n || *n == 0) {
+      s.give(b);
+      if (!n) s.sh.error("netpoll Read: " + n.error().message());
+      break;
+    }
+    Result<std::size_t> w = co_await c.Write(std::span<const std::byte>(b->data.data(), *n));
+    s.give(b);
+    if (!w) {
+      s.sh.error("netpoll Write: " + w.error().message());
+      break;
+    }
+    s.sh.out.bytes += *n;
+  }
+  (void)c.Close();
+  ++s.sh.out.closed;
+  s.check_finish();
+}
+
 net::Task<void> np_acceptor(NpServer& s) {
   for (;;) {
     Result<net::Conn> c = co_await s.ln.Accept();  // TCP_NODELAY is set by Accept
@@ -386,7 +434,7 @@ net::Task<void> np_acceptor(NpServer& s) {
       if (c.error() != Errc::closed) s.sh.error("netpoll Accept: " + c.error().message());
       break;
     }
-    if (s.sh.cfg.small_buffers) s.loop.spawn(np_session<kSmallReadBuf>(s, std::move(*c)));
+    if (s.sh.cfg.idle_pool) s.loop.spawn(np_pooled_session(s, std::move(*c)));
     else s.loop.spawn(np_session<kReadBuf>(s, std::move(*c)));
     if (s.sh.accepted_one(s.syscalls())) {
       (void)s.ln.Close();

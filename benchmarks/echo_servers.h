@@ -40,18 +40,18 @@ namespace netpoll::bench {
 
 // Server read buffers: 64 KiB, libuv's suggested read size, so a small message is always a
 // short read. raw shares one per server and libuv recycles them through a free list; a netpoll
-// connection's coroutine owns one (in its frame).
+// connection's coroutine owns one (in its frame), or with ServerConfig::idle_pool borrows one
+// from a free list while it has bytes, as libuv's alloc_cb does.
 inline constexpr std::size_t kReadBuf = 64 * 1024;
-// netpoll's per-connection buffer where thousands of connections sit idle (B5): a 64 KiB
-// frame per idle connection would be the application's choice, not the library's cost.
-inline constexpr std::size_t kSmallReadBuf = 256;
 
 struct ServerConfig {
   int cpu = 0;  // the server thread is pinned here
   // The run ends once this many connections have been accepted and closed. 0: not known when
   // the server starts (B4's load generator stops on a clock); finish_after() gives it later.
   std::uint64_t conns = 1;
-  bool small_buffers = false;  // netpoll sessions read into kSmallReadBuf instead of kReadBuf
+  // netpoll sessions hold no buffer while idle (B5): they wait with Conn::Readable and borrow
+  // a kReadBuf buffer from the server's free list for one Read and its Write.
+  bool idle_pool = false;
 };
 
 struct ServerOut {

@@ -572,12 +572,12 @@ int main(int argc, char** argv) {
     else return usage();
   }
   if (impl == "netpoll") {
-    // Exactly examples/http_server's main: run_server + serve_conn over one Responses.
+    // Exactly examples/http_server's main: run_server + serve_conn over one http::Server.
     std::string prog = kProg;
     char* args[] = {prog.data(), addr.data(), nullptr};
-    http::Responses responses;
-    return netpoll::examples::run_server(kProg, 2, args, [&responses](netpoll::net::Conn& c) {
-      return http::serve_conn(c, responses);
+    http::Server server;
+    return netpoll::examples::run_server(kProg, 2, args, [&server](netpoll::net::Conn& c) {
+      return http::serve_conn(c, server);
     });
   }
   sockaddr_in a;

@@ -54,6 +54,8 @@
 #include "benchmarks/harness.h"
 #include "netpoll/platform/netpoll.h"
 #include "netpoll/net/net.h"
+#include "netpoll/net/internal/fd.h"
+#include "test/alloc_counter.h"
 #include "test/child_process.h"
 
 namespace {
@@ -65,7 +67,11 @@ using bench::kImpls;
 using netpoll::testing::ChildProcess;
 using netpoll::testing::Stdio;
 
-constexpr int kIdle = 9900;
+// The largest idle set this machine's 20,000-descriptor process limit leaves room for (the
+// server's process holds one descriptor per connection, plus kSpareFds); the sweep's smaller
+// sets show the per-connection figures do not grow with the set.
+constexpr int kIdle = 19000;
+constexpr int kSweep[] = {1000, 5000, 10000};
 constexpr int kSmokeIdle = 200;
 // Descriptors each process keeps besides its share of the idle set (stdio, epoll, eventfds,
 // listener, the active connection, netpoll's reserve, libuv's signal pipe...), with room.
@@ -209,12 +215,20 @@ struct Series {
 
 // Ping-pong over one connection to a server that serves `idle` idle connections first; with
 // `idle` > 0 also measures bytes per idle connection. Returns the round trips/s.
-double pingpong(Impl impl, int idle, double seconds, double* bytes_per_conn) {
-  bench::EchoServer server(impl, {.cpu = 0, .conns = static_cast<std::uint64_t>(idle) + 1, .small_buffers = true});
+// What the allocation counter saw while the idle set was accepted (operator new only: the
+// raw server's RawConns and netpoll's FDs, frames and slabs; libuv mallocs).
+struct Allocs {
+  double calls = -1;  // per idle connection
+  double bytes = -1;  // asked for, per idle connection (malloc's overhead not included)
+};
+
+double pingpong(Impl impl, int idle, double seconds, double* bytes_per_conn, Allocs* allocs = nullptr) {
+  bench::EchoServer server(impl, {.cpu = 0, .conns = static_cast<std::uint64_t>(idle) + 1, .idle_pool = true});
   const int port = server.port();
   std::unique_ptr<IdleClients> held;
   if (idle > 0) {
     const double m0 = heap_bytes();
+    const std::uint64_t a0 = netpoll::testing::allocation_count(), b0 = netpoll::testing::allocated_bytes();
     held = std::make_unique<IdleClients>(port, idle);
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (server.accepted() < static_cast<std::uint64_t>(idle)) {
@@ -223,6 +237,10 @@ double pingpong(Impl impl, int idle, double seconds, double* bytes_per_conn) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     *bytes_per_conn = (heap_bytes() - m0) / idle;
+    if (allocs) {
+      allocs->calls = double(netpoll::testing::allocation_count() - a0) / idle;
+      allocs->bytes = double(netpoll::testing::allocated_bytes() - b0) / idle;
+    }
   }
   bench::ClientOut client = bench::run_pinned(0, [&] { return bench::blocking_pingpong(port, 0, seconds); });
   if (held && !held->release()) client.error = "the --hold child failed";
@@ -266,11 +284,17 @@ int main(int argc, char** argv) {
 
   Series s;
   std::vector<double> ignored[kImpls];
+  std::vector<double> np_calls, np_asked;
   bench::interleave(o, "B5 bytes/idle conn", [&](Impl k, int) {
     double bytes = -1;
+    Allocs al;
     s.rate_bare[k].push_back(pingpong(k, 0, seconds, nullptr));
-    s.rate_idle[k].push_back(pingpong(k, idle, seconds, &bytes));
+    s.rate_idle[k].push_back(pingpong(k, idle, seconds, &bytes, &al));
     s.bytes[k].push_back(bytes);
+    if (k == bench::kNetpoll) {
+      np_calls.push_back(al.calls);
+      np_asked.push_back(al.bytes);
+    }
     return bytes;
   }, ignored);
 
@@ -280,14 +304,51 @@ int main(int argc, char** argv) {
   bench::medians(s.rate_bare, bare_rate);
   for (int k = 0; k < kImpls; ++k) kept[k] = bench::ratio(idle_rate[k], bare_rate[k]);
   const double core[kImpls] = {-1, core_bytes, -1}, netl[kImpls] = {-1, net_bytes, -1};
+
+  // netpoll's breakdown: the library's parts by size, and what each idle connection allocated
+  // (an FD and the session's coroutine frame: the frame is the rest of what it asked for).
+  const double calls = bench::median(np_calls), asked = bench::median(np_asked);
+  const double conn_size = sizeof(net::Conn), fd_size = sizeof(net::FD), pd_size = sizeof(netpoll::PollDesc);
+  const double frame = calls > 0 ? asked - fd_size - pd_size : -1;  // the slab share is pd_size per slot
+  const auto np_row = [](const std::string& label, double v, int prec) {
+    const double a[kImpls] = {-1, v, -1};
+    std::printf("%s", bench::table_row(label, a, prec, false).c_str());
+  };
   const std::string n = std::to_string(idle);
   std::printf("%s", bench::table_header("B5 " + n + " idle conns + 1 active (median of " + std::to_string(o.reps) + ")").c_str());
   std::printf("%s", bench::table_row("user-space bytes per idle connection (heap growth / " + n + ")", bytes, 0).c_str());
   std::printf("%s", bench::table_row("netpoll core: bytes per Netpoll::open descriptor", core, 0, false).c_str());
   std::printf("%s", bench::table_row("netpoll net: bytes per FileConn socket (Conn + FD + PollDesc)", netl, 0, false).c_str());
+  np_row("  sizeof Conn (in the session's frame)", conn_size, 0);
+  np_row("  sizeof FD (one allocation)", fd_size, 0);
+  np_row("  sizeof PollDesc (slab slot)", pd_size, 0);
+  np_row("  allocations per idle connection (operator new)", calls, 2);
+  np_row("  bytes asked per idle connection (FD + frame + slab share)", asked, 0);
+  np_row("  coroutine frame (asked - FD - PollDesc; holds the Conn)", frame, 0);
   std::printf("%s", bench::table_row("ping-pong round trips/s, idle set registered", idle_rate, 0).c_str());
   std::printf("%s", bench::table_row("ping-pong round trips/s, no idle set", bare_rate, 0).c_str());
   std::printf("%s", bench::table_row("rate with / without the idle set", kept, 3, false).c_str());
+
+  // Flat from 1,000 to the full set: smaller idle sets, one run each per implementation.
+  std::string sweep_json;
+  if (!o.smoke) {
+    std::printf("%s", bench::table_header("B5 sweep: per idle connection and the active rate, by idle set size").c_str());
+    std::vector<int> sizes;
+    for (int sz : kSweep)
+      if (sz < idle) sizes.push_back(sz);
+    for (int sz : sizes) {
+      double b[kImpls] = {-1, -1, -1}, r[kImpls] = {-1, -1, -1};
+      for (int k = 0; k < kImpls; ++k)
+        if (o.enabled[k]) r[k] = pingpong(static_cast<Impl>(k), sz, seconds, &b[k]);
+      const std::string label = std::to_string(sz);
+      std::printf("%s", bench::table_row("bytes per idle connection, " + label + " idle", b, 0).c_str());
+      std::printf("%s", bench::table_row("round trips/s, " + label + " idle", r, 0).c_str());
+      sweep_json += (sweep_json.empty() ? "" : ", ") + std::string("{\"idle\": ") + label +
+                    ", \"bytes\": " + bench::triple_json(b, 1) + ", \"rate\": " + bench::triple_json(r, 1) + "}";
+    }
+    std::printf("%s", bench::table_row("bytes per idle connection, " + n + " idle (above)", bytes, 0).c_str());
+    std::printf("%s", bench::table_row("round trips/s, " + n + " idle (above)", idle_rate, 0).c_str());
+  }
 
   bench::Entry e;
   e.id = "B5";
@@ -301,7 +362,13 @@ int main(int argc, char** argv) {
             ", \"netpoll_net_bytes_per_socket\": " + bench::json_num(net_bytes, 1) +
             ", \"pingpong_rate_idle_set\": " + bench::triple_json(idle_rate, 1) +
             ", \"pingpong_rate_no_idle_set\": " + bench::triple_json(bare_rate, 1) +
-            ", \"rate_idle_over_no_idle\": " + bench::triple_json(kept, 4);
+            ", \"rate_idle_over_no_idle\": " + bench::triple_json(kept, 4) +
+            ", \"netpoll_breakdown\": {\"conn\": " + bench::json_num(conn_size, 0) +
+            ", \"fd\": " + bench::json_num(fd_size, 0) + ", \"poll_desc\": " + bench::json_num(pd_size, 0) +
+            ", \"allocations_per_conn\": " + bench::json_num(calls, 2) +
+            ", \"bytes_asked_per_conn\": " + bench::json_num(asked, 1) +
+            ", \"frame\": " + bench::json_num(frame, 1) + "}" +
+            ", \"sweep\": [" + sweep_json + "]";
   if (!bench::write_entry(o, e)) bench::fail("could not write the B5 result");
   return bench::exit_status("idle_bench");
 }

@@ -337,33 +337,38 @@ Session::Next Session::process() noexcept {
 
 // --- the connection --------------------------------------------------------------------------
 
-net::Task<void> serve_conn(net::Conn& c, Responses& responses) {
-  Session s(responses);
+net::Task<void> serve_conn(net::Conn& c, Server& server) {
+  Pool<Session>::Lease s;
   for (;;) {
-    Result<std::size_t> n = co_await c.Read(s.read_space());
+    if (!s) {
+      if (co_await c.Readable()) co_return;  // an error, or shutdown
+      s = server.take();
+    }
+    Result<std::size_t> n = co_await c.Read(s->read_space());
     if (!n || *n == 0) co_return;  // the peer closed, an error, or shutdown
-    s.received(*n);
+    s->received(*n);
     Session::Next next;
     do {
-      next = s.process();
-      if (!s.output().empty()) {
-        Result<std::size_t> w = co_await c.Write(s.output());
+      next = s->process();
+      if (!s->output().empty()) {
+        Result<std::size_t> w = co_await c.Write(s->output());
         if (!w) co_return;
-        s.clear_output();
+        s->clear_output();
       }
     } while (next == Session::Next::write);
     if (next == Session::Next::close) break;
+    if (s->idle()) s.give();  // nothing pending: wait for the next bytes without it
   }
   // Lingering close (the last response is written): if the peer may still be sending, closing
   // now would reset the connection and could destroy that response in the peer's receive
   // buffer. Half-close so it sees our EOF, then discard its input until it closes, within a
   // time and byte bound.
-  if (!s.unread_input()) co_return;
+  if (!s->unread_input()) co_return;
   if (c.CloseWrite()) co_return;
   c.SetReadDeadline(std::chrono::steady_clock::now() + std::chrono::seconds(2));
   std::size_t budget = 1 << 20;
   while (budget > 0) {
-    Result<std::size_t> n = co_await c.Read(s.drain_space());
+    Result<std::size_t> n = co_await c.Read(s->drain_space());
     if (!n || *n == 0) break;
     budget -= std::min(budget, *n);
   }

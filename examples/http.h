@@ -2,9 +2,11 @@
 // "Hello, World!" (TechEmpower's plaintext test), parsing only what framing and keep-alive
 // need.
 //
-// Per connection: one Session (fixed input and output buffers, in the connection coroutine's
-// frame). Per batch of input: one read(2), every complete request in it answered in order
-// into the output buffer, one write(2). Nothing is allocated after the connection starts.
+// Per busy connection: one Session (fixed input and output buffers), borrowed from the
+// thread's Server while the connection has bytes pending (an idle one waits with
+// Conn::Readable and holds none). Per batch of input: one read(2), every complete request in
+// it answered in order into the output buffer, one write(2). Nothing is allocated once the
+// pool has a Session for each connection busy at once.
 //
 // What is parsed: the request line (method, target, HTTP/1.x), header lines up to the blank
 // line, and of the headers only Connection, Content-Length and Transfer-Encoding. Request
@@ -18,10 +20,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "examples/buffer_pool.h"
 #include "netpoll/net/net.h"
 
 namespace netpoll::examples::http {
@@ -125,6 +129,17 @@ class Session {
   bool unread_input() const noexcept { return in_pos_ < in_len_ || skip_ > 0; }
   // Scratch room to drain into after Next::close.
   std::span<std::byte> drain_space() noexcept { return std::as_writable_bytes(std::span(in_)); }
+  // Nothing pending: no unparsed input, no body to skip, no output, not closing. The Session
+  // then carries no state, and serve_conn gives it back to its pool until the next bytes.
+  bool idle() const noexcept {
+    return in_pos_ == in_len_ && skip_ == 0 && out_len_ == 0 && !closing_;
+  }
+  // Back to the state of a new Session (for reuse by another connection).
+  void reset() noexcept {
+    in_pos_ = in_len_ = scan_ = out_len_ = 0;
+    skip_ = 0;
+    closing_ = false;
+  }
 
  private:
   void respond(Responses::Kind k, bool body) noexcept;
@@ -140,8 +155,30 @@ class Session {
   std::array<char, kOutCap> out_;
 };
 
+// The Sessions of one Loop thread's connections, and the responses they share: a connection
+// borrows a Session (48 KiB of buffers) when bytes arrive and gives it back once it is idle, so
+// an idle keep-alive connection holds none. Used from one thread (the Loop's).
+class Server {
+ public:
+  Server() = default;
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  Pool<Session>::Lease take() {
+    Pool<Session>::Lease s = sessions_.take([this] { return std::make_unique<Session>(responses_); });
+    s->reset();
+    return s;
+  }
+  std::size_t sessions() const noexcept { return sessions_.size(); }  // made so far
+  Responses& responses() noexcept { return responses_; }
+
+ private:
+  Responses responses_;
+  Pool<Session> sessions_;
+};
+
 // Serves one connection until the peer closes it, an error, a response that closes it, or
-// Errc::closed (shutdown). The Session lives in this coroutine's frame.
-net::Task<void> serve_conn(net::Conn& c, Responses& responses);
+// Errc::closed (shutdown). Waits for bytes with Conn::Readable and holds a Session from
+// `server` only while the connection has something pending.
+net::Task<void> serve_conn(net::Conn& c, Server& server);
 
 }  // namespace netpoll::examples::http

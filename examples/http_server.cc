@@ -9,9 +9,9 @@
 
 int main(int argc, char** argv) {
   // Shared by every connection: only the Loop thread touches it.
-  netpoll::examples::http::Responses responses;
+  netpoll::examples::http::Server server;
   return netpoll::examples::run_server("http_server", argc, argv,
-                                       [&responses](netpoll::net::Conn& c) {
-                                         return netpoll::examples::http::serve_conn(c, responses);
+                                       [&server](netpoll::net::Conn& c) {
+                                         return netpoll::examples::http::serve_conn(c, server);
                                        });
 }

@@ -316,10 +316,10 @@ TEST_CASE("http: a batch whose responses overflow the output buffer is written i
 }
 
 namespace {
-net::Task<void> accept_and_serve(net::Listener& ln, Responses& responses) {
+net::Task<void> accept_and_serve(net::Listener& ln, Server& server) {
   Result<net::Conn> c = co_await ln.Accept();
   if (!c) co_return;
-  co_await serve_conn(*c, responses);
+  co_await serve_conn(*c, server);
 }
 }  // namespace
 
@@ -328,9 +328,9 @@ TEST_CASE("http: serve_conn answers pipelined batches with no heap allocation") 
   net::Loop loop;
   Result<net::Listener> ln = net::Listen(loop, "tcp", "127.0.0.1:0");
   REQUIRE(ln);
-  Responses responses;
-  const std::size_t resp_size = responses.get(Responses::ok).size();  // the Date has a fixed length
-  std::thread server([&] { loop.block_on(accept_and_serve(*ln, responses)); });
+  Server srv;
+  const std::size_t resp_size = srv.responses().get(Responses::ok).size();  // the Date has a fixed length
+  std::thread server([&] { loop.block_on(accept_and_serve(*ln, srv)); });
 
   Fd c = dial(ln->Addr().to_string());
   REQUIRE(c.get() >= 0);
@@ -363,4 +363,51 @@ TEST_CASE("http: serve_conn answers pipelined batches with no heap allocation") 
   server.join();
   CHECK(ok_rounds == kRounds);
   CHECK(after - before == 0);
+}
+
+namespace {
+net::Task<void> serve_n(net::Loop& loop, net::Listener& ln, Server& server, int n) {
+  for (int i = 0; i < n; ++i) {
+    Result<net::Conn> c = co_await ln.Accept();
+    if (!c) co_return;
+    loop.spawn([](net::Conn c, Server& s) -> net::Task<void> { co_await serve_conn(c, s); }(std::move(*c), server));
+  }
+}
+}  // namespace
+
+TEST_CASE("http: idle keep-alive connections give their Session back: one serves them all in turn") {
+  using namespace netpoll::examples::testing;
+  net::Loop loop;
+  Result<net::Listener> ln = net::Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  Server srv;
+  constexpr int kConns = 8;
+  std::thread server([&] {
+    loop.spawn(serve_n(loop, *ln, srv, kConns));
+    loop.run();
+  });
+  std::vector<Fd> conns;
+  const std::string req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::size_t resp_size = srv.responses().get(Responses::ok).size();
+  // One request at a time on each connection, round robin, every connection kept open: each
+  // goes idle after its response, so a single Session is ever needed.
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < kConns; ++i) {
+      if (round == 0) conns.push_back(dial(ln->Addr().to_string()));
+      REQUIRE(conns[i].get() >= 0);
+      REQUIRE(::send(conns[i].get(), req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+      std::string got(resp_size, '\0');
+      for (std::size_t n = 0; n < resp_size;) {
+        const ssize_t r = ::recv(conns[i].get(), got.data() + n, resp_size - n, 0);
+        REQUIRE(r > 0);
+        n += static_cast<std::size_t>(r);
+      }
+      CHECK(got.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    }
+  }
+  conns.clear();  // EOF on every connection: their coroutines end
+  loop.post([&] { loop.stop(); });
+  server.join();
+  while (loop.spawned() > 0) loop.run_once(Timeout::after(std::chrono::milliseconds(10)));
+  CHECK(srv.sessions() == 1);
 }

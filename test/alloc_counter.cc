@@ -10,6 +10,7 @@
 namespace {
 std::atomic<std::uint64_t> g_allocs{0};
 std::atomic<std::uint64_t> g_frees{0};
+std::atomic<std::uint64_t> g_bytes{0};
 thread_local int tls_fail = 0;
 void counted_free(void* p) noexcept {
   if (p) g_frees.fetch_add(1, std::memory_order_relaxed);
@@ -19,6 +20,10 @@ void counted_free(void* p) noexcept {
 
 std::uint64_t netpoll::testing::allocation_count() noexcept {
   return g_allocs.load(std::memory_order_relaxed);
+}
+
+std::uint64_t netpoll::testing::allocated_bytes() noexcept {
+  return g_bytes.load(std::memory_order_relaxed);
 }
 
 std::int64_t netpoll::testing::live_allocation_count() noexcept {
@@ -34,6 +39,7 @@ void* operator new(std::size_t n) {
     throw std::bad_alloc();
   }
   g_allocs.fetch_add(1, std::memory_order_relaxed);
+  g_bytes.fetch_add(n, std::memory_order_relaxed);
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
@@ -45,6 +51,7 @@ void* operator new(std::size_t n, std::align_val_t a) {
     throw std::bad_alloc();
   }
   g_allocs.fetch_add(1, std::memory_order_relaxed);
+  g_bytes.fetch_add(n, std::memory_order_relaxed);
   const std::size_t al = static_cast<std::size_t>(a);
   void* raw = std::malloc(n + al + sizeof(void*));
   if (!raw) throw std::bad_alloc();

@@ -6,6 +6,8 @@
 
 namespace netpoll::testing {
 std::uint64_t allocation_count() noexcept;
+// The bytes those allocations asked for (malloc's own overhead not included).
+std::uint64_t allocated_bytes() noexcept;
 // Allocations not yet freed (operator new minus operator delete of non-null pointers): equal
 // before and after a piece of work means it left nothing behind on the heap.
 std::int64_t live_allocation_count() noexcept;
