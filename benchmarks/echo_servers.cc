@@ -377,6 +377,22 @@ struct NpServer {
   }
 };
 
+// After a session's Write: false (reported) if it failed, else the bytes are counted.
+bool np_echoed(NpServer& s, const Result<std::size_t>& w, std::size_t n) {
+  if (!w) {
+    s.sh.error("netpoll Write: " + w.error().message());
+    return false;
+  }
+  s.sh.out.bytes += n;
+  return true;
+}
+
+void np_closed(NpServer& s, net::Conn& c) {
+  (void)c.Close();
+  ++s.sh.out.closed;
+  s.check_finish();
+}
+
 template <std::size_t N>
 net::Task<void> np_session(NpServer& s, net::Conn c) {
   std::array<std::byte, N> buf;  // in the coroutine frame: one allocation per connection
@@ -388,15 +404,9 @@ net::Task<void> np_session(NpServer& s, net::Conn c) {
     }
     if (*n == 0) break;
     Result<std::size_t> w = co_await c.Write(std::span<const std::byte>(buf.data(), *n));
-    if (!w) {
-      s.sh.error("netpoll Write: " + w.error().message());
-      break;
-    }
-    s.sh.out.bytes += *n;
+    if (!np_echoed(s, w, *n)) break;
   }
-  (void)c.Close();
-  ++s.sh.out.closed;
-  s.check_finish();
+  np_closed(s, c);
 }
 
 // The same session holding no buffer while idle: Readable, then a pooled buffer for one Read
@@ -416,15 +426,9 @@ net::Task<void> np_pooled_session(NpServer& s, net::Conn c) {
     }
     Result<std::size_t> w = co_await c.Write(std::span<const std::byte>(b->data.data(), *n));
     s.give(b);
-    if (!w) {
-      s.sh.error("netpoll Write: " + w.error().message());
-      break;
-    }
-    s.sh.out.bytes += *n;
+    if (!np_echoed(s, w, *n)) break;
   }
-  (void)c.Close();
-  ++s.sh.out.closed;
-  s.check_finish();
+  np_closed(s, c);
 }
 
 net::Task<void> np_acceptor(NpServer& s) {
