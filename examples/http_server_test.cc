@@ -339,3 +339,42 @@ TEST_CASE("http_server: SIGTERM closes idle and half-received connections and ex
   CHECK(recv_to_eof(partial.get(), &eof).empty());
   CHECK(eof);
 }
+
+TEST_CASE("http_server --loops 3: keep-alive connections served by several Loops, SIGTERM closes them all") {
+  ServerProcess srv = ServerProcess::start(kServer, {"--loops", "3"});
+  constexpr int kConns = 24;
+  std::vector<Fd> conns;
+  std::vector<ResponseReader> readers;
+  conns.reserve(kConns);
+  readers.reserve(kConns);
+  for (int i = 0; i < kConns; ++i) {
+    conns.push_back(dial(srv.addr()));
+    REQUIRE(conns.back().get() >= 0);
+    readers.emplace_back(conns.back().get());
+  }
+  // Two rounds of one request per connection, every connection kept open in between (idle on
+  // whichever Loop accepted it), then a pipelined pair on each.
+  for (int round = 0; round < 2; ++round)
+    for (int i = 0; i < kConns; ++i) {
+      REQUIRE(send_all(conns[i].get(), "GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+      check_hello(readers[i].next());
+    }
+  for (int i = 0; i < kConns; ++i) {
+    REQUIRE(send_all(conns[i].get(), "GET /a HTTP/1.1\r\nHost: t\r\n\r\nHEAD /b HTTP/1.1\r\nHost: t\r\n\r\n"));
+    check_hello(readers[i].next());
+    check_hello(readers[i].next(/*head_request=*/true), /*head_request=*/true);
+  }
+  const int status = srv.stop(SIGTERM);
+  CHECK_MESSAGE(exited_zero(status), describe_status(status));
+  CHECK(srv.stderr_text().find("closing the connections of 3 loops") != std::string::npos);
+  for (int i = 0; i < kConns; ++i) CHECK(readers[i].eof_next());
+}
+
+TEST_CASE("http_server: a bad --loops is a usage error") {
+  for (const char* bad : {"0", "x", "-2", "5000"}) {
+    CAPTURE(bad);
+    Captured c = run_capture({kServer, "--loops", bad});
+    CHECK(WIFEXITED(c.status));
+    CHECK(WEXITSTATUS(c.status) == 2);
+  }
+}

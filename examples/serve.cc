@@ -1,6 +1,7 @@
 #include "examples/serve.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -98,5 +99,18 @@ void ConnSet::close_all() noexcept {
   closing_ = true;
   for (Member* m = head_; m; m = m->next_) m->sock_->Close();
 }
+
+namespace detail {
+int wait_for_signal(int pipe_fd) noexcept {
+  for (;;) {
+    pollfd p{pipe_fd, POLLIN, 0};
+    if (::poll(&p, 1, -1) < 0 && errno != EINTR) return 0;
+    unsigned char signo = 0;
+    const ssize_t n = ::read(pipe_fd, &signo, 1);
+    if (n == 1) return signo;
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) return 0;
+  }
+}
+}  // namespace detail
 
 }  // namespace netpoll::examples

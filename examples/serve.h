@@ -18,11 +18,15 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "netpoll/net/loop_group.h"
 #include "netpoll/net/net.h"
 
 namespace netpoll::examples {
@@ -151,7 +155,60 @@ net::Task<void> serve(net::Loop& loop, net::Listener& ln, net::Conn& signals, Ha
   co_await set.all_ended();
 }
 
+// One Loop of a run_server_loops group: the accept loop, then (its own ConnSet) until every
+// connection it accepted has ended. Loop::shutdown (LoopGroup::shutdown) evicts the
+// descriptors, so the accept and the connections end with Errc::closed.
+template <class Handler>
+net::Task<void> serve_member(net::Loop& loop, net::Listener& ln, Handler& handler, const char* prog) {
+  ConnSet set(loop);
+  set.reserve();
+  loop.spawn(accept_loop(loop, ln, set, handler, prog));
+  co_await set.all_ended();
+}
+
+// The termination pipe's next signal, waited for on this (plain) thread. Returns its number,
+// or 0 if the pipe failed.
+int wait_for_signal(int pipe_fd) noexcept;
+
 }  // namespace detail
+
+// run_server on `loops` Loops, one thread each, sharing `address` through SO_REUSEPORT
+// (net::LoopGroup): `make_handler(i)` makes Loop i's handler, which lives until every Loop
+// has shut down and is used on that Loop's thread only (so per-Loop state needs no lock).
+// The main thread waits for SIGTERM / SIGINT, then shuts every Loop down (its connections
+// are closed and their coroutines end) and returns 0, or 1 if some did not end within 5 s.
+template <class MakeHandler>
+int run_server_loops(const char* prog, const char* address, std::size_t loops, MakeHandler make_handler) {
+  Result<int> sigpipe = termination_pipe();
+  if (!sigpipe) {
+    std::fprintf(stderr, "%s: signal pipe: %s\n", prog, sigpipe.error().message().c_str());
+    return 1;
+  }
+  using Handler = decltype(make_handler(std::size_t{0}));
+  std::vector<Handler> handlers;
+  handlers.reserve(loops);
+  for (std::size_t i = 0; i < loops; ++i) handlers.push_back(make_handler(i));
+  Result<std::unique_ptr<net::LoopGroup>> group = net::LoopGroup::Start(
+      loops, "tcp", address, [&handlers, prog](net::Loop& loop, net::Listener& ln, std::size_t i) {
+        return detail::serve_member(loop, ln, handlers[i], prog);
+      });
+  if (!group) {
+    std::fprintf(stderr, "%s: listen %s on %zu loops: %s\n", prog, address, loops,
+                 group.error().message().c_str());
+    return 1;
+  }
+  std::printf("listening on %s\n", (*group)->Addr().to_string().c_str());
+  std::fflush(stdout);
+  const int signo = detail::wait_for_signal(*sigpipe);
+  if (signo != 0) std::fprintf(stderr, "%s: %s, closing the connections of %zu loops\n", prog, ::strsignal(signo), loops);
+  else std::fprintf(stderr, "%s: signal pipe read failed, shutting down\n", prog);
+  Result<std::size_t> left = (*group)->shutdown(Timeout::after(std::chrono::seconds(5)));
+  if (!left || *left != 0) {
+    std::fprintf(stderr, "%s: %zu task(s) still running after 5 s\n", prog, left ? *left : std::size_t{0});
+    std::_Exit(1);  // ~LoopGroup would wait for them without a bound
+  }
+  return 0;
+}
 
 // `prog [address]`, default "127.0.0.1:0". Prints exactly one line to stdout,
 // "listening on <addr>", flushed, then serves until SIGTERM / SIGINT and returns 0 once every

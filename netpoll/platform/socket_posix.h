@@ -71,6 +71,14 @@ inline constexpr int kReusePortOption = SO_REUSEPORT;
 #else
 inline constexpr int kReusePortOption = 0;
 #endif
+// Whether the kernel spreads new connections over the listeners sharing a port with
+// SO_REUSEPORT (net::LoopGroup relies on it to use every Loop): Linux does (a hash of each
+// connection's addresses and ports); macOS and the BSDs give them to one listener.
+#if defined(__linux__)
+inline constexpr bool kReusePortSpreads = true;
+#else
+inline constexpr bool kReusePortSpreads = false;
+#endif
 
 // TCP keep-alive timing, IPPROTO_TCP options in seconds (ListenConfig / Dialer keep_alive):
 // the idle time before the first probe (TCP_KEEPIDLE on Linux and the BSDs; Darwin calls it

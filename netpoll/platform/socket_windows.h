@@ -22,6 +22,7 @@ inline constexpr bool kAbstractUnixNames = false;
 // bind the same port and take over its traffic (SO_EXCLUSIVEADDRUSE exists to stop exactly
 // that), so ListenConfig::reuse_port fails with operation_not_supported here instead.
 inline constexpr int kReusePortOption = 0;
+inline constexpr bool kReusePortSpreads = false;  // no SO_REUSEPORT at all
 // Keep-alive timing goes through SIO_KEEPALIVE_VALS (every Windows version, and wine), not
 // the TCP_KEEPIDLE / TCP_KEEPINTVL options that only Windows 10 1709 and later accept.
 inline constexpr int kTcpKeepIdleOption = 0;
