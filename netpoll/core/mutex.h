@@ -1,7 +1,7 @@
 // Mutex: a 4-byte sleeping lock (Drepper's "futex mutex 2", on C++20 atomic wait/notify).
 //
-// Why not std::mutex: it is 40 bytes on glibc and every PollDesc carries a lock; the 128-byte
-// PollDesc budget (docs/benchmarks.md B5) does not allow it. Uncontended lock/unlock is one CAS and
+// Why not std::mutex: it is 40 bytes on glibc and every PollDesc carries a lock; the 64-byte
+// PollDesc (docs/benchmarks.md B5) does not allow it. Uncontended lock/unlock is one CAS and
 // one exchange; a contended waiter sleeps in the kernel (atomic::wait), it never spins
 // unboundedly.
 #pragma once
