@@ -273,11 +273,15 @@ inline void LoopTask::notify_thunk(Waiter* w) noexcept {
 //   * in a coroutine running on no Loop (Task::wait on a plain thread): as wait().
 // The operation lives in the awaiting frame or on the caller's stack: nothing is allocated.
 // It is neither copied nor moved (guaranteed elision returns it from the factory).
+//
+// The Operation is itself the LoopTask that waits (a private base, so no back pointer: B5
+// counts every byte of an awaiter, since each co_await in a coroutine has its own slot in the
+// frame).
 template <class Op>
-class [[nodiscard]] Operation {
+class [[nodiscard]] Operation : private LoopTask {
  public:
   template <class... A>
-  explicit Operation(A&&... a) : op_(std::forward<A>(a)...) {}
+  explicit Operation(A&&... a) : LoopTask(&run), op_(std::forward<A>(a)...) {}
   Operation(const Operation&) = delete;
   Operation& operator=(const Operation&) = delete;
 
@@ -290,15 +294,15 @@ class [[nodiscard]] Operation {
       run_blocking();
       return true;
     }
-    task_.bind(loop);
+    bind(loop);
     // A coroutine whose operations keep completing inline would never give the Loop back
     // (a flooding connection starving the others): past the round's budget it yields first.
     if (!loop->take_inline_budget()) return yield_ = true, false;
-    return op_.step(&task_);
+    return op_.step(this);
   }
   void await_suspend(std::coroutine_handle<> h) noexcept {
     h_ = h;
-    if (yield_) task_.loop()->schedule(&task_);  // steps when the queue gets to it
+    if (yield_) LoopTask::loop()->schedule(this);  // steps when the queue gets to it
   }
   decltype(auto) await_resume() noexcept {
     if (refused_) return op_.fail_on_loop_thread();
@@ -320,17 +324,12 @@ class [[nodiscard]] Operation {
     ThreadWaiter w;
     while (!op_.step(&w)) w.park();
   }
-  struct Step final : LoopTask {
-    explicit Step(Operation* o) noexcept : LoopTask(&run), self(o) {}
-    static void run(LoopTask* t) noexcept {
-      Operation* o = static_cast<Step*>(t)->self;
-      if (o->op_.step(t)) o->h_.resume();
-    }
-    Operation* self;
-  };
+  static void run(LoopTask* t) noexcept {
+    Operation* o = static_cast<Operation*>(t);
+    if (o->op_.step(t)) o->h_.resume();
+  }
 
   Op op_;
-  Step task_{this};
   std::coroutine_handle<> h_;
   bool yield_ = false;
   bool refused_ = false;  // would have deadlocked: await_resume reports it
@@ -343,34 +342,39 @@ class [[nodiscard]] Operation {
 // escaping a Task is rethrown to whoever awaits it (co_await, wait, block_on), and terminates
 // the program if the Task was spawned (nobody awaits it).
 namespace detail {
-struct TaskPromiseBase {
-  std::coroutine_handle<> continuation;
-  Waiter* done_waiter = nullptr;  // Task::wait on a plain thread
-  // Loop::spawn: the task owns itself. `start` (on the Loop's queue) runs it first, and its
-  // final suspend frees the frame: no wrapper coroutine, no allocation beyond the frame.
-  struct Start final : LoopTask {
-    Start() noexcept : LoopTask(&go) {}
-    static void go(LoopTask* t) noexcept { static_cast<Start*>(t)->self.resume(); }
-    std::coroutine_handle<> self;
-  } start;
-  bool detached = false;
-  // Readies `start` to resume this task on `loop` (Loop::spawn, Loop::block_on).
-  void arm(std::coroutine_handle<> self, Loop* loop) noexcept {
-    start.self = self;
-    start.bind(loop);
-  }
+// The promise is itself the LoopTask that starts the coroutine on a Loop (Loop::spawn,
+// block_on): its run function, made per promise type, resumes the coroutine. How the task ends
+// is one of three exclusive modes, so they share one pointer. 56 bytes: every spawned
+// connection's frame carries one (B5).
+struct TaskPromiseBase : LoopTask {
+  explicit TaskPromiseBase(RunFn start) noexcept : LoopTask(start) {}
+  enum class End : std::uint8_t {
+    none,      // not started yet, or block_on (it stays suspended at the end for done())
+    resume,    // co_await: `next` is the awaiting coroutine's address, resumed by transfer
+    notify,    // Task::wait on a plain thread: `next` is its Waiter
+    detached,  // Loop::spawn: the task owns itself; its final suspend frees the frame
+  };
+  void* next = nullptr;
+  std::exception_ptr error;
+  End end = End::none;
+  // Readies this promise's task to resume the coroutine on `loop`.
+  void arm(Loop* loop) noexcept { bind(loop); }
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
       TaskPromiseBase& p = h.promise();
-      if (p.continuation) return p.continuation;
-      if (p.done_waiter) p.done_waiter->notify();
-      if (p.detached) {
-        if (p.error) std::terminate();  // nobody awaits a spawned task: nowhere to rethrow
-        Loop* loop = p.start.loop();
-        h.destroy();  // last touch of the frame
-        loop->spawned_.fetch_sub(1, std::memory_order_relaxed);
+      switch (p.end) {
+        case End::resume: return std::coroutine_handle<>::from_address(p.next);
+        case End::notify: static_cast<Waiter*>(p.next)->notify(); break;
+        case End::detached: {
+          if (p.error) std::terminate();  // nobody awaits a spawned task: nowhere to rethrow
+          Loop* loop = p.loop();
+          h.destroy();  // last touch of the frame
+          loop->spawned_.fetch_sub(1, std::memory_order_relaxed);
+          break;
+        }
+        case End::none: break;
       }
       return std::noop_coroutine();
     }
@@ -382,11 +386,16 @@ struct TaskPromiseBase {
   void rethrow() const {
     if (error) std::rethrow_exception(error);
   }
-  std::exception_ptr error;
+  // The start task's run function for promise type P.
+  template <class P>
+  static void start(LoopTask* t) noexcept {
+    std::coroutine_handle<P>::from_promise(*static_cast<P*>(static_cast<TaskPromiseBase*>(t))).resume();
+  }
 };
 
 template <class T>
 struct TaskPromise : TaskPromiseBase {
+  TaskPromise() noexcept : TaskPromiseBase(&start<TaskPromise>) {}
   std::optional<T> value;
   Task<T> get_return_object() noexcept;
   template <class U>
@@ -401,6 +410,7 @@ struct TaskPromise : TaskPromiseBase {
 
 template <>
 struct TaskPromise<void> : TaskPromiseBase {
+  TaskPromise() noexcept : TaskPromiseBase(&start<TaskPromise>) {}
   Task<void> get_return_object() noexcept;
   void return_void() const noexcept {}
   void take() const { rethrow(); }
@@ -434,7 +444,8 @@ class [[nodiscard]] Task {
       handle_type h;
       bool await_ready() const noexcept { return false; }
       std::coroutine_handle<> await_suspend(std::coroutine_handle<> cont) noexcept {
-        h.promise().continuation = cont;
+        h.promise().end = detail::TaskPromiseBase::End::resume;
+        h.promise().next = cont.address();
         return h;
       }
       T await_resume() { return h.promise().take(); }
@@ -449,7 +460,8 @@ class [[nodiscard]] Task {
   T wait() && {
     if (Loop::current()) return refuse<T>(Errc::would_deadlock);
     ThreadWaiter w;
-    h_.promise().done_waiter = &w;
+    h_.promise().end = detail::TaskPromiseBase::End::notify;
+    h_.promise().next = static_cast<Waiter*>(&w);
     h_.resume();
     w.park();
     return h_.promise().take();
@@ -474,10 +486,10 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 inline void Loop::spawn(Task<void> t) {
   auto h = t.release();
   detail::TaskPromiseBase& p = h.promise();
-  p.detached = true;
-  p.arm(h, this);
+  p.end = detail::TaskPromiseBase::End::detached;
+  p.arm(this);
   spawned_.fetch_add(1, std::memory_order_relaxed);
-  schedule(&p.start);
+  schedule(&p);
 }
 
 class Loop::Claim {
@@ -503,8 +515,8 @@ T Loop::block_on(Task<T> t) {
   // promise's own start task. With no continuation it stays suspended at its final suspend
   // point when it ends, which is what done() reports.
   detail::TaskPromiseBase& p = h.promise();
-  p.arm(h, this);
-  local_.push(&p.start);
+  p.arm(this);
+  local_.push(&p);
   while (!h.done()) run_once(Timeout::infinite());
   Task<T> owner(h);  // destroys the frame on return
   return h.promise().take();
