@@ -13,8 +13,9 @@
 // while server and client share the cores, not how the server scales on idle ones. Measured
 // per run: h2load's req/s and the server's CPU time (user + system, every thread: the kernel's
 // per-process CPU clock) over the client run, divided by the requests. The headline is server
-// CPU ns per request with 2 loops: the loops share nothing, so what it adds to the 1-loop
-// figure is the cost of running beside the client on the same cores.
+// CPU ns per request with 2 loops: the loops share nothing, so where it differs from the
+// 1-loop figure the cause is how the loops and the client's threads share the cores (batch
+// sizes per wakeup, switching), not state the loops contend for.
 //
 // Repetitions interleave raw, netpoll, libuv, each at 1 then 2 loops; median reported.
 //
