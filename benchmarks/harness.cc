@@ -38,6 +38,11 @@ int g_failures = 0;
 
 double thread_cpu_ns() noexcept { return rusage_ns(RUSAGE_THREAD); }
 double process_cpu_ns() noexcept { return rusage_ns(RUSAGE_SELF); }
+double mono_s() noexcept {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
 ProcCpu proc_cpu(pid_t pid) {
   ProcCpu c;
   FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
@@ -136,8 +141,10 @@ void fail(const std::string& what) {
 }
 int failures() noexcept { return g_failures; }
 
-Options parse_options(int argc, char** argv, const char* usage_extra) {
+Options parse_options(int argc, char** argv, const char* usage_extra, int default_reps, double default_seconds) {
   Options o;
+  o.reps = default_reps;
+  o.seconds = default_seconds;
   auto usage = [&] {
     std::fprintf(stderr, "usage: %s [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,netpoll,libuv]%s\n",
                  argv[0], usage_extra);
@@ -162,6 +169,12 @@ Options parse_options(int argc, char** argv, const char* usage_extra) {
   }
   if (o.smoke) o.reps = 1;
   return o;
+}
+
+Impl first_enabled(const Options& o) noexcept {
+  for (int k = 0; k < kImpls; ++k)
+    if (o.enabled[k]) return static_cast<Impl>(k);
+  return kRaw;
 }
 
 void reject_unknown(const Options& o, const char* prog) {

@@ -1,4 +1,4 @@
-// What every suite benchmark (B1-B8, docs/benchmarks.md) shares: CPU pinning and time, statistics,
+// What every suite benchmark (B1-B9, docs/benchmarks.md) shares: CPU pinning and time, statistics,
 // the interleaved repetition loop, formatting, and the result entry each one writes.
 //
 // Results: each benchmark writes one JSON object to <results dir>/<id>.json (one line, the
@@ -24,6 +24,8 @@ void pin_to_cpu(int cpu) noexcept;
 // CPU time (user + system) of the calling thread / the whole process, in ns.
 double thread_cpu_ns() noexcept;
 double process_cpu_ns() noexcept;
+// CLOCK_MONOTONIC in seconds (how long a benchmark took).
+double mono_s() noexcept;
 // CPU time (user + system, every thread) of another process, in ns: its CPU-time clock, with
 // /proc/<pid>/stat (clock ticks) as the fallback; -1 if neither can be read. The ticks are
 // kept for the user / system split (-1 if /proc could not be read).
@@ -72,8 +74,12 @@ struct Options {
   std::vector<std::string> rest;  // arguments this parser did not know
   bool all_enabled() const noexcept { return enabled[kRaw] && enabled[kNetpoll] && enabled[kLibuv]; }
 };
-// Parses argv; prints usage and exits 2 on a malformed known flag.
-Options parse_options(int argc, char** argv, const char* usage_extra = "");
+// The first implementation --impl left enabled (kRaw if none).
+Impl first_enabled(const Options& o) noexcept;
+// Parses argv, starting from a benchmark's own --reps / --seconds defaults; prints usage and
+// exits 2 on a malformed known flag.
+Options parse_options(int argc, char** argv, const char* usage_extra = "", int default_reps = 5,
+                      double default_seconds = 1.0);
 // For a binary that takes no arguments of its own: exits 2, naming the first unknown one.
 void reject_unknown(const Options& o, const char* prog);
 // main's return value: 1 after any fail() (saying how many, as `prog`), else 0.

@@ -35,7 +35,6 @@
 // The parts, one job each: http_server_process.h (the server as a child process), http_probe.h
 // (the raw-socket probe), http_clients.h (wrk / h2load command lines and output parsers),
 // http_syscalls.h (the perf calibration); this file is the procedure and main.
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,6 +59,7 @@
 namespace {
 
 namespace bench = netpoll::bench;
+using bench::CpuPerRequest;
 using bench::fail;
 using bench::HttpServerProcess;
 using bench::Impl;
@@ -74,18 +74,6 @@ using netpoll::testing::Captured;
 
 constexpr int kServerCpu = 0;
 constexpr int kClientCpu = 1;
-// h2load -n (the same for every server, so the runs are comparable) is sized by a short
-// pre-run to last about --seconds at the rate this machine reaches now, so a loaded machine
-// still finishes B3 in minutes. Requests of the pre-run, and the bounds on -n:
-constexpr std::uint64_t kSizingRequests = 80'000;
-constexpr std::uint64_t kMaxRequests = 6'000'000;
-
-double mono_s() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
-
 // Runs a client (looked up on PATH) pinned to kClientCpu to completion, bounded by `timeout`.
 std::optional<Captured> run_client(const std::vector<std::string>& argv, std::chrono::seconds timeout,
                                    std::string* error) {
@@ -97,12 +85,6 @@ std::optional<HttpServerProcess> start_server(const std::string& path, Impl impl
 }
 
 // --- one measured run ----------------------------------------------------------------------------
-
-// Server CPU per request over one client run: the total, and the user-space part (the I/O
-// layer and the parser; the kernel's share is the same syscalls for all three servers).
-struct CpuPerRequest {
-  double total_ns = -1, user_ns = -1;
-};
 
 struct Sample {
   double wrk_rps = -1, wrk_p50_us = -1, wrk_p99_us = -1, h2_rps = -1;
@@ -117,22 +99,6 @@ struct Config {
   std::uint64_t h2_requests = 0;
   std::string transcript[kImpls];  // the first probe's, per server
 };
-
-// The server's CPU per request over the client run `client` (which returns the requests
-// answered, 0 on failure). The user/system split comes from /proc/<pid>/stat's tick-based
-// utime and stime (statistical, a few percent over a run of seconds).
-template <class F>
-CpuPerRequest cpu_per_request(const HttpServerProcess& s, F&& client) {
-  CpuPerRequest c;
-  const bench::ProcCpu a = bench::proc_cpu(s.pid());
-  const std::uint64_t requests = client();
-  const bench::ProcCpu b = bench::proc_cpu(s.pid());
-  if (requests == 0 || a.total_ns < 0 || b.total_ns < 0) return c;
-  c.total_ns = (b.total_ns - a.total_ns) / double(requests);
-  const double u = b.user_ticks - a.user_ticks, k = b.sys_ticks - a.sys_ticks;
-  if (a.user_ticks >= 0 && b.user_ticks >= 0 && u + k > 0) c.user_ns = c.total_ns * u / (u + k);
-  return c;
-}
 
 Sample run_once(Config& cfg, Impl impl) {
   Sample smp;
@@ -151,7 +117,7 @@ Sample run_once(Config& cfg, Impl impl) {
 
   if (err.empty() && cfg.have_wrk) {
     bench::WrkResult w;
-    smp.wrk_cpu = cpu_per_request(*s, [&]() -> std::uint64_t {
+    smp.wrk_cpu = bench::cpu_per_request(*s, [&]() -> std::uint64_t {
       std::string e;
       std::optional<Captured> r = run_client(bench::wrk_argv(s->url(), cfg.wrk_secs), std::chrono::seconds(cfg.wrk_secs + 60), &e);
       if (r) e = bench::parse_wrk(*r, &w);
@@ -167,7 +133,7 @@ Sample run_once(Config& cfg, Impl impl) {
   }
   if (err.empty() && cfg.have_h2load) {
     bench::H2Result h;
-    smp.h2_cpu = cpu_per_request(*s, [&]() -> std::uint64_t {
+    smp.h2_cpu = bench::cpu_per_request(*s, [&]() -> std::uint64_t {
       std::string e;
       std::optional<Captured> r = run_client(bench::h2load_argv(s->url(), cfg.h2_requests), std::chrono::seconds(120), &e);
       if (r) e = bench::parse_h2load(*r, cfg.h2_requests, &h);
@@ -226,13 +192,7 @@ Calibration calibrate(const Config& cfg, Impl impl) {
 
 // --- sizing h2load's run -------------------------------------------------------------------------
 
-Impl first_enabled(const bench::Options& o) {
-  for (int k = 0; k < kImpls; ++k)
-    if (o.enabled[k]) return static_cast<Impl>(k);
-  return kRaw;
-}
-
-// h2load's rate (req/s) against a fresh `impl` server over kSizingRequests; -1 on failure
+// h2load's rate (req/s) against a fresh `impl` server over kH2SizingRequests; -1 on failure
 // (reported).
 double h2load_rate(const Config& cfg, Impl impl) {
   std::string err;
@@ -242,72 +202,28 @@ double h2load_rate(const Config& cfg, Impl impl) {
     return -1;
   }
   bench::H2Result h;
-  std::optional<Captured> r = run_client(bench::h2load_argv(s->url(), kSizingRequests), std::chrono::seconds(120), &err);
-  if (r) err = bench::parse_h2load(*r, kSizingRequests, &h);
+  std::optional<Captured> r = run_client(bench::h2load_argv(s->url(), bench::kH2SizingRequests), std::chrono::seconds(120), &err);
+  if (r) err = bench::parse_h2load(*r, bench::kH2SizingRequests, &h);
   if (!err.empty()) fail(std::string(kImplName[impl]) + ": " + err);
   if (const std::string e = s->stop(); !e.empty()) fail(std::string(kImplName[impl]) + ": " + e);
   return err.empty() ? h.rps : -1;
-}
-
-// --- where the server binary is ----------------------------------------------------------------
-
-std::string find_server(const std::string& given) {
-  if (!given.empty()) return given;
-  std::vector<std::string> candidates;
-  // Under `bazel test` / `bazel run`: the runfiles tree (a data dependency).
-  for (const char* var : {"RUNFILES_DIR", "TEST_SRCDIR"})
-    if (const char* d = std::getenv(var)) candidates.push_back(std::string(d) + "/netpoll/benchmarks/http_bench_server");
-  // Run directly from bazel-bin (tools/bench): built next to this binary.
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) {
-    self[n] = 0;
-    std::string dir(self);
-    dir.resize(dir.rfind('/'));
-    candidates.push_back(dir + "/http_bench_server");
-    candidates.push_back(std::string(self) + ".runfiles/netpoll/benchmarks/http_bench_server");
-  }
-  for (const std::string& c : candidates)
-    if (::access(c.c_str(), X_OK) == 0) return c;
-  return {};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   // B3's own defaults (a run is two clients of a few seconds each): 3 x 3 s unless given.
-  bool seconds_given = false, reps_given = false;
-  for (int i = 1; i < argc; ++i) {
-    seconds_given |= std::string_view(argv[i]) == "--seconds";
-    reps_given |= std::string_view(argv[i]) == "--reps";
-  }
-  bench::Options o = bench::parse_options(argc, argv, " [--requests N] [--no-perf] [--server PATH]");
-  if (!seconds_given) o.seconds = 3;
-  if (!reps_given && !o.smoke) o.reps = 3;
+  bench::Options o = bench::parse_options(argc, argv, " [--requests N] [--no-perf] [--server PATH]", 3, 3);
+  const bench::HttpArgs args = bench::parse_http_args(o, "http_bench", /*allow_no_perf=*/true);
   Config cfg;
-  bool use_perf = !o.smoke;
-  std::string server_path;
-  std::uint64_t requests = 0;
-  for (std::size_t i = 0; i < o.rest.size(); ++i) {
-    if (o.rest[i] == "--no-perf") use_perf = false;
-    else if (o.rest[i] == "--requests" && i + 1 < o.rest.size()) requests = std::strtoull(o.rest[++i].c_str(), nullptr, 10);
-    else if (o.rest[i] == "--server" && i + 1 < o.rest.size()) server_path = o.rest[++i];
-    else {
-      std::fprintf(stderr, "http_bench: unknown argument %s\n", o.rest[i].c_str());
-      return 2;
-    }
-  }
-  cfg.server = find_server(server_path);
-  if (cfg.server.empty()) {
-    std::fprintf(stderr, "http_bench: cannot find http_bench_server (pass --server PATH)\n");
-    return 2;
-  }
+  bool use_perf = !o.smoke && !args.no_perf;
+  const std::uint64_t requests = args.requests;
+  cfg.server = args.server;
   cfg.smoke = o.smoke;
   cfg.have_wrk = netpoll::testing::on_path("wrk");
   cfg.have_h2load = netpoll::testing::on_path("h2load");
   cfg.wrk_secs = o.smoke ? 1 : std::max(1, static_cast<int>(std::lround(o.seconds)));
-  // h2load needs at least one request per connection; a multiple of c*m keeps them even.
-  const std::uint64_t unit = kConns * kPipeline;
+  // h2load needs at least one request per connection.
   cfg.h2_requests = o.smoke ? 200 : requests ? std::max<std::uint64_t>(requests, kConns) : 0;
   if (!cfg.have_wrk || !cfg.have_h2load) {
     const std::string missing = std::string(cfg.have_wrk ? "" : "wrk ") + (cfg.have_h2load ? "" : "h2load (nghttp2-client)");
@@ -320,19 +236,19 @@ int main(int argc, char** argv) {
   }
   use_perf = use_perf && netpoll::testing::on_path("perf");
   bench::pin_to_cpu(kClientCpu);
-  const double t0 = mono_s();
+  const double t0 = bench::mono_s();
   std::fprintf(stderr,
                "B3 HTTP/1.1 plaintext: server on CPU %d, clients on CPU %d; wrk -t1 -c%d -d%ds; h2load --h1 -c%d -m%d%s\n",
                kServerCpu, kClientCpu, kConns, cfg.wrk_secs, kConns, kPipeline,
                o.smoke ? " (smoke: figures meaningless)" : "");
 
   if (cfg.h2_requests == 0) {
-    const double rate = h2load_rate(cfg, first_enabled(o));
+    const double rate = h2load_rate(cfg, bench::first_enabled(o));
     if (rate <= 0) {
       std::fprintf(stderr, "http_bench: the h2load sizing run failed\n");
       return 1;
     }
-    cfg.h2_requests = std::clamp<std::uint64_t>(std::uint64_t(rate * o.seconds) / unit * unit, unit, kMaxRequests);
+    cfg.h2_requests = bench::h2load_requests_for(rate, o.seconds);
   }
   std::fprintf(stderr, "  [B3 h2load -n%llu]\n", static_cast<unsigned long long>(cfg.h2_requests));
 
@@ -346,14 +262,9 @@ int main(int argc, char** argv) {
   // The three servers speak the same protocol byte for byte (Date aside).
   for (int k = 0; k < kImpls; ++k)
     for (int j = 0; j < k; ++j)
-      if (!cfg.transcript[k].empty() && !cfg.transcript[j].empty() && cfg.transcript[k] != cfg.transcript[j]) {
-        const auto [a, b] = std::mismatch(cfg.transcript[j].begin(), cfg.transcript[j].end(), cfg.transcript[k].begin(),
-                                          cfg.transcript[k].end());
-        const std::size_t at = static_cast<std::size_t>(a - cfg.transcript[j].begin());
-        fail(std::string("probe transcripts of ") + kImplName[j] + " and " + kImplName[k] + " differ at byte " +
-             std::to_string(at) + ": \"" + cfg.transcript[j].substr(at, 40) + "\" vs \"" +
-             cfg.transcript[k].substr(static_cast<std::size_t>(b - cfg.transcript[k].begin()), 40) + "\"");
-      }
+      if (!cfg.transcript[k].empty() && !cfg.transcript[j].empty())
+        if (const std::string d = bench::transcript_difference(cfg.transcript[j], cfg.transcript[k]); !d.empty())
+          fail(std::string("probe transcripts of ") + kImplName[j] + " and " + kImplName[k] + " differ " + d);
 
   Calibration cal[kImpls];
   for (auto& c : cal) c.wrk.fill(-1), c.h2.fill(-1);
@@ -446,6 +357,6 @@ int main(int argc, char** argv) {
             sys_json.substr(2) + "}" + ", \"wrk_seconds\": " + std::to_string(cfg.wrk_secs) +
             ", \"h2load_requests\": " + std::to_string(cfg.h2_requests);
   if (!bench::write_entry(o, e)) fail("could not write the B3 result");
-  std::fprintf(stderr, "  [B3 took %.1f s]\n", mono_s() - t0);
+  std::fprintf(stderr, "  [B3 took %.1f s]\n", bench::mono_s() - t0);
   return bench::exit_status("http_bench");
 }

@@ -1,5 +1,6 @@
 #include "benchmarks/http_clients.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -15,9 +16,16 @@ std::vector<std::string> wrk_argv(const std::string& url, int secs) {
   return {"wrk", "-t1", "-c" + std::to_string(kConns), "-d" + std::to_string(secs) + "s", "--timeout", "10s",
           "--latency", url};
 }
-std::vector<std::string> h2load_argv(const std::string& url, std::uint64_t n) {
-  return {"h2load", "--h1", "-c" + std::to_string(kConns), "-m" + std::to_string(kPipeline),
-          "-n" + std::to_string(n), url};
+std::vector<std::string> h2load_argv(const std::string& url, std::uint64_t n, int threads) {
+  std::vector<std::string> argv = {"h2load", "--h1", "-c" + std::to_string(kConns), "-m" + std::to_string(kPipeline)};
+  if (threads != 1) argv.push_back("-t" + std::to_string(threads));
+  argv.insert(argv.end(), {"-n" + std::to_string(n), url});
+  return argv;
+}
+
+std::uint64_t h2load_requests_for(double rate, double seconds) {
+  constexpr std::uint64_t unit = kConns * kPipeline, most = 6'000'000;
+  return std::clamp<std::uint64_t>(std::uint64_t(rate * seconds) / unit * unit, unit, most);
 }
 
 double duration_us(const std::string& s) {

@@ -15,10 +15,18 @@ namespace netpoll::bench {
 inline constexpr int kConns = 50;
 inline constexpr int kPipeline = 16;
 
+// h2load -n (the same for every server of a benchmark, so the runs are comparable) is sized by
+// a short pre-run of kH2SizingRequests to last about --seconds at the rate this machine reaches
+// now, so a loaded machine still finishes in minutes: the requests that last `seconds` at
+// `rate` req/s, a multiple of kConns * kPipeline (even connections), at least one such unit
+// and at most 6,000,000.
+inline constexpr std::uint64_t kH2SizingRequests = 80'000;
+std::uint64_t h2load_requests_for(double rate, double seconds);
+
 // wrk -t1 -c<kConns> -d<secs>s --timeout 10s --latency URL
 std::vector<std::string> wrk_argv(const std::string& url, int secs);
-// h2load --h1 -c<kConns> -m<kPipeline> -n<n> URL
-std::vector<std::string> h2load_argv(const std::string& url, std::uint64_t n);
+// h2load --h1 -c<kConns> -m<kPipeline> [-t<threads>, when not 1] -n<n> URL
+std::vector<std::string> h2load_argv(const std::string& url, std::uint64_t n, int threads = 1);
 
 // "368.00us", "1.23ms", "2.00s", "1.5m" -> microseconds; -1 if unparsable.
 double duration_us(const std::string& s);

@@ -140,4 +140,10 @@ std::string probe(int port, std::string* error) {
   return transcript;
 }
 
+std::string transcript_difference(const std::string& a, const std::string& b) {
+  if (a == b) return {};
+  const auto at = static_cast<std::size_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
+  return "at byte " + std::to_string(at) + ": \"" + a.substr(at, 40) + "\" vs \"" + b.substr(at, 40) + "\"";
+}
+
 }  // namespace netpoll::bench

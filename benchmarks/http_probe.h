@@ -12,4 +12,8 @@ namespace netpoll::bench {
 // send the same is checked by comparing their transcripts.
 std::string probe(int port, std::string* error);
 
+// Empty when transcripts `a` and `b` are equal, else where they first differ and the next 40
+// bytes of each: `at byte N: "..." vs "..."`.
+std::string transcript_difference(const std::string& a, const std::string& b);
+
 }  // namespace netpoll::bench

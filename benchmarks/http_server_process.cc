@@ -1,20 +1,25 @@
 #include "benchmarks/http_server_process.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <utility>
+#include <vector>
 
 namespace netpoll::bench {
 
 using netpoll::testing::ChildProcess;
 
 std::optional<HttpServerProcess> HttpServerProcess::start(const std::string& path, Impl impl, int cpu,
-                                                          std::string* error) {
+                                                          std::string* error, int loops) {
+  std::vector<std::string> argv = {path, "--impl", kImplName[impl]};
+  if (loops != 1) argv.insert(argv.end(), {"--loops", std::to_string(loops)});
+  argv.push_back("127.0.0.1:0");
   std::optional<ChildProcess> c = ChildProcess::spawn(
-      {path, "--impl", kImplName[impl], "127.0.0.1:0"},
-      {.out = netpoll::testing::Stdio::kPipe, .search_path = true, .cpu = cpu}, error);
+      argv, {.out = netpoll::testing::Stdio::kPipe, .search_path = true, .cpu = cpu}, error);
   if (!c) return std::nullopt;
   HttpServerProcess s(std::move(*c));
   std::string line;
@@ -37,6 +42,47 @@ std::string HttpServerProcess::stop() {
   const int st = child_.wait(std::chrono::seconds(30));
   if (netpoll::testing::exited_zero(st)) return {};
   return "server " + netpoll::testing::describe_status(st) + " after SIGTERM; its stderr:\n" + child_.err_text();
+}
+
+std::string find_http_server(const std::string& given) {
+  if (!given.empty()) return given;
+  std::vector<std::string> candidates;
+  // Under `bazel test` / `bazel run`: the runfiles tree (a data dependency).
+  for (const char* var : {"RUNFILES_DIR", "TEST_SRCDIR"})
+    if (const char* d = std::getenv(var)) candidates.push_back(std::string(d) + "/netpoll/benchmarks/http_bench_server");
+  // Run directly from bazel-bin (tools/bench): built next to this binary.
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = 0;
+    std::string dir(self);
+    dir.resize(dir.rfind('/'));
+    candidates.push_back(dir + "/http_bench_server");
+    candidates.push_back(std::string(self) + ".runfiles/netpoll/benchmarks/http_bench_server");
+  }
+  for (const std::string& c : candidates)
+    if (::access(c.c_str(), X_OK) == 0) return c;
+  return {};
+}
+
+HttpArgs parse_http_args(const Options& o, const char* prog, bool allow_no_perf) {
+  HttpArgs a;
+  std::string given;
+  for (std::size_t i = 0; i < o.rest.size(); ++i) {
+    if (allow_no_perf && o.rest[i] == "--no-perf") a.no_perf = true;
+    else if (o.rest[i] == "--requests" && i + 1 < o.rest.size()) a.requests = std::strtoull(o.rest[++i].c_str(), nullptr, 10);
+    else if (o.rest[i] == "--server" && i + 1 < o.rest.size()) given = o.rest[++i];
+    else {
+      std::fprintf(stderr, "%s: unknown argument %s\n", prog, o.rest[i].c_str());
+      std::exit(2);
+    }
+  }
+  a.server = find_http_server(given);
+  if (a.server.empty()) {
+    std::fprintf(stderr, "%s: cannot find http_bench_server (pass --server PATH)\n", prog);
+    std::exit(2);
+  }
+  return a;
 }
 
 }  // namespace netpoll::bench

@@ -1,9 +1,16 @@
 // B3's servers (docs/benchmarks.md): one HTTP/1.1 plaintext protocol, three I/O layers.
 //
-//   http_bench_server --impl raw|netpoll|libuv [ADDR]      (ADDR default 127.0.0.1:0)
+//   http_bench_server --impl raw|netpoll|libuv [--loops N] [ADDR]   (ADDR default 127.0.0.1:0)
 //
 // Prints exactly one line, "listening on <ip:port>", flushed, then serves until SIGTERM or
 // SIGINT, closes every connection and exits 0 (so a sanitizer build reports leaks at exit).
+//
+// --loops N (default 1; B9, scale_bench.cc): N event loops, one thread each, every one with its
+// own listening socket on the same address through SO_REUSEPORT (the first binds ADDR, the
+// others the port it got), its own connections and its own preformatted responses; nothing is
+// shared on the request path. The main thread waits for the signal and then stops each loop
+// (netpoll: run_server_loops, exactly examples/http_server --loops N; raw: an eventfd in each
+// epoll set; libuv: a uv_async_t per loop). With 1, each implementation runs B3's code path.
 //
 // Every implementation runs examples/http.h's Session, the I/O-free protocol engine, with the
 // same driving rules as examples' serve_conn, so only the I/O layer differs:
@@ -22,13 +29,17 @@
 //   netpoll  examples/serve.h's run_server + http::serve_conn: exactly examples/http_server.
 //   libuv    uv_tcp_t; uv_read_start with an alloc_cb handing out the Session's read_space;
 //            uv_try_write first and uv_write for the remainder, reading stopped until it
-//            completes; uv_shutdown + a uv_timer_t for the lingering close; uv_signal_t.
+//            completes; uv_shutdown + a uv_timer_t for the lingering close; uv_signal_t
+//            (one loop) or uv_async_t (N loops; libuv 1.44 has no UV_TCP_REUSEPORT, so each
+//            listener is a socket made as raw's and adopted with uv_tcp_open).
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,8 +51,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "examples/http.h"
 #include "examples/serve.h"
@@ -85,6 +99,26 @@ void print_listening(const sockaddr_in& a) {
   std::fflush(stdout);
 }
 
+// A nonblocking listening socket on `addr` (SO_REUSEADDR, and SO_REUSEPORT when `reuse_port`),
+// its bound address in `*bound`; -1 with errno set on failure.
+int open_listener(const sockaddr_in& addr, bool reuse_port, sockaddr_in* bound) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int one = 1;
+  socklen_t len = sizeof *bound;
+  *bound = addr;
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      (reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+      ::bind(fd, reinterpret_cast<const sockaddr*>(bound), sizeof *bound) != 0 || ::listen(fd, SOMAXCONN) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(bound), &len) != 0) {
+    const int e = errno;
+    ::close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
 // --- raw: edge-triggered epoll -----------------------------------------------------------------
 
 struct RawConn {
@@ -106,9 +140,27 @@ struct RawConn {
 
 class RawServer {
  public:
+  RawServer() = default;
+  RawServer(const RawServer&) = delete;
+  RawServer& operator=(const RawServer&) = delete;
+  ~RawServer() {
+    if (stopfd_ >= 0) ::close(stopfd_);
+  }
+  // One loop on the calling thread, stopped by the termination pipe (B3's server).
   int run(const sockaddr_in& addr);
+  // A member of run_group: prepare() on the main thread (takes `lfd`), serve() on the loop's
+  // thread, wake() from the main thread to stop it.
+  bool prepare(int lfd);
+  int serve() { return loop(); }
+  void wake() noexcept;
 
  private:
+  // Makes the epoll set and registers the listener and `stopfd`, whose readability stops the
+  // loop (the signal pipe or the eventfd; read never, so it stays readable).
+  bool watch(int stopfd);
+  // The event loop, shared by both modes: until `stopfd` is readable, then closes every
+  // connection, the listener and the epoll set (not `stopfd`: its owner closes it).
+  int loop();
   void accept_all();
   // Advances `c` as far as it can go without blocking; false: close it.
   bool drive(RawConn& c);
@@ -119,13 +171,14 @@ class RawServer {
   void expire_drains();
 
   http::Responses responses_;
-  int ep_ = -1, lfd_ = -1, sigfd_ = -1;
+  int ep_ = -1, lfd_ = -1;
+  int stopfd_ = -1;  // prepare()'s eventfd, owned (run()'s signal pipe is run's own)
   RawConn* conns_ = nullptr;
   std::size_t nconns_ = 0, ndraining_ = 0;
 };
 
 // epoll_data.ptr of the two non-connection descriptors.
-char g_listen_tag, g_signal_tag;
+char g_listen_tag, g_stop_tag;
 
 int RawServer::run(const sockaddr_in& addr) {
   netpoll::Result<int> sig = netpoll::examples::termination_pipe();
@@ -133,26 +186,45 @@ int RawServer::run(const sockaddr_in& addr) {
     std::fprintf(stderr, "%s: signal pipe: %s\n", kProg, sig.error().message().c_str());
     return 1;
   }
-  sigfd_ = *sig;
-  lfd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  sockaddr_in a = addr;
-  socklen_t len = sizeof a;
+  sockaddr_in a;
+  lfd_ = open_listener(addr, /*reuse_port=*/false, &a);
+  if (lfd_ < 0 || !watch(*sig)) {
+    std::fprintf(stderr, "%s: raw listen: %s\n", kProg, std::strerror(errno));
+    return 1;
+  }
+  print_listening(a);
+  const int rc = loop();
+  ::close(*sig);
+  return rc;
+}
+
+bool RawServer::prepare(int lfd) {
+  lfd_ = lfd;
+  // Counter semantics, never read: the one write of wake() leaves it readable for good.
+  stopfd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (stopfd_ >= 0 && watch(stopfd_)) return true;
+  std::fprintf(stderr, "%s: raw loop: %s\n", kProg, std::strerror(errno));
+  return false;
+}
+
+void RawServer::wake() noexcept {
+  const std::uint64_t one = 1;
+  // Only fails if the counter would overflow, which one write per server cannot do.
+  (void)!::write(stopfd_, &one, sizeof one);
+}
+
+bool RawServer::watch(int stopfd) {
   ep_ = ::epoll_create1(EPOLL_CLOEXEC);
   epoll_event lev{}, sev{};
   lev.events = EPOLLIN | EPOLLET;
   lev.data.ptr = &g_listen_tag;
   sev.events = EPOLLIN;
-  sev.data.ptr = &g_signal_tag;
-  if (lfd_ < 0 || ep_ < 0 || ::setsockopt(lfd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      ::bind(lfd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 ||
-      ::listen(lfd_, SOMAXCONN) != 0 || ::getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
-      ::epoll_ctl(ep_, EPOLL_CTL_ADD, lfd_, &lev) != 0 || ::epoll_ctl(ep_, EPOLL_CTL_ADD, sigfd_, &sev) != 0) {
-    std::fprintf(stderr, "%s: raw listen: %s\n", kProg, std::strerror(errno));
-    return 1;
-  }
-  print_listening(a);
+  sev.data.ptr = &g_stop_tag;
+  return ep_ >= 0 && ::epoll_ctl(ep_, EPOLL_CTL_ADD, lfd_, &lev) == 0 &&
+         ::epoll_ctl(ep_, EPOLL_CTL_ADD, stopfd, &sev) == 0;
+}
 
+int RawServer::loop() {
   epoll_event evs[64];
   for (bool stop = false; !stop;) {
     const int n = ::epoll_wait(ep_, evs, 64, drain_timeout_ms());
@@ -167,7 +239,7 @@ int RawServer::run(const sockaddr_in& addr) {
       void* p = evs[i].data.ptr;
       if (p == &g_listen_tag) {
         accept_all();
-      } else if (p == &g_signal_tag) {
+      } else if (p == &g_stop_tag) {
         stop = true;
       } else {
         RawConn& c = *static_cast<RawConn*>(p);
@@ -180,7 +252,6 @@ int RawServer::run(const sockaddr_in& addr) {
   std::fprintf(stderr, "%s: terminated, closing %zu connection(s)\n", kProg, nconns_);
   while (conns_) close_conn(conns_);
   ::close(lfd_);
-  ::close(sigfd_);
   ::close(ep_);
   return 0;
 }
@@ -350,11 +421,13 @@ struct UvConn {
 struct UvServer {
   uv_loop_t loop;
   uv_tcp_t listener;
-  uv_signal_t sigterm, sigint;
+  uv_signal_t sigterm, sigint;  // one loop (run)
+  uv_async_t wake_async;         // N loops (prepare)
   http::Responses responses;
   UvConn* conns = nullptr;
   std::size_t nconns = 0;
   bool stopping = false;
+  bool grouped = false;  // made by prepare: stopped by wake_async instead of the signals
 
   static UvConn& of(uv_handle_t* h) { return *static_cast<UvConn*>(h->data); }
   static uv_stream_t* stream(UvConn& c) { return reinterpret_cast<uv_stream_t*>(&c.tcp); }
@@ -516,17 +589,25 @@ struct UvServer {
     start_reading(*c);
   }
 
-  static void on_signal(uv_signal_t* s, int) {
-    UvServer& srv = *static_cast<UvServer*>(s->data);
-    if (srv.stopping) return;
-    srv.stopping = true;
-    std::fprintf(stderr, "%s: terminated, closing %zu connection(s)\n", kProg, srv.nconns);
-    uv_close(reinterpret_cast<uv_handle_t*>(&srv.listener), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&srv.sigterm), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&srv.sigint), nullptr);
-    while (srv.conns) close_conn(*srv.conns);
+  // Both stop paths: the listener, the stop handles of this mode and every connection are
+  // closed, so uv_run returns once their close callbacks have run.
+  void stop() {
+    if (stopping) return;
+    stopping = true;
+    std::fprintf(stderr, "%s: terminated, closing %zu connection(s)\n", kProg, nconns);
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener), nullptr);
+    if (grouped) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&wake_async), nullptr);
+    } else {
+      uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
+    }
+    while (conns) close_conn(*conns);
   }
+  static void on_signal(uv_signal_t* s, int) { static_cast<UvServer*>(s->data)->stop(); }
+  static void on_wake(uv_async_t* a) { static_cast<UvServer*>(a->data)->stop(); }
 
+  // One loop on the calling thread, stopped by uv_signal_t (B3's server).
   int run(const sockaddr_in& addr) {
     uv_loop_init(&loop);
     uv_tcp_init(&loop, &listener);
@@ -545,7 +626,30 @@ struct UvServer {
       return 1;
     }
     print_listening(a);
-    uv_run(&loop, UV_RUN_DEFAULT);  // returns once on_signal has closed every handle
+    return serve();
+  }
+
+  // A member of run_group, on the main thread before its loop's thread starts (which orders
+  // these writes before the loop's first use): adopts the listening socket `lfd`.
+  bool prepare(int lfd) {
+    grouped = true;
+    uv_loop_init(&loop);
+    uv_tcp_init(&loop, &listener);
+    uv_async_init(&loop, &wake_async, &on_wake);
+    listener.data = wake_async.data = this;
+    int e = uv_tcp_open(&listener, lfd);
+    if (!e) e = uv_listen(reinterpret_cast<uv_stream_t*>(&listener), SOMAXCONN, &on_connection);
+    if (e) {
+      std::fprintf(stderr, "%s: libuv listen: %s\n", kProg, uv_strerror(e));
+      return false;
+    }
+    return true;
+  }
+  // From any thread; the handle stays open until on_wake, so this never races its close.
+  void wake() noexcept { uv_async_send(&wake_async); }
+
+  int serve() {
+    uv_run(&loop, UV_RUN_DEFAULT);  // returns once stop() has closed every handle
     if (uv_loop_close(&loop) != 0) {
       std::fprintf(stderr, "%s: uv_loop_close: handles left open\n", kProg);
       return 1;
@@ -554,8 +658,59 @@ struct UvServer {
   }
 };
 
+// --- N loops, one thread each (raw and libuv; netpoll's is run_server_loops) --------------------
+
+// `loops` servers of type S (prepare(lfd) on this thread, serve() on its own, wake() from
+// here) on one address through SO_REUSEPORT listeners: the first binds `addr`, the others the
+// address it got, so port 0 gives them all the same ephemeral port. This thread waits for
+// SIGTERM / SIGINT, wakes every server, joins them and returns 0 if each one ended cleanly.
+template <class S>
+int run_group(const sockaddr_in& addr, std::size_t loops) {
+  netpoll::Result<int> sig = netpoll::examples::termination_pipe();
+  if (!sig) {
+    std::fprintf(stderr, "%s: signal pipe: %s\n", kProg, sig.error().message().c_str());
+    return 1;
+  }
+  std::vector<std::unique_ptr<S>> servers;
+  sockaddr_in bound = addr;
+  for (std::size_t i = 0; i < loops; ++i) {
+    sockaddr_in got;
+    const int lfd = open_listener(bound, /*reuse_port=*/true, &got);
+    if (lfd < 0) {
+      std::fprintf(stderr, "%s: listen (loop %zu): %s\n", kProg, i, std::strerror(errno));
+      return 1;
+    }
+    bound = got;
+    servers.push_back(std::make_unique<S>());
+    if (!servers.back()->prepare(lfd)) return 1;  // prepare said why
+  }
+  print_listening(bound);
+  // The loop threads start with SIGTERM / SIGINT blocked (a new thread inherits the mask), so
+  // the signals reach this thread's pipe and never interrupt a loop.
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &term, &old);
+  std::vector<int> rc(loops, 1);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < loops; ++i) threads.emplace_back([&rc, &servers, i] { rc[i] = servers[i]->serve(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  const int signo = netpoll::examples::detail::wait_for_signal(*sig);
+  std::fprintf(stderr, "%s: %s, stopping %zu loops\n", kProg, signo ? ::strsignal(signo) : "signal pipe failed",
+               loops);
+  for (auto& s : servers) s->wake();
+  int status = 0;
+  for (std::size_t i = 0; i < loops; ++i) {
+    threads[i].join();
+    status |= rc[i];
+  }
+  ::close(*sig);
+  return status;
+}
+
 int usage() {
-  std::fprintf(stderr, "usage: %s --impl raw|netpoll|libuv [ADDR]   (ADDR default 127.0.0.1:0)\n", kProg);
+  std::fprintf(stderr, "usage: %s --impl raw|netpoll|libuv [--loops N] [ADDR]   (ADDR default 127.0.0.1:0)\n", kProg);
   return 2;
 }
 
@@ -563,15 +718,30 @@ int usage() {
 
 int main(int argc, char** argv) {
   std::string impl, addr = "127.0.0.1:0";
+  long loops = 1;
   int positional = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--impl" && i + 1 < argc) impl = argv[++i];
     else if (a.rfind("--impl=", 0) == 0) impl = a.substr(7);
-    else if (!a.empty() && a[0] != '-' && positional++ == 0) addr = a;
+    else if (a == "--loops" && i + 1 < argc) {
+      char* end = nullptr;
+      loops = std::strtol(argv[++i], &end, 10);
+      if (*argv[i] == '\0' || *end != '\0' || loops < 1 || loops > 1024) {
+        std::fprintf(stderr, "%s: --loops takes a number from 1 to 1024, not %s\n", kProg, argv[i]);
+        return usage();
+      }
+    } else if (!a.empty() && a[0] != '-' && positional++ == 0) addr = a;
     else return usage();
   }
   if (impl == "netpoll") {
+    if (loops > 1) {
+      // Exactly examples/http_server --loops N: one http::Server per Loop.
+      return netpoll::examples::run_server_loops(kProg, addr.c_str(), static_cast<std::size_t>(loops), [](std::size_t) {
+        auto server = std::make_shared<http::Server>();
+        return [server](netpoll::net::Conn& c) { return http::serve_conn(c, *server); };
+      });
+    }
     // Exactly examples/http_server's main: run_server + serve_conn over one http::Server.
     std::string prog = kProg;
     char* args[] = {prog.data(), addr.data(), nullptr};
@@ -585,8 +755,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: %s: expected IPv4 a.b.c.d:port\n", kProg, addr.c_str());
     return 2;
   }
-  if (impl == "raw") return RawServer().run(a);
+  const auto n = static_cast<std::size_t>(loops);
+  if (impl == "raw") return n > 1 ? run_group<RawServer>(a, n) : RawServer().run(a);
   if (impl == "libuv") {
+    if (n > 1) return run_group<UvServer>(a, n);
     auto* srv = new UvServer;  // a few hundred bytes, but off the stack with the loop
     const int rc = srv->run(a);
     delete srv;

@@ -1,4 +1,4 @@
-"""suite_benchmark: one suite binary (docs/benchmarks.md B1-B8) and its --smoke cc_test twin."""
+"""suite_benchmark: one suite binary (docs/benchmarks.md B1-B9) and its --smoke cc_test twin."""
 
 load("//:copts.bzl", "NETPOLL_COPTS")
 
