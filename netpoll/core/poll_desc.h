@@ -75,6 +75,8 @@ class alignas(64) PollDesc {
   static std::uint32_t token_seq(Token t) noexcept { return static_cast<std::uint32_t>(t.value >> 32); }
 
   std::intptr_t handle() const noexcept { return handle_; }
+  // Netpoll::open's user pointer. Only while the PollDesc is open (its owner holds it): once
+  // freed, the word is the cache's free-list link, written under the cache's lock.
   void* user() const noexcept { return user_; }
   bool closing() const noexcept { return (info_.load() & kClosing) != 0; }
 

@@ -23,8 +23,11 @@
 #pragma once
 
 #include <cstddef>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -35,10 +38,12 @@ namespace netpoll::net {
 
 class LoopGroup {
  public:
-  // Spawned once on each Loop, with that Loop's Listener (owned by the group, alive until the
-  // Loop's shutdown) and the Loop's index. Runs on the Loop's thread. When the Loop shuts down,
-  // every operation on its descriptors fails with Errc::closed: the task and the connections
-  // it spawned must then end.
+  // Spawned once on each Loop, with that Loop's Listener (owned by the group) and the Loop's
+  // index. Runs on the Loop's thread, and so does everything the Loop runs until it has shut
+  // down (per-thread state a handler keeps stays valid). When the Loop shuts down, every
+  // operation on its descriptors fails with Errc::closed: the task and the connections it
+  // spawned must then end. The group keeps this callable for its whole life, so the
+  // coroutines it returns may use its captures.
   using ServeFn = std::function<Task<void>(Loop& loop, Listener& ln, std::size_t index)>;
 
   // Makes `loops` Loops, a Listener on each (`config`, with reuse_port on when loops > 1; the
@@ -51,39 +56,41 @@ class LoopGroup {
                                                   ListenConfig config = {});
   LoopGroup(const LoopGroup&) = delete;
   LoopGroup& operator=(const LoopGroup&) = delete;
-  // Shuts down every Loop still running (without a time limit: the tasks must end).
+  // Shuts down every Loop still running and waits, without a bound, until their tasks have
+  // ended (call shutdown with a limit first where a task may not end). Aborts with a message
+  // if called on one of the group's own Loop threads.
   ~LoopGroup();
 
   std::size_t size() const noexcept { return members_.size(); }
   SockAddr Addr() const noexcept { return addr_; }  // every Listener's address
   // The i-th Loop (i < size()); post() to it from any thread. After shutdown(i) it is still
   // there, stopped.
-  Loop& loop(std::size_t i) noexcept { return *members_[i]->loop; }
+  Loop& loop(std::size_t i) noexcept;
 
-  // Shuts down Loop i: its thread stops running it and exits, then, on the calling thread,
-  // Loop::shutdown(limit) ends every operation on its descriptors (its Listener's Accept and
-  // its connections' reads and writes fail with Errc::closed) and steps it until its tasks
-  // have ended, and its Listener is closed. Returns Loop::shutdown's count of tasks still
-  // running (0 once they all ended; call again to wait longer). The other Loops keep serving
-  // their connections and accepting; the kernel stops handing this Loop new ones once its
-  // Listener is closed (on Linux a connection still in its accept queue at that moment is
-  // reset: SO_REUSEPORT moves no queue). Not from one of the group's own Loop threads
-  // (Errc::would_deadlock); Errc::invalid_argument if i >= size(). Idempotent.
+  // Shuts down Loop i. First its Listener is closed, so the kernel hands the Loop no more
+  // connections (on Linux a connection still in its accept queue at that moment is reset:
+  // SO_REUSEPORT moves no queue). Then, on the Loop's own thread, the Loop stops running and
+  // Loop::shutdown(limit) ends every operation on its descriptors (its connections' reads and
+  // writes fail with Errc::closed) and steps it until its tasks have ended. Returns
+  // Loop::shutdown's count of tasks still running: 0 once they all ended (the thread has then
+  // exited); call again to wait longer. The other Loops keep serving their connections and
+  // accepting. Any thread but the group's own Loop threads (Errc::would_deadlock there);
+  // calls from several threads are serialized. Errc::invalid_argument if i >= size().
+  // Idempotent.
   Result<std::size_t> shutdown(std::size_t i, Timeout limit);
   // Every Loop, in order; the sum of what each left running.
   Result<std::size_t> shutdown(Timeout limit);
 
  private:
-  struct Member {
-    std::unique_ptr<Loop> loop;
-    Listener listener;
-    std::thread thread;
-    bool stopped = false;  // the thread was joined and the Loop shut down once
-  };
+  struct Member;
   LoopGroup() = default;
   bool on_own_thread() const noexcept;
+  static void run_member(const LoopGroup* g, Member* m) noexcept;  // a Loop's thread
+  static void finish(Member& m) noexcept;
+  std::mutex mu_;  // serializes shutdown()
   std::vector<std::unique_ptr<Member>> members_;
   SockAddr addr_;
+  ServeFn serve_;  // outlives every task it made
 };
 
 }  // namespace netpoll::net

@@ -17,7 +17,8 @@ namespace netpoll::net {
 // --- Socket ----------------------------------------------------------------------------------------
 
 Socket::Socket(Socket&& o) noexcept
-    : fd_(std::exchange(o.fd_, nullptr)), laddr_(std::move(o.laddr_)), net_(o.net_) {}
+    : fd_(std::exchange(o.fd_, nullptr)), laddr_(std::move(o.laddr_)), net_(o.net_),
+      unlink_on_close_(std::exchange(o.unlink_on_close_, false)) {}
 
 Socket& Socket::operator=(Socket&& o) noexcept {
   if (this != &o) {
@@ -25,6 +26,7 @@ Socket& Socket::operator=(Socket&& o) noexcept {
     fd_ = std::exchange(o.fd_, nullptr);
     net_ = o.net_;
     laddr_ = std::move(o.laddr_);
+    unlink_on_close_ = std::exchange(o.unlink_on_close_, false);
   }
   return *this;
 }
@@ -40,35 +42,12 @@ void Socket::reset() noexcept {
 
 std::error_code Socket::Close() noexcept {
   if (!fd_) return Errc::closed;
-  return fd_->close();
-}
-
-Listener::Listener(Listener&& o) noexcept
-    : Socket(std::move(o)), family_(o.family_), wildcard_(o.wildcard_),
-      keep_alive_s_(o.keep_alive_s_), unlink_path_(std::move(o.unlink_path_)) {
-  o.unlink_path_.clear();
-}
-
-Listener& Listener::operator=(Listener&& o) noexcept {
-  if (this != &o) {
-    (void)Close();  // this listener's own socket file, before Socket's move drops the socket
-    Socket::operator=(std::move(o));
-    family_ = o.family_;
-    wildcard_ = o.wildcard_;
-    keep_alive_s_ = o.keep_alive_s_;
-    unlink_path_ = std::move(o.unlink_path_);
-    o.unlink_path_.clear();
-  }
-  return *this;
-}
-
-Listener::~Listener() { (void)Close(); }
-
-std::error_code Listener::Close() noexcept {
-  std::error_code ec = Socket::Close();
-  if (!ec && !unlink_path_.empty()) {
-    std::remove(unlink_path_.c_str());  // Go's unlinkOnClose for listeners it created
-    unlink_path_.clear();
+  std::error_code ec = fd_->close();
+  // After the close (its address is free again before the file goes), once: a second Close
+  // returns Errc::closed having found the flag cleared.
+  if (unlink_on_close_ && ec != Errc::closed) {
+    unlink_on_close_ = false;
+    std::remove(laddr_.get().to_string().c_str());
   }
   return ec;
 }
@@ -372,11 +351,16 @@ Result<Listener> ListenConfig::Listen(Loop& loop, std::string_view network,
   if (!fd) return fd.error();
   Result<SockAddr> local = (*fd)->sockname();
   if (!local && unknown_port(p)) return release_with(*fd, local.error());
+  const bool unlink = p.family == AF_UNIX && !(kAbstractUnixNames && address[0] == '@');
   const SockAddr& bound = local ? *local : p.addr;
   Result<PackedAddr> packed = PackedAddr::from(bound);
-  if (!packed) return release_with(*fd, packed.error());
+  if (!packed) {
+    (void)release_with(*fd, packed.error());
+    if (unlink) std::remove(bound.to_string().c_str());  // bind made it: nobody else will
+    return packed.error();
+  }
   Listener l(*fd, *n, std::move(*packed), bound.family(), bound.is_wildcard() || bound.empty());
-  if (p.family == AF_UNIX && !(kAbstractUnixNames && address[0] == '@')) l.unlink_path_ = std::string(address);
+  l.unlink_on_close_ = unlink;
   if (is_tcp(*n)) l.keep_alive_s_ = keep_alive_seconds(keep_alive);
   return l;
 }

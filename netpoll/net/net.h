@@ -62,6 +62,8 @@ class Socket {
 
   // Errc::closed on the second call. Wakes every parked operation with Errc::closed, and
   // closes the socket before it returns (waiting only for a call in flight on another thread).
+  // A Unix listener made by Listen then removes its socket file (once, even if the close
+  // reported an error).
   std::error_code Close() noexcept;
   std::error_code SetDeadline(TimePoint t) noexcept;
   std::error_code SetReadDeadline(TimePoint t) noexcept;
@@ -79,6 +81,10 @@ class Socket {
   FD* fd_ = nullptr;
   PackedAddr laddr_;
   Network net_ = Network::tcp;
+  // A Unix listener Listen created: Close removes the socket file, laddr_'s path (Go's
+  // unlinkOnClose). Here, not in Listener, so a Close through a Socket& does it too; it sits in
+  // the padding after net_, so a Conn pays nothing for it.
+  bool unlink_on_close_ = false;
 };
 
 class Conn : public Socket {
@@ -97,7 +103,7 @@ class Conn : public Socket {
   // while it waits, as a Read does; Close and the read deadline end it as they end a Read.
   // Rarely it finishes after a wakeup whose bytes a previous Read already took; the Read after
   // it then waits as usual. No syscall when the kernel's last word settles it (a drained
-  // socket parks at once; bytes known to be left finish at once); else one MSG_PEEK.
+  // socket parks at once, and the edge that ends the park needs none); else one MSG_PEEK.
   // Windows: a zero-byte overlapped receive, stream sockets only (on a datagram Conn:
   // std::errc::operation_not_supported).
   Operation<ReadableOp> Readable() noexcept { return Operation<ReadableOp>(fd_); }
@@ -153,23 +159,16 @@ class Listener : public Socket {
   Listener() noexcept = default;
   Listener(FD* fd, Network n, PackedAddr laddr, int family, bool wildcard) noexcept
       : Socket(fd, n, std::move(laddr)), family_(family), wildcard_(wildcard) {}
-  Listener(Listener&& o) noexcept;
-  Listener& operator=(Listener&& o) noexcept;
-  ~Listener();
   Operation<AcceptConnOp> Accept() noexcept {
     return Operation<AcceptConnOp>(fd_, net_, laddr_, family_, wildcard_, keep_alive_s_);
   }
   SockAddr Addr() const noexcept { return laddr_.get(); }
-  // Socket::Close, and a Unix listener Listen created removes its socket file (Go's
-  // unlinkOnClose).
-  std::error_code Close() noexcept;
 
  private:
   friend struct ListenConfig;
   int family_ = 0;
   bool wildcard_ = true;
-  int keep_alive_s_ = -1;    // applied to each accepted connection; -1: left as the OS has it
-  std::string unlink_path_;  // removed on Close
+  int keep_alive_s_ = -1;  // applied to each accepted connection; -1: left as the OS has it
 };
 
 class PacketConn : public Socket {

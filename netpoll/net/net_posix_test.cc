@@ -558,6 +558,24 @@ TEST_CASE("when Close returns with an Accept parked, the descriptor is closed an
     CHECK(again);
     while (loop.spawned() > 0) loop.run_once(Timeout::after(100ms));
   }
+  SUBCASE("a Unix listener closed through a Socket& removes its file too") {
+    Loop loop;
+    netpoll::testing::TempDir dir("np-uc");
+    const std::string path = dir.file("s");
+    {
+      Result<Listener> ln = Listen(loop, "unix", path);
+      REQUIRE(ln);
+      Socket& s = *ln;  // as examples/serve.h's ConnSet closes listeners
+      REQUIRE(!s.Close());
+      CHECK(::access(path.c_str(), F_OK) != 0);
+      Result<Listener> moved_from = Listen(loop, "unix", path);
+      REQUIRE(moved_from);
+      Listener moved = std::move(*moved_from);  // the flag moves with the socket
+      CHECK(moved_from->Close() == Errc::closed);
+      CHECK(::access(path.c_str(), F_OK) == 0);
+    }  // ~Listener of `moved`: closes and removes it
+    CHECK(::access(path.c_str(), F_OK) != 0);
+  }
   SUBCASE("a Unix listener with a long path: its accepted connections report it as their local address") {
     Loop loop;
     netpoll::testing::TempDir dir("np-ua");

@@ -110,9 +110,6 @@ class FD {
   // drained: the kernel said, in the last read, that it left nothing queued, so the next read
   // parks first; read_inq: whether reads ask it that (ReadOp in netpoll/net/internal/fd_posix.h has the rules).
   bool drained = false;
-  // pending: the last read's statement was that bytes are left queued (ReadableOp finishes at
-  // once on it).
-  bool pending = false;
   std::uint8_t read_inq = 0;
 
  private:

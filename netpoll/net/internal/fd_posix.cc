@@ -69,24 +69,17 @@ IoStatus ReadOp::io() noexcept {
   int left = -1;
   const ssize_t n = fd_->stream() ? read_stream(&left) : sys.read(fd_->sysfd(), buf_.data(), buf_.size());
   if (n < 0) {
-    fd_->drained = fd_->pending = false;
+    fd_->drained = false;
     return failed(errno);
   }
   // Drained only on the kernel's word that nothing is left (see ReadOp); never from the count,
   // and never at end of stream (a zero read, reported as 0).
   fd_->drained = n > 0 && left == 0;
-  fd_->pending = n > 0 && left > 0;
   res_ = static_cast<std::size_t>(n);
   return IoStatus::done;
 }
 
-IoStatus ReadableOp::start() noexcept {
-  if (fd_->pending) {
-    res_ = true;
-    return IoStatus::done;
-  }
-  return parks_first() ? IoStatus::park : IoStatus::again;
-}
+IoStatus ReadableOp::start() noexcept { return parks_first() ? IoStatus::park : IoStatus::again; }
 
 IoStatus ReadableOp::io() noexcept {
   std::byte b;

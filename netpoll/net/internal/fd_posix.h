@@ -131,17 +131,19 @@ class ReadOp : public LockedOp<ReadOp, std::size_t> {
 };
 
 // Conn::Readable: waits, with no buffer, until a Read would find something. The drained
-// shortcut applies as to a Read (parks at once, no syscall), and so does the kernel's count of
-// bytes left (FD::pending: finishes at once, no syscall). Otherwise it asks the socket with a
-// one-byte MSG_PEEK (bytes, or 0 at end of stream: finished; EAGAIN: park; an error is the
-// result, since the receive that reports a socket error also clears it). A readiness edge
+// shortcut applies as to a Read (parks at once, no syscall). Otherwise it asks the socket with
+// a one-byte MSG_PEEK (bytes, or 0 at end of stream: finished; EAGAIN: park; an error is the
+// result, since the receive that reports a socket error also clears it). It does not finish on
+// the kernel's count of bytes a short Read left: bytes taken since through native_handle() (or
+// an urgent byte the count includes and a read skips) would make that a wakeup with nothing
+// there, and the Read after it would park holding the buffer Readable exists to spare. A readiness edge
 // ends the park without a syscall: it announces bytes, the end of stream or an error. Having
 // consumed that edge, it clears drained, so the next Read makes its syscall instead of parking
 // on an edge already spent (the invariant in ReadOp's comment).
 class ReadableOp : public LockedOp<ReadableOp, bool> {
  public:
   explicit ReadableOp(FD* fd) noexcept : LockedOp(fd, kRead) {}
-  bool keeps_readiness() const noexcept { return fd_->pending || parks_first(); }
+  bool keeps_readiness() const noexcept { return parks_first(); }
   IoStatus start() noexcept;
   IoStatus io() noexcept;
   IoStatus woken() noexcept;
