@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <mutex>
+#include <new>
 #include <type_traits>
 
 #include "netpoll/core/timer_queue.h"
@@ -16,14 +17,12 @@ PollDesc::Deadlines::Deadlines(PollDesc* o) noexcept : owner(o) {
   // offsetof in the *_deadline_fired thunks needs a standard-layout type: the timers find
   // their block that way.
   static_assert(std::is_standard_layout_v<Deadlines>);
+  // The queue frees its lasting memory wholesale, running no destructor.
+  static_assert(std::is_trivially_destructible_v<Deadlines>);
   rt.fire = &read_deadline_fired;
   wt.fire = &write_deadline_fired;
 }
 
-PollDesc::~PollDesc() {
-  MutexLock g(lock_);
-  delete deadlines_;
-}
 
 std::error_code PollDesc::check(Mode m) const noexcept {
   const std::uint32_t info = info_.load();
@@ -141,8 +140,9 @@ void PollDesc::set_deadline(std::int64_t deadline, std::int64_t now, Mode m, Tim
   if (info_.load(std::memory_order_relaxed) & kClosing) return;
   if (!deadlines_) {
     if (v == 0) return;  // clearing what was never set
-    // Once per slot for the cache's life (see Deadlines): thrown as the heap's growth is.
-    deadlines_ = new Deadlines(this);
+    // Once per slot for the poller's life (see Deadlines), from the queue's lasting memory:
+    // std::bad_alloc is thrown as the heap's growth is.
+    deadlines_ = new (q.lasting_block(sizeof(Deadlines))) Deadlines(this);
   }
   Deadlines& d = *deadlines_;
   try {

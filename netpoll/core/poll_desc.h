@@ -63,7 +63,6 @@ enum Mode : unsigned { kRead = 1, kWrite = 2, kReadWrite = kRead | kWrite };
 class alignas(64) PollDesc {
  public:
   PollDesc() noexcept = default;
-  ~PollDesc();  // frees the deadlines (slabs are deleted only with their cache)
   PollDesc(const PollDesc&) = delete;
   PollDesc& operator=(const PollDesc&) = delete;
 
@@ -151,10 +150,11 @@ class alignas(64) PollDesc {
   static void write_deadline_fired(Timer* t, std::uint32_t seq, WaiterList& ready) noexcept;
 
   // The deadlines and their timers: out of line, because most descriptors never have one and
-  // 64 bytes of them would double the slot (B5). Made by the first set_deadline of a slot and
-  // kept by the slot for the cache's life (PollDescs are never freed, so neither is it): a
-  // popped timer may fire after its descriptor closed and the slot was reused, and its Timer
-  // must still be valid memory, as the embedded ones were; its seq tells the firing is stale.
+  // 64 bytes of them would double the slot (B5). Made by the first set_deadline of a slot in
+  // the TimerQueue's lasting memory (TimerQueue::lasting_block) and kept by the slot while the
+  // poller lives: a popped timer may fire after its descriptor closed and the slot was reused,
+  // and its Timer must still be valid memory, as the embedded ones were; its seq tells the
+  // firing is stale. Trivially destructible: the queue frees the memory wholesale.
   struct Deadlines {
     explicit Deadlines(PollDesc* o) noexcept;
     PollDesc* const owner;

@@ -3,8 +3,11 @@
 #include "netpoll/core/poll_desc.h"
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "netpoll/contract/clock.h"
 #include "netpoll/core/mutex.h"
@@ -12,9 +15,11 @@
 #include "netpoll/core/timer_queue.h"
 #include "doctest/doctest.h"
 #include "netpoll/contract/error.h"
+#include "test/alloc_counter.h"
 
 using netpoll::Errc;
 using netpoll::kRead;
+using netpoll::kReadWrite;
 using netpoll::kWrite;
 using netpoll::PollDesc;
 using netpoll::Waiter;
@@ -155,4 +160,42 @@ TEST_CASE("Mutex: mutual exclusion under contention") {
   CHECK(mu.try_lock());
   CHECK(!mu.try_lock());
   mu.unlock();
+}
+
+TEST_CASE("deadline blocks: made on a slot's first deadline, from the queue's chunks, kept by the slot") {
+  netpoll::TimerQueue q(&no_wake, nullptr);
+  netpoll::PollCache cache;
+  constexpr int kSlots = 1000;
+  q.reserve(2 * kSlots);  // the heap's growth is not what is counted here
+  std::vector<PollDesc*> pds;
+  for (int i = 0; i < kSlots; ++i) pds.push_back(cache.alloc());
+  WaiterList ready;
+  const std::int64_t now = netpoll::now_ns();
+  const std::uint64_t a0 = netpoll::testing::allocation_count();
+  for (PollDesc* pd : pds) pd->set_deadline(now + 60'000'000'000, now, kRead, q, ready);
+  // 16 KiB chunks of 80-byte blocks (72 rounded to the alignment): 1,000 blocks take 5; one
+  // allocation per block would be 1,000.
+  const std::uint64_t made = netpoll::testing::allocation_count() - a0;
+  CHECK(made <= 6);
+  CHECK(q.size() == kSlots);
+  // The same slot keeps its block: clearing and setting again allocates nothing.
+  const std::uint64_t a1 = netpoll::testing::allocation_count();
+  for (PollDesc* pd : pds) {
+    pd->set_deadline(0, now, kRead, q, ready);
+    pd->set_deadline(now + 60'000'000'000, now, kReadWrite, q, ready);
+  }
+  CHECK(netpoll::testing::allocation_count() == a1 + 0);
+  CHECK(q.size() == 2 * kSlots);  // both directions now
+  // Blocks are distinct and aligned for any object.
+  std::set<void*> seen;
+  for (int i = 0; i < 300; ++i) {
+    void* b = q.lasting_block(72);
+    CHECK(reinterpret_cast<std::uintptr_t>(b) % alignof(std::max_align_t) == 0);
+    CHECK(seen.insert(b).second);
+  }
+  for (PollDesc* pd : pds) {
+    pd->evict(q, ready);  // stops the timers
+    cache.free(pd);
+  }
+  CHECK(q.size() == 0);
 }

@@ -1,11 +1,41 @@
 #include "netpoll/core/timer_queue.h"
 
+#include <cstddef>
+#include <cstring>
+#include <new>
+
 #include <mutex>
 
 #include "netpoll/contract/clock.h"
 #include "netpoll/core/waiter.h"
 
 namespace netpoll {
+
+TimerQueue::~TimerQueue() {
+  MutexLock g(mu_);
+  while (chunks_) {
+    void* next;
+    std::memcpy(&next, chunks_, sizeof next);
+    ::operator delete(chunks_);
+    chunks_ = next;
+  }
+}
+
+void* TimerQueue::lasting_block(std::size_t size) {
+  constexpr std::size_t kAlign = alignof(std::max_align_t);
+  static_assert(kAlign >= sizeof(void*) && kLastingChunk % kAlign == 0);
+  size = (size + kAlign - 1) / kAlign * kAlign;
+  if (size > kLastingChunk / 4) throw std::bad_alloc();  // a misuse: blocks are small
+  MutexLock g(mu_);
+  if (chunk_left_ < size) {
+    void* chunk = ::operator new(kLastingChunk);  // before any change: a throw leaves all as it was
+    std::memcpy(chunk, &chunks_, sizeof chunks_);
+    chunks_ = chunk;
+    chunk_left_ = kLastingChunk - kAlign;  // the first kAlign bytes hold the link
+  }
+  chunk_left_ -= size;
+  return static_cast<char*>(chunks_) + kAlign + chunk_left_;
+}
 
 void TimerQueue::schedule(Timer* t, std::int64_t when) {
   {

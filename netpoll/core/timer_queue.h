@@ -31,6 +31,18 @@ class TimerQueue {
 
   // `wake` interrupts the poller's current wait (Backend::wake).
   TimerQueue(WakeFn wake, void* ctx) noexcept : wake_(wake), wake_ctx_(ctx) {}
+  TimerQueue(const TimerQueue&) = delete;
+  TimerQueue& operator=(const TimerQueue&) = delete;
+  ~TimerQueue();
+
+  // Memory for timers whose owner keeps them for the queue's life (a PollDesc's deadline
+  // block: a timer popped for a descriptor that has closed since may still fire, so its memory
+  // must stay valid, as the PollDesc's does): `size` bytes, aligned for any object, carved
+  // from 16 KiB chunks freed only with the queue. One allocation per chunk, not per block:
+  // memory a poller keeps for its slots stays a handful of allocations (the soak test watches
+  // the count). Thread-safe. Throws std::bad_alloc; `size` must be at most kLastingChunk / 4.
+  static constexpr std::size_t kLastingChunk = 16 * 1024;
+  void* lasting_block(std::size_t size);
 
   // Thread-safe. Arms (or moves) `t` to fire at absolute monotonic `when`. A timer scheduled
   // at or before the instant a fire_due() pass is using is pushed 1 ns past it, so a callback
@@ -68,6 +80,10 @@ class TimerQueue {
 
   mutable Mutex mu_;
   TimerHeap heap_ NETPOLL_GUARDED_BY(mu_);
+  // lasting_block's chunks: a list through each chunk's first word; the newest is carved from
+  // its end backwards (chunk_left_ bytes remain, after the link).
+  void* chunks_ NETPOLL_GUARDED_BY(mu_) = nullptr;
+  std::size_t chunk_left_ NETPOLL_GUARDED_BY(mu_) = 0;
   std::int64_t firing_now_ NETPOLL_GUARDED_BY(mu_) = kAwake;  // the `now` of a running fire_due
   std::atomic<std::int64_t> next_when_{kNone};
   // Absolute time the poller sleeps until (kNone: infinitely), kAwake when not sleeping.

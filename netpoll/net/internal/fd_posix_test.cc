@@ -201,24 +201,36 @@ Task<int> second_read_calls(Loop& loop, Conn& r, Conn& w) {
 }
 }  // namespace
 
+namespace {
+// The read syscalls counted (recvmsg: the reads that ask for the kernel's count, and
+// Readable's MSG_PEEK; read: the others), over a loopback TCP pair and a Unix stream pair.
+struct CountedPairs {
+  CountedPairs() {
+    sys.recvmsg = &counting_recvmsg;
+    sys.read = &counting_read;
+    REQUIRE(ln);
+    tcp = loop.block_on(netpoll::testing::tcp_conn_pair(loop, *ln));
+    int sv[2];
+    REQUIRE(netpoll::testing::socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    unix_a = FileConn(loop, sv[0]);
+    unix_b = FileConn(loop, sv[1]);
+    REQUIRE(unix_a);
+    REQUIRE(unix_b);
+  }
+  HookGuard guard;  // restores the hooks last
+  Loop loop;
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  netpoll::testing::ConnPair tcp;
+  Result<Conn> unix_a{Errc::invalid_argument}, unix_b{Errc::invalid_argument};
+};
+}  // namespace
+
 TEST_CASE("drained: a TCP Read the kernel said left nothing lets the next Read park without a syscall") {
   // The edge-triggered floor (3 syscalls per request/response: wait, read, write) rests on
   // this; a Unix-domain stream has no such statement and pays the EAGAIN read (netpoll/net/internal/fd_posix.h).
-  HookGuard guard;
-  sys.recvmsg = &counting_recvmsg;
-  sys.read = &counting_read;
-  Loop loop;
-  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
-  REQUIRE(ln);
-  netpoll::testing::ConnPair p = loop.block_on(netpoll::testing::tcp_conn_pair(loop, *ln));
-  CHECK(loop.block_on(second_read_calls(loop, p.server, p.client)) == 1);
-  int sv[2];
-  REQUIRE(netpoll::testing::socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-  Result<Conn> a = FileConn(loop, sv[0]);
-  Result<Conn> b = FileConn(loop, sv[1]);
-  REQUIRE(a);
-  REQUIRE(b);
-  CHECK(loop.block_on(second_read_calls(loop, *a, *b)) == 2);  // EAGAIN, then the byte
+  CountedPairs f;
+  CHECK(f.loop.block_on(second_read_calls(f.loop, f.tcp.server, f.tcp.client)) == 1);
+  CHECK(f.loop.block_on(second_read_calls(f.loop, *f.unix_a, *f.unix_b)) == 2);  // EAGAIN, then the byte
 }
 
 namespace {
@@ -257,26 +269,14 @@ Task<std::pair<std::error_code, int>> readable_after_bytes_taken(Loop& loop, Con
 }  // namespace
 
 TEST_CASE("Readable: a drained TCP socket parks at once and its edge ends the wait, with no syscall; otherwise it asks the socket") {
-  HookGuard guard;
-  sys.recvmsg = &counting_recvmsg;  // the MSG_PEEK and the reads that ask for the count
-  sys.read = &counting_read;
-  Loop loop;
-  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
-  REQUIRE(ln);
-  netpoll::testing::ConnPair p = loop.block_on(netpoll::testing::tcp_conn_pair(loop, *ln));
+  CountedPairs f;
   // Readable: no syscall (drained: park; the edge: done); the Read: one.
-  CHECK(loop.block_on(readable_then_read_calls(loop, p.server, p.client)) == 1);
-  const auto [ec, peeks] = loop.block_on(readable_after_bytes_taken(loop, p.server, p.client));
+  CHECK(f.loop.block_on(readable_then_read_calls(f.loop, f.tcp.server, f.tcp.client)) == 1);
+  const auto [ec, peeks] = f.loop.block_on(readable_after_bytes_taken(f.loop, f.tcp.server, f.tcp.client));
   CHECK(ec == Errc::deadline_exceeded);  // nothing there: it did not finish on a stale count
   CHECK(peeks == 1);
   // A Unix stream has no count: Readable peeks (EAGAIN), parks, finishes on the edge; the Read.
-  int sv[2];
-  REQUIRE(netpoll::testing::socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-  Result<Conn> a = FileConn(loop, sv[0]);
-  Result<Conn> b = FileConn(loop, sv[1]);
-  REQUIRE(a);
-  REQUIRE(b);
-  CHECK(loop.block_on(readable_then_read_calls(loop, *a, *b)) == 2);
+  CHECK(f.loop.block_on(readable_then_read_calls(f.loop, *f.unix_a, *f.unix_b)) == 2);
 }
 
 TEST_CASE("case 4: EMFILE on accept sheds pending clients, does not spin, and recovers") {
