@@ -15,7 +15,8 @@ Each repository is declared only if the WORKSPACE has not declared it already, s
 that brings its own rules_cc, platforms, ... keeps them (declare them before the call).
 
 Debian packages: bazel-bootstrap (Bazel 4.2.3) bazel-rules-cc bazel-rules-java bazel-platforms;
-for the test and adapter dependencies also doctest-dev libuv1-dev libglib2.0-dev libasio-dev.
+for the io_uring backend liburing-dev; for the test and adapter dependencies also doctest-dev
+libuv1-dev libglib2.0-dev libasio-dev.
 """
 
 load("//third_party:coverage_stub.bzl", "coverage_stub")
@@ -38,6 +39,24 @@ def netpoll_dependencies():
 
     # cc_test's implicit coverage attributes; without the stub Bazel downloads the real tools.
     _maybe(coverage_stub, "remote_coverage_tools")
+
+    # liburing (Debian liburing-dev): the io_uring backend (netpoll/backends/uring), built only
+    # with --config=uring (and by the benchmarks' raw io_uring and Asio io_uring servers).
+    _maybe(
+        native.new_local_repository,
+        "system_liburing",
+        path = "/usr/include",
+        build_file_content = """
+cc_library(
+    name = "uring",
+    hdrs = glob(["liburing.h", "liburing/*.h"]),
+    includes = ["."],
+    linkopts = ["-luring"],
+    target_compatible_with = """ + _HOST_ONLY + """,
+    visibility = ["//visibility:public"],
+)
+""",
+    )
 
 def netpoll_test_dependencies():
     """What only netpoll's own tests and benchmarks need (never a library target)."""

@@ -9,10 +9,10 @@ NETPOLL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # client), freebsd-manpages (the kevent(2) manual the kqueue test double is written from and its
 # suite quotes: `man 2 kevent`; netpoll/backends/kqueue/testing/), and the Windows build: the mingw-w64
 # cross compiler and wine to run its tests. cmake, pkg-config and make: the CMake build and its
-# consumer projects (tools/cmake_check).
+# consumer projects (tools/cmake_check). liburing-dev: the io_uring backend (--config=uring).
 NETPOLL_BUILD_PACKAGES=(bazel-bootstrap bazel-rules-cc bazel-rules-java bazel-platforms doctest-dev g++
   libuv1-dev libglib2.0-dev libasio-dev curl freebsd-manpages g++-mingw-w64-x86-64-posix wine64 wine
-  cmake pkg-config make)
+  cmake pkg-config make liburing-dev)
 # What tools/bench adds: the real HTTP clients for B3, strace and perf for syscall counts.
 NETPOLL_BENCH_PACKAGES=(wrk nghttp2-client strace linux-perf)
 # What tools/fuzz adds (tools/test runs it in regression mode): clang-14 and its runtime
