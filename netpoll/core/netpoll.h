@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -121,8 +122,12 @@ class BasicNetpoll {
   // hold more events, and they raise no new edge on the handle, so a host that watches it
   // edge-triggered (or re-arms it lazily) would otherwise sleep with work pending. Only poll()
   // records that: an embedder that calls the backend and dispatch() itself decides on its own.
+  // Zero, too, while the backend holds calls it submits only in its next wait (io_uring
+  // prepares its queued SQEs there): until then nothing can complete or raise the handle.
   Timeout next_timeout() noexcept {
     if (batch_full_) return Timeout::zero();
+    if constexpr (requires(const B& b) { { b.has_queued() } -> std::same_as<bool>; })
+      if (backend_.has_queued()) return Timeout::zero();
     return timers_.begin_sleep(Timeout::infinite());
   }
 

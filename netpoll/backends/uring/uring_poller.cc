@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -28,12 +29,15 @@ thread_local const char tl_marker = 0;
 }  // namespace
 
 UringPoller::UringPoller() {
-  // The fastest setup the kernel takes: one submitter, task work run only when it waits
-  // (6.1), flagged in the SQ so a zero-timeout wait knows whether it must enter; else
-  // cooperative task running (5.19); else none. R_DISABLED: the first wait() enables it on the
-  // thread that will be its submitter.
+  // One submitter (6.0), task work run when the thread enters the kernel anyway instead of
+  // by an interrupt (COOP_TASKRUN, 5.19), flagged in the SQ so a zero-timeout wait knows
+  // whether it must enter (TASKRUN_FLAG); else the same without one submitter; else none.
+  // R_DISABLED: the first wait() enables it on the thread that will be its submitter.
+  // Not DEFER_TASKRUN (6.1): with it, a host loop sleeping in poll(2) on the ring fd was not
+  // woken by completions (test/embed_poll_test: 4 of 12 connections served, then a 30 s
+  // stall), and a Loop must stay embeddable.
   static constexpr unsigned kTries[] = {
-      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
           IORING_SETUP_R_DISABLED,
       IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
       0,
@@ -57,8 +61,7 @@ UringPoller::UringPoller() {
     throw std::system_error(ENOSYS, std::generic_category(),
                             "io_uring_setup: the kernel lacks IORING_FEAT_EXT_ARG or NODROP (Linux 5.11)");
   }
-  // Blocking: a ring read of a nonblocking file fails with EAGAIN instead of waiting.
-  wakefd_ = eventfd(0, EFD_CLOEXEC);
+  wakefd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wakefd_ < 0) {
     const int err = errno;
     io_uring_queue_exit(&ring_);
@@ -69,8 +72,7 @@ UringPoller::UringPoller() {
 
 UringPoller::~UringPoller() {
   // The kernel cancels what is still in flight when the ring goes; by the contract no
-  // operation is (each waits for its completion), and an armed wake read targets wake_buf_,
-  // which the ring's teardown no longer writes.
+  // operation is (each waits for its completion), and the wake poll names no memory of ours.
   io_uring_queue_exit(&ring_);
   close(wakefd_);
 }
@@ -80,14 +82,91 @@ std::error_code UringPoller::register_handle(int fd, Token token) noexcept {
   if (fd < 0) return errno_code(EBADF);
   if (fd == ring_.ring_fd) return Errc::invalid_argument;
   if (fd == wakefd_) return Errc::already_registered;  // a stale number that is now ours
+  {
+    const std::size_t word = static_cast<std::size_t>(fd) / 64;
+    const std::uint64_t bit = std::uint64_t{1} << (fd % 64);
+    std::lock_guard<std::mutex> g(reg_mu_);
+    try {
+      if (registered_.size() <= word) registered_.resize(word + 1);
+    } catch (const std::bad_alloc&) {
+      return errno_code(ENOMEM);
+    }
+    if (registered_[word] & bit) return Errc::already_registered;
+    registered_[word] |= bit;
+  }
   PollerCounters::bump(counters_.registrations);
   return {};
 }
 
 std::error_code UringPoller::deregister_handle(int fd) noexcept {
   if (fd < 0) return errno_code(EBADF);
+  {
+    const std::size_t word = static_cast<std::size_t>(fd) / 64;
+    const std::uint64_t bit = std::uint64_t{1} << (fd % 64);
+    std::lock_guard<std::mutex> g(reg_mu_);
+    if (registered_.size() <= word || !(registered_[word] & bit)) return Errc::not_registered;
+    registered_[word] &= ~bit;
+  }
   PollerCounters::bump(counters_.deregistrations);
   return {};
+}
+
+void UringPoller::prep_cancel_descriptor(int fd) noexcept {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+  io_uring_sqe_set_data64(sqe, kIgnoreTag);
+}
+
+void UringPoller::cancel_descriptor(int fd) noexcept {
+  if (on_polling_thread()) {
+    // The cancel completes poll-armed calls through task work, which this enter runs
+    // (GETEVENTS): when it returns they are completed and their files put.
+    prep_cancel_descriptor(fd);
+    const int r = enter(0, nullptr);
+    if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) fatal_syscall("io_uring_enter", -r);
+    return;
+  }
+  // No thread has waited yet: nothing was ever submitted.
+  if (owner_.load(std::memory_order_acquire) == nullptr) return;
+  DescriptorCancel req;
+  req.fd = fd;
+  DescriptorCancel* head = fd_cancels_.load(std::memory_order_relaxed);
+  do {
+    req.next = head;
+  } while (!fd_cancels_.compare_exchange_weak(head, &req, std::memory_order_release,
+                                              std::memory_order_relaxed));
+  // The polling thread's next wait submits it; wake it from a blocking one. The wait is on
+  // the poller's ack counter, not on req: the polling thread is done with req once it set
+  // req.done, and notifies through memory that outlives this frame.
+  wake();
+  for (;;) {
+    const std::uint32_t seen = fd_cancel_acks_.load(std::memory_order_acquire);
+    if (req.done.load(std::memory_order_acquire) != 0) return;
+    fd_cancel_acks_.wait(seen, std::memory_order_acquire);
+  }
+}
+
+void UringPoller::take_descriptor_cancels() noexcept {
+  if (fd_cancels_.load(std::memory_order_relaxed) == nullptr) return;
+  DescriptorCancel* s = fd_cancels_.exchange(nullptr, std::memory_order_acquire);
+  while (s) {
+    DescriptorCancel* n = s->next;
+    prep_cancel_descriptor(s->fd);
+    s->next = fd_cancels_sent_;
+    fd_cancels_sent_ = s;
+    s = n;
+  }
+}
+
+void UringPoller::ack_descriptor_cancels() noexcept {
+  // Called after an enter that submitted them and ran the task work they queued.
+  if (!fd_cancels_sent_) return;
+  while (DescriptorCancel* s = fd_cancels_sent_) {
+    fd_cancels_sent_ = s->next;
+    s->done.store(1, std::memory_order_release);  // s may be gone from here on
+  }
+  fd_cancel_acks_.fetch_add(1, std::memory_order_release);
+  fd_cancel_acks_.notify_all();
 }
 
 bool UringPoller::on_polling_thread() const noexcept {
@@ -97,9 +176,11 @@ bool UringPoller::on_polling_thread() const noexcept {
 void UringPoller::adopt_thread() noexcept {
   const void* owner = owner_.load(std::memory_order_relaxed);
   if (owner == &tl_marker) return;
-  if (owner != nullptr && (flags_ & IORING_SETUP_SINGLE_ISSUER))
-    fatal("UringPoller::wait on a second thread: the ring takes one submitter "
-          "(IORING_SETUP_SINGLE_ISSUER), the first thread that waited");
+  // Operations queued on the polling thread go on a list only it reads, and the kernel takes
+  // one submitter (IORING_SETUP_SINGLE_ISSUER): the polling thread is fixed for the ring's life.
+  if (owner != nullptr)
+    fatal("UringPoller::wait on a second thread: an io_uring Loop is polled by one thread, the "
+          "first that waited");
   if (flags_ & IORING_SETUP_R_DISABLED) {
     const int r = io_uring_register(ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
     if (r < 0) fatal_syscall("io_uring_register(ENABLE_RINGS)", -r);
@@ -123,12 +204,16 @@ void UringPoller::submit(UringOperation& op) noexcept {
     return;
   }
   op.state_.store(UringOperation::kQueued, std::memory_order_relaxed);
+  push_remote(op);
+}
+
+void UringPoller::push_remote(UringOperation& op) noexcept {
   UringOperation* head = remote_.load(std::memory_order_relaxed);
   do {
     op.next_ = head;
   } while (!remote_.compare_exchange_weak(head, &op, std::memory_order_release,
                                           std::memory_order_relaxed));
-  wake();
+  wake();  // the polling thread takes the stack in its next wait
 }
 
 void UringPoller::cancel(UringOperation& op) noexcept {
@@ -155,14 +240,7 @@ void UringPoller::cancel(UringOperation& op) noexcept {
         if (!op.state_.compare_exchange_weak(s, UringOperation::kInKernel | UringOperation::kLinked,
                                              std::memory_order_acq_rel))
           continue;
-        {
-          UringOperation* head = remote_.load(std::memory_order_relaxed);
-          do {
-            op.next_ = head;
-          } while (!remote_.compare_exchange_weak(head, &op, std::memory_order_release,
-                                                  std::memory_order_relaxed));
-        }
-        wake();
+        push_remote(op);
         return;
       default:
         return;  // idle, completed, cancelled already: nothing in flight to cancel
@@ -275,9 +353,9 @@ std::size_t UringPoller::prepare_queued(std::span<Event> out) noexcept {
     if (!local_head_) local_tail_ = nullptr;
     k = prepare_one(*op, out, k);  // op may be freed once it is kCompleted
   }
-  if (!wake_armed_) {
+  if (!wake_armed_) {  // the first wait, or the multishot poll ended
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_read(sqe, wakefd_, &wake_buf_, sizeof wake_buf_, 0);
+    io_uring_prep_poll_multishot(sqe, wakefd_, POLLIN);
     io_uring_sqe_set_data64(sqe, kWakeTag);
     wake_armed_ = true;
   }
@@ -331,7 +409,10 @@ std::size_t UringPoller::reap(std::span<Event> out, std::size_t k, bool* woken) 
       const io_uring_cqe* cqe = cqes_[i];
       const std::uint64_t tag = cqe->user_data;
       if (tag == kWakeTag) {
-        wake_armed_ = false;
+        // A multishot poll: it stays armed while the kernel says F_MORE; if it ended (an
+        // overflowed CQ can end it), the next wait arms it again, and until then has_queued()
+        // holds, so a host loop steps before it sleeps on the ring fd.
+        if (!(cqe->flags & IORING_CQE_F_MORE)) wake_armed_ = false;
         counters_.wakeups.add();
         wake_flag_.consume();
         *woken = true;
@@ -368,6 +449,7 @@ Result<std::size_t> UringPoller::wait(std::span<Event> out, Timeout timeout) noe
   const WaitDeadline deadline(timeout);
   for (;;) {
     std::size_t k = prepare_queued(out);
+    take_descriptor_cancels();
     // Something to report already, or a poll: hand the queued SQEs over (a send must not wait
     // for an event) and take what is there, entering only if something needs the kernel.
     if (k != 0 || timeout.is_zero() || io_uring_cq_ready(&ring_) != 0) {
@@ -375,6 +457,7 @@ Result<std::size_t> UringPoller::wait(std::span<Event> out, Timeout timeout) noe
         const int r = enter(0, nullptr);
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) fatal_syscall("io_uring_enter", -r);
       }
+      ack_descriptor_cancels();
       return reap(out, k, &woken);
     }
     __kernel_timespec ts{};
@@ -387,6 +470,7 @@ Result<std::size_t> UringPoller::wait(std::span<Event> out, Timeout timeout) noe
     const int r = enter(1, tsp);
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
       fatal_syscall("io_uring_enter", -r);
+    ack_descriptor_cancels();
     k = reap(out, 0, &woken);
     if (k != 0 || woken || r == -EINTR) return k;
     // Only our own cancels' completions, or nothing at the deadline: wait out the rest.
@@ -397,8 +481,16 @@ Result<std::size_t> UringPoller::wait(std::span<Event> out, Timeout timeout) noe
 void UringPoller::wake() noexcept {
   if (!wake_flag_.claim()) return;
   const std::uint64_t one = 1;
-  // EAGAIN only once the counter is 2^64-2, which the ring's reads never let it reach.
-  while (write(wakefd_, &one, sizeof one) < 0 && errno == EINTR) {
+  // Every write is a wakeup of the eventfd, which the multishot poll turns into a completion,
+  // so the counter is never read on the waiting side. It would be full after 2^64-2 writes
+  // (EAGAIN): then it is reset once and the write made again.
+  for (;;) {
+    if (write(wakefd_, &one, sizeof one) == sizeof one) break;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) fatal_syscall("write(eventfd)", errno);
+    std::uint64_t v;
+    (void)!read(wakefd_, &v, sizeof v);
+    PollerCounters::bump(counters_.wake_drains);
   }
   PollerCounters::bump(counters_.wake_signals);
 }

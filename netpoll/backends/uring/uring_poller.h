@@ -22,21 +22,29 @@
 //   then. An operation queued for a cancel from another thread is linked into the poller's
 //   stack: completed() stays false until the poller has taken it off, so memory is never
 //   freed while linked.
-// - One submitter. The ring is made with IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (6.1; on
-//   older kernels COOP_TASKRUN, then no flags) and R_DISABLED; the first thread to wait()
-//   enables it and becomes its only submitter (and registers the ring fd, which is per
-//   thread). Only that thread ever touches the SQ; a wait() from another thread later is fatal
-//   with a message (the kernel would refuse it: -EEXIST).
+// - One submitter. The ring is made with IORING_SETUP_SINGLE_ISSUER | COOP_TASKRUN |
+//   TASKRUN_FLAG (6.0; on older kernels without SINGLE_ISSUER, then no flags) and R_DISABLED;
+//   the first thread to wait() enables it and becomes its only submitter (and registers the
+//   ring fd, which is per thread). Only that thread ever touches the SQ; a wait() from another
+//   thread later is fatal with a message (the kernel would refuse it: -EEXIST). Not
+//   DEFER_TASKRUN: see the constructor (a host loop polling the ring fd missed completions).
 // - Waits: nanosecond timeouts through IORING_ENTER_EXT_ARG (5.11, required); completions of
 //   our own cancels and the wake read are not events, so a wait that got only those waits
 //   again until its timeout has passed, never returning early. A zero-timeout wait makes no
 //   syscall when nothing is queued, the CQ is empty and the kernel flags no pending task work
 //   (IORING_SETUP_TASKRUN_FLAG): the empty loop iteration (B8) costs no syscall.
-// - wake(): an eventfd whose read is a ring operation (re-armed by the next wait, so the
-//   waiting side pays no syscall); coalesced with WakeFlag like the other backends.
-// - Registration: the ring needs none. register_handle checks its arguments and counts;
-//   deregister_handle counts. A completion for a closed descriptor carries its old token,
-//   which the core drops.
+// - wake(): an eventfd under a multishot POLL_ADD (each write is a wakeup, which the ring
+//   reports; the counter is never read, so the waiting side pays no syscall and nothing needs
+//   re-arming); coalesced with WakeFlag like the other backends.
+// - Closing a descriptor: the kernel holds its file for every call in flight, so closing the
+//   number would not close the socket (a listener would keep its address, a peer would not
+//   see the end). cancel_descriptor() cancels every call on it (IORING_ASYNC_CANCEL_FD | ALL)
+//   and returns once the kernel has completed them and let go of the file: at once on the
+//   polling thread (one io_uring_enter that also runs the deferred task work), from another
+//   thread through the polling thread's next wait (it wakes it and waits for it).
+// - Registration: the ring needs none. register_handle checks its arguments, refuses a
+//   descriptor registered twice (a bitmap by number) and counts; deregister_handle clears and
+//   counts. A completion for a closed descriptor carries its old token, which the core drops.
 #pragma once
 
 #include <liburing.h>
@@ -45,6 +53,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <span>
 #include <string_view>
 #include <system_error>
@@ -172,7 +181,18 @@ class UringPoller {
   // Cancels the operation's call if it is in flight (its completion still comes). Any thread;
   // at most once per call.
   void cancel(UringOperation& op) noexcept;
+  // Cancels every call in flight on `fd` and returns once the kernel let go of its file (see
+  // the top of this file). Any thread; before `fd` is closed. From a thread other than the
+  // polling one it waits for the polling thread's next wait().
+  void cancel_descriptor(int fd) noexcept;
 
+  // Polling thread: whether calls are queued for the next wait() to submit (SQEs filled, or
+  // operations queued on this thread). A host loop must not sleep on the handle meanwhile:
+  // nothing it waits for is in the kernel yet (BasicNetpoll::next_timeout asks).
+  bool has_queued() const noexcept {
+    return local_head_ != nullptr || ring_.sq.sqe_tail != *ring_.sq.khead ||
+           (!wake_armed_ && owner_.load(std::memory_order_relaxed) != nullptr);
+  }
   // The ring setup flags the kernel accepted (tests and stats print them).
   unsigned setup_flags() const noexcept { return flags_; }
   // io_uring_enter syscalls made (each wait that entered the kernel, plus submissions forced
@@ -183,7 +203,18 @@ class UringPoller {
   static constexpr std::uint64_t kWakeTag = 1;    // the eventfd read
   static constexpr std::uint64_t kIgnoreTag = 2;  // our cancels, refused preparations
 
+  // A cancel_descriptor from another thread, in its frame until done.
+  struct DescriptorCancel {
+    int fd;
+    std::atomic<std::uint32_t> done{0};
+    DescriptorCancel* next = nullptr;
+  };
+  void prep_cancel_descriptor(int fd) noexcept;
+  void take_descriptor_cancels() noexcept;
+  void ack_descriptor_cancels() noexcept;
+
   bool on_polling_thread() const noexcept;
+  void push_remote(UringOperation& op) noexcept;
   void adopt_thread() noexcept;
   io_uring_sqe* get_sqe() noexcept;
   // Fills SQEs for what was queued; appends completions it made without a call to out.
@@ -199,14 +230,19 @@ class UringPoller {
   io_uring ring_{};
   unsigned flags_ = 0;
   int wakefd_ = -1;
-  std::uint64_t wake_buf_ = 0;  // the eventfd read's target (the kernel's while armed)
-  bool wake_armed_ = false;     // polling thread
+  bool wake_armed_ = false;  // the wake poll is in the ring (polling thread)
   WakeFlag wake_flag_;
   std::atomic<const void*> owner_{nullptr};  // the polling thread's marker, once it waited
   // Queued on the polling thread (FIFO through next_) / from other threads (a stack).
   UringOperation* local_head_ = nullptr;
   UringOperation* local_tail_ = nullptr;
   std::atomic<UringOperation*> remote_{nullptr};
+  std::atomic<DescriptorCancel*> fd_cancels_{nullptr};  // from other threads
+  DescriptorCancel* fd_cancels_sent_ = nullptr;  // submitted by this wait, acked after its enter
+  std::atomic<std::uint32_t> fd_cancel_acks_{0};  // bumped after each batch of acks
+  // Registered descriptors, one bit per number.
+  std::mutex reg_mu_;
+  std::vector<std::uint64_t> registered_;  // guarded by reg_mu_
   // The operation whose call each SQE slot holds (by SQE index), until the kernel took it.
   std::vector<UringOperation*> sqe_owner_;
   std::array<io_uring_cqe*, kMaxBatch> cqes_{};

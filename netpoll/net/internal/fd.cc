@@ -39,10 +39,16 @@ std::error_code FD::close() noexcept {
 
 void FD::close_socket() noexcept {
   std::uint32_t v = io_.fetch_or(kIoClosing, std::memory_order_acq_rel) | kIoClosing;
+  // A call in flight may be a ring operation whose SQE the polling thread filled and has not
+  // handed to the kernel yet (io_uring): it does with its next io_uring_enter, which may be a
+  // blocking one, so wake it (a rare race; the other backends' calls end on their own). On
+  // the polling thread itself no such call can be in flight.
+  if (v != kIoClosing && Loop::current() != loop_) loop_->netpoll().wake();
   while (v != kIoClosing) {  // a call in flight on another thread: it ends soon and wakes us
     address_wait(io_, v);
     v = io_.load(std::memory_order_acquire);
   }
+  release_kernel_calls(*this);
   // Deregister before closing so a dup'd or inherited copy stops reporting (docs/pitfalls.md 1).
   (void)loop_->netpoll().deregister(pd_);
   // sysfd_ keeps the closed number (native_handle() readers would race a reset); no call

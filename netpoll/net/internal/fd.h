@@ -111,6 +111,10 @@ class FD {
   // parks first; read_inq: whether reads ask it that (ReadOp in netpoll/net/internal/fd_posix.h has the rules).
   bool drained = false;
   std::uint8_t read_inq = 0;
+  // Ring calls (io_uring, fd_uring.h) issued and not yet seen completed: while any is, the
+  // kernel holds the socket's file, and closing the number would not close it (see
+  // release_kernel_calls). At most one per direction. In the padding: FD stays 72 bytes.
+  std::atomic<std::uint8_t> ring_calls{0};
 
  private:
   Loop* loop_;
@@ -183,6 +187,12 @@ class FdOp {
  private:
   bool ref_;  // this operation holds a reference on fd_
 };
+
+// Before a closing FD's socket is closed (FD::close_socket, once no call is in flight): makes
+// the kernel let go of it where calls it holds would keep it open. io_uring: cancels the ring
+// calls on it and waits until they completed; the readiness and IOCP FDs need nothing.
+// Defined by the OS half of the operations (fd_posix.cc, fd_uring.cc, fd_windows.cc).
+void release_kernel_calls(FD& fd) noexcept;
 
 struct Accepted {
   NativeSocket sysfd = kInvalidSocket;

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "netpoll/core/mutex.h"
+#include "netpoll/net/internal/sock.h"
 #include "netpoll/platform/read_inq.h"
 #include "netpoll/net/internal/sys_posix.h"
 #include "netpoll/contract/error.h"
@@ -146,40 +146,6 @@ IoStatus WritevOp::io() noexcept {
 // --- accept ------------------------------------------------------------------------------------
 
 namespace {
-// libuv's answer to EMFILE on accept: one descriptor held in reserve, released to accept and
-// close the clients the process has no room for. Process-wide; -1 if it could not be opened.
-Mutex g_reserve_mu;
-int g_reserve_fd = -2;  // -2: not opened yet
-
-int open_reserve() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
-
-// Accepts and closes pending clients while the process is out of descriptors. True if the
-// queue is empty now (accept said EAGAIN), so the Accept can park until the next client.
-bool shed_pending(int listen_fd) noexcept {
-  bool drained = false;
-  MutexLock g(g_reserve_mu);
-  if (g_reserve_fd == -2) g_reserve_fd = -1;
-  for (;;) {
-    if (g_reserve_fd >= 0) {
-      sys.close(g_reserve_fd);
-      g_reserve_fd = -1;
-    }
-    int c = sys.accept4(listen_fd, nullptr, nullptr, kSockCloexec);
-    // Without accept4 (AcceptOp's fallback), plain accept: c is closed at once anyway.
-    if (c < 0 && (errno == ENOSYS || errno == EINVAL)) c = sys.accept(listen_fd, nullptr, nullptr);
-    if (c < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      drained = errno == EAGAIN || errno == EWOULDBLOCK;
-      break;  // or still no descriptor to be had (another thread took the reserve's)
-    }
-    sys.close(c);
-    g_reserve_fd = open_reserve();
-    if (g_reserve_fd < 0) break;
-  }
-  g_reserve_fd = open_reserve();
-  return drained;
-}
-
 int accept_fallback(int fd, sockaddr* sa, socklen_t* len) noexcept {
   const int c = sys.accept(fd, sa, len);
   if (c < 0) return c;
@@ -193,12 +159,6 @@ int accept_fallback(int fd, sockaddr* sa, socklen_t* len) noexcept {
 }
 }  // namespace
 
-// Called by Listen (os::prepare_listener), before its socket, so the reserve exists before
-// descriptors run out; only a listener's accept ever uses it.
-void reserve_descriptor_for_emfile() noexcept {
-  MutexLock g(g_reserve_mu);
-  if (g_reserve_fd == -2) g_reserve_fd = open_reserve();
-}
 
 IoStatus AcceptOp::io() noexcept {
   for (;;) {
@@ -222,7 +182,7 @@ IoStatus AcceptOp::io() noexcept {
     // even when nobody is waiting. Shed the clients we cannot take; once the queue is empty,
     // park for the next one as libuv does (returning the error would make a retrying caller
     // spin). The error is reported only if shedding itself found no descriptor.
-    if ((err == EMFILE || err == ENFILE) && shed_pending(fd_->sysfd())) return IoStatus::park;
+    if ((err == EMFILE || err == ENFILE) && os::shed_pending(fd_->sysfd())) return IoStatus::park;
     res_ = errno_code(err);
     return IoStatus::done;
   }
@@ -298,5 +258,8 @@ IoStatus SendToOp::io() noexcept {
   res_ = static_cast<std::size_t>(n);
   return IoStatus::done;
 }
+
+// Readiness calls are syscalls that have returned: the kernel holds nothing after them.
+void release_kernel_calls(FD&) noexcept {}
 
 }  // namespace netpoll::net

@@ -247,4 +247,7 @@ IoStatus SendToOp::complete(DWORD bytes, DWORD error) noexcept {
   return IoStatus::done;
 }
 
+// os::close_socket cancels what is pending, and each operation waits for its packet.
+void release_kernel_calls(FD&) noexcept {}
+
 }  // namespace netpoll::net

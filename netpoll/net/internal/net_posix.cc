@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <string>
 
+#include "netpoll/core/mutex.h"
 #include "netpoll/net/net.h"
 #include "netpoll/net/internal/sock.h"
 #include "netpoll/net/internal/sys_posix.h"
@@ -15,13 +16,51 @@
 
 namespace netpoll::net {
 
-void reserve_descriptor_for_emfile() noexcept;  // fd_posix.cc
-
 namespace os {
+
+namespace {
+// libuv's answer to EMFILE on accept: one descriptor held in reserve, released to accept and
+// close the clients the process has no room for. Process-wide; -1 if it could not be opened.
+Mutex g_reserve_mu;
+int g_reserve_fd = -2;  // -2: not opened yet
+
+int open_reserve() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+}  // namespace
+
+// True if the queue is empty now (accept said EAGAIN), so the Accept can park for the next.
+bool shed_pending(int listen_fd) noexcept {
+  bool drained = false;
+  MutexLock g(g_reserve_mu);
+  if (g_reserve_fd == -2) g_reserve_fd = -1;
+  for (;;) {
+    if (g_reserve_fd >= 0) {
+      sys.close(g_reserve_fd);
+      g_reserve_fd = -1;
+    }
+    int c = sys.accept4(listen_fd, nullptr, nullptr, kSockCloexec);
+    // Without accept4 (AcceptOp's fallback), plain accept: c is closed at once anyway.
+    if (c < 0 && (errno == ENOSYS || errno == EINVAL)) c = sys.accept(listen_fd, nullptr, nullptr);
+    if (c < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      drained = errno == EAGAIN || errno == EWOULDBLOCK;
+      break;  // or still no descriptor to be had (another thread took the reserve's)
+    }
+    sys.close(c);
+    g_reserve_fd = open_reserve();
+    if (g_reserve_fd < 0) break;
+  }
+  g_reserve_fd = open_reserve();
+  return drained;
+}
 
 std::error_code startup() noexcept { return {}; }
 
-void prepare_listener() noexcept { reserve_descriptor_for_emfile(); }
+// Opens the reserve before the listener's socket, so it exists before descriptors run out;
+// only a listener's accept ever uses it.
+void prepare_listener() noexcept {
+  MutexLock g(g_reserve_mu);
+  if (g_reserve_fd == -2) g_reserve_fd = open_reserve();
+}
 
 // The fallback is for kernels refusing the type flags, and for OSes without them (macOS).
 Result<NativeSocket> open_socket(int family, int type) noexcept {

@@ -21,6 +21,10 @@ std::error_code startup() noexcept;
 // Before a listener's socket: on POSIX the descriptor kept in reserve for EMFILE on accept
 // (opened once per process, by the first Listen: only listeners accept); nothing on Windows.
 void prepare_listener() noexcept;
+// POSIX: accept failed with EMFILE / ENFILE. Accepts and closes the pending clients with the
+// reserve descriptor (they see end of stream): true once the queue is empty, so the Accept can
+// park for the next client instead of spinning (libuv's answer).
+bool shed_pending(int listen_fd) noexcept;
 // A socket that the poller can drive (POSIX: nonblocking; Windows: overlapped) and that child
 // processes do not inherit.
 Result<NativeSocket> open_socket(int family, int type) noexcept;
