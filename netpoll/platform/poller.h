@@ -8,8 +8,9 @@
 //
 // --config=kqueue_double (test builds on Linux) builds the kqueue backend over the userspace
 // kqueue double and sets NETPOLL_PLATFORM_KQUEUE_DOUBLE, so the whole net layer runs over it.
-// --config=uring (Linux) selects UringPoller (netpoll/backends/uring, a CompletionBackend) and
-// sets NETPOLL_PLATFORM_URING; the net layer's operations are then ring operations.
+// --config=uring (Linux) selects UringFallbackPoller (netpoll/backends/uring: io_uring, or
+// epoll where the kernel refuses io_uring when the Loop is made) and sets
+// NETPOLL_PLATFORM_URING; the net layer's operations follow the same choice per Loop.
 //
 // Override for your own backend: define NETPOLL_POLLER_HEADER (a quoted include path) and
 // NETPOLL_POLLER_TYPE. Anything else is an #error, never a silently empty Poller.
@@ -28,9 +29,9 @@ namespace netpoll {
 using Poller = KqueuePoller;
 }
 #elif defined(NETPOLL_PLATFORM_URING)
-#include "netpoll/backends/uring/uring_poller.h"
+#include "netpoll/backends/uring/fallback_poller.h"
 namespace netpoll {
-using Poller = UringPoller;
+using Poller = UringFallbackPoller;
 }
 #elif defined(__linux__)
 #include "netpoll/backends/epoll/epoll_poller.h"

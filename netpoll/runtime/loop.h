@@ -24,6 +24,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -76,6 +77,14 @@ class Loop {
   static bool stepped_by_this_thread(const Loop* loop) noexcept;
 
   Netpoll& netpoll() noexcept { return np_; }
+  // Which backend this Loop runs on: the Poller's kName, or, for a poller that chooses when it
+  // is made (the io_uring build falls back to epoll where io_uring is refused), its name().
+  std::string_view backend_name() noexcept {
+    if constexpr (requires(Netpoll::backend_type& b) { b.name(); })
+      return np_.backend().name();
+    else
+      return Netpoll::backend_type::kName;
+  }
 
   // Runs until stop(). Returns at once (clearing the request) if stop() came before.
   // Errc::loop_busy, without running, if another thread is stepping the Loop.

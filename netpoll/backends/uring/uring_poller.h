@@ -176,6 +176,9 @@ class UringPoller {
   int native_handle() const noexcept { return ring_.ring_fd; }
   PollerStats stats() const noexcept { return counters_.snapshot(); }
 
+  // The ring backend itself (UringFallbackPoller::uring() gives the same to the ring FD).
+  UringPoller& uring() noexcept { return *this; }
+
   // Queues the operation's call (after begin and set_calls). Any thread.
   void submit(UringOperation& op) noexcept;
   // Cancels the operation's call if it is in flight (its completion still comes). Any thread;

@@ -14,7 +14,7 @@
 #include "netpoll/net/internal/sys_posix.h"
 #include "netpoll/contract/error.h"
 
-namespace netpoll::net {
+namespace netpoll::net::readiness {
 
 namespace {
 bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK; }
@@ -259,7 +259,4 @@ IoStatus SendToOp::io() noexcept {
   return IoStatus::done;
 }
 
-// Readiness calls are syscalls that have returned: the kernel holds nothing after them.
-void release_kernel_calls(FD&) noexcept {}
-
-}  // namespace netpoll::net
+}  // namespace netpoll::net::readiness

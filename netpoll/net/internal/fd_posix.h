@@ -25,7 +25,7 @@
 #include "netpoll/net/internal/sockaddr.h"
 #include "netpoll/contract/result.h"
 
-namespace netpoll::net {
+namespace netpoll::net::readiness {
 
 // ---------------------------------------------------------------------------------------------
 // The shared machine of every locked I/O operation: take the direction's lock, check the
@@ -298,4 +298,4 @@ bool LockedOp<Derived, T>::step(Waiter* w) noexcept {
   }
 }
 
-}  // namespace netpoll::net
+}  // namespace netpoll::net::readiness

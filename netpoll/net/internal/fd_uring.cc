@@ -11,7 +11,7 @@
 #include "netpoll/net/internal/sock.h"
 #include "netpoll/net/internal/sys_posix.h"
 
-namespace netpoll::net {
+namespace netpoll::net::ring {
 
 namespace {
 
@@ -198,13 +198,17 @@ IoStatus SendToOp::complete(int res) noexcept {
   return IoStatus::done;
 }
 
+}  // namespace netpoll::net::ring
+
+namespace netpoll::net {
+
 // --- close -------------------------------------------------------------------------------------
 
 void release_kernel_calls(FD& fd) noexcept {
   // Issued calls were counted before their SQE could be filled, and close_socket waited for
   // the ones being filled: a count of 0 here means the kernel holds none.
   if (fd.ring_calls.load(std::memory_order_acquire) == 0) return;
-  fd.loop().netpoll().backend().cancel_descriptor(fd.sysfd());
+  fd.loop().netpoll().backend().uring().cancel_descriptor(fd.sysfd());
 }
 
 }  // namespace netpoll::net

@@ -40,7 +40,7 @@
 #include "netpoll/platform/socket.h"
 #include "netpoll/runtime/loop.h"
 
-namespace netpoll::net {
+namespace netpoll::net::ring {
 
 static_assert(CompletionBackend<Poller>, "the ring FD needs a completion backend");
 
@@ -109,7 +109,7 @@ class RingOp : public FdOp<T> {
     const std::uint32_t dir = mode_ == kRead ? Event::kReadable : Event::kWritable;
     iop_.begin(pd->token(), dir)->set_calls(&kCalls, this);
     fd_->ring_calls.fetch_add(1, std::memory_order_relaxed);
-    this->loop_->netpoll().backend().submit(iop_);
+    this->loop_->netpoll().backend().uring().submit(iop_);
   }
   // The call's completion was seen: the kernel no longer holds the socket for it.
   void call_ended() noexcept { fd_->ring_calls.fetch_sub(1, std::memory_order_release); }
@@ -298,7 +298,7 @@ bool RingOp<Derived, T>::step(Waiter* w) noexcept {
           break;
         }
         cancelled_ = ec == Errc::event_error ? fd_->socket_error() : ec;
-        this->loop_->netpoll().backend().cancel(iop_);
+        this->loop_->netpoll().backend().uring().cancel(iop_);
         phase_ = kDrain;
         break;
       }
@@ -365,4 +365,4 @@ bool RingOp<Derived, T>::step(Waiter* w) noexcept {
   }
 }
 
-}  // namespace netpoll::net
+}  // namespace netpoll::net::ring
