@@ -17,6 +17,9 @@
 #ifdef NETPOLL_HAVE_IOCP
 #include "netpoll/backends/iocp/iocp_poller.h"
 #endif
+#ifdef NETPOLL_HAVE_URING
+#include "netpoll/backends/uring/uring_poller.h"
+#endif
 
 namespace netpoll::testing {
 
@@ -39,9 +42,27 @@ using IocpBackends = std::tuple<IocpPoller>;
 using IocpBackends = std::tuple<>;
 #endif
 
-using Backends = decltype(std::tuple_cat(std::declval<EpollBackends>(),
-                                         std::declval<KqueueBackends>(),
-                                         std::declval<IocpBackends>()));
+// io_uring: only in the test targets that depend on //test:backend_list_uring (Linux with
+// Debian's liburing; the cross builds have none).
+#ifdef NETPOLL_HAVE_URING
+using UringBackends = std::tuple<UringPoller>;
+#else
+using UringBackends = std::tuple<>;
+#endif
+
+// The readiness backends (what poller_conformance_test and netpoll_conformance_test need:
+// events without a call made first), and all of them (the contract's portable half).
+using ReadinessBackends = decltype(std::tuple_cat(std::declval<EpollBackends>(),
+                                                  std::declval<KqueueBackends>()));
+// The io_uring targets run io_uring alone: a ring's task work interrupts other blocking
+// syscalls of its thread (EINTR), which the epoll and kqueue cases would see as early returns.
+#ifdef NETPOLL_TEST_URING_ONLY
+using Backends = UringBackends;
+#else
+using Backends = decltype(std::tuple_cat(std::declval<ReadinessBackends>(),
+                                         std::declval<IocpBackends>(),
+                                         std::declval<UringBackends>()));
+#endif
 static_assert(std::tuple_size_v<Backends> > 0, "no poller backend was built for this target");
 
 }  // namespace netpoll::testing
@@ -55,4 +76,7 @@ TYPE_TO_STRING(netpoll::KqueuePoller);
 #endif
 #ifdef NETPOLL_HAVE_IOCP
 TYPE_TO_STRING(netpoll::IocpPoller);
+#endif
+#ifdef NETPOLL_HAVE_URING
+TYPE_TO_STRING(netpoll::UringPoller);
 #endif

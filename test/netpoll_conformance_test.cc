@@ -93,7 +93,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: open, readiness, close, reuse", B, np_basic)
   CHECK(np.cache().lookup(pd->token()) == pd);
   CHECK(!np.close(pd));
 }
-TEST_CASE_TEMPLATE_APPLY(np_basic, Backends);
+TEST_CASE_TEMPLATE_APPLY(np_basic, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: stale events in one wait batch are dropped (case 1)", B,
                           np_stale) {
@@ -133,7 +133,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: stale events in one wait batch are dropped (
   CHECK(!pd2->check(kRead));
   CHECK(!np.close(pd2));
 }
-TEST_CASE_TEMPLATE_APPLY(np_stale, Backends);
+TEST_CASE_TEMPLATE_APPLY(np_stale, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: an error-only event flags reads until cleared", B,
                           np_event_err) {
@@ -148,7 +148,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: an error-only event flags reads until cleare
   np.dispatch(std::span<const Event>(&ok, 1), ready);
   CHECK(!pd->check(kRead));
 }
-TEST_CASE_TEMPLATE_APPLY(np_event_err, Backends);
+TEST_CASE_TEMPLATE_APPLY(np_event_err, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: a parked thread is woken by readiness", B, np_park) {
   Opened<B> f;
@@ -180,7 +180,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: a parked thread is woken by readiness", B, n
     }
   }
 }
-TEST_CASE_TEMPLATE_APPLY(np_park, Backends);
+TEST_CASE_TEMPLATE_APPLY(np_park, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: close unblocks a parked read and write (case 7, core)", B,
                           np_close_unblocks) {
@@ -211,7 +211,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: close unblocks a parked read and write (case
   CHECK(rerr.message() == "use of closed network connection");
   CHECK(pd->prepare(kRead) == Errc::closed);  // and every later operation
 }
-TEST_CASE_TEMPLATE_APPLY(np_close_unblocks, Backends);
+TEST_CASE_TEMPLATE_APPLY(np_close_unblocks, ReadinessBackends);
 
 namespace {
 struct Rearming : Timer {
@@ -250,7 +250,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: a zero-delay timer re-armed from its callbac
   CHECK(np.next_timer() == netpoll::TimerQueue::kNone);
   CHECK(np.next_timeout().is_infinite());
 }
-TEST_CASE_TEMPLATE_APPLY(np_timer_starve, Backends);
+TEST_CASE_TEMPLATE_APPLY(np_timer_starve, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: readiness racing a park is never lost (ping-pong)", B,
                           np_race) {
@@ -284,7 +284,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: readiness racing a park is never lost (ping-
   }
   server.join();
 }
-TEST_CASE_TEMPLATE_APPLY(np_race, Backends);
+TEST_CASE_TEMPLATE_APPLY(np_race, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: misuse aborts are not reachable by bad input (case 25)", B,
                           np_bad_input) {
@@ -333,7 +333,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: misuse aborts are not reachable by bad input
     CHECK(!np.close(pd));
   }
 }
-TEST_CASE_TEMPLATE_APPLY(np_bad_input, Backends);
+TEST_CASE_TEMPLATE_APPLY(np_bad_input, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: embedded in a poll(2) host loop, a deadline set from "
                           "another thread wakes the host (docs/pitfalls.md 7)", B, np_embed) {
@@ -379,7 +379,7 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: embedded in a poll(2) host loop, a deadline 
   CHECK(missed_wakes == 0);
   CHECK(rounds < 1000);
 }
-TEST_CASE_TEMPLATE_APPLY(np_embed, Backends);
+TEST_CASE_TEMPLATE_APPLY(np_embed, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("netpoll: steady state allocates nothing (open/close, deadlines, "
                           "park/ready, poll)", B, np_no_alloc) {
@@ -407,4 +407,4 @@ TEST_CASE_TEMPLATE_DEFINE("netpoll: steady state allocates nothing (open/close, 
   CHECK(netpoll::testing::allocation_count() - before == 0);
   CHECK(np.cache().in_use() == 0);
 }
-TEST_CASE_TEMPLATE_APPLY(np_no_alloc, Backends);
+TEST_CASE_TEMPLATE_APPLY(np_no_alloc, ReadinessBackends);

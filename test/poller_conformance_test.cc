@@ -49,7 +49,7 @@ TEST_CASE_TEMPLATE_DEFINE("poller: the kernel object is a close-on-exec descript
   // The kernel object must not leak into exec'd children (docs/pitfalls.md 5).
   CHECK((fcntl(b.native_handle(), F_GETFD) & FD_CLOEXEC) != 0);
 }
-TEST_CASE_TEMPLATE_APPLY(poller_cloexec, Backends);
+TEST_CASE_TEMPLATE_APPLY(poller_cloexec, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("poller: one event per edge, none repeated without new data", B,
                           poller_edge) {
@@ -76,7 +76,7 @@ TEST_CASE_TEMPLATE_DEFINE("poller: one event per edge, none repeated without new
   CHECK(collect_for(b, 30ms).empty());
   CHECK(!b.deregister_handle(p.b.get()));
 }
-TEST_CASE_TEMPLATE_APPLY(poller_edge, Backends);
+TEST_CASE_TEMPLATE_APPLY(poller_edge, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("poller: hangup and error flags", B, poller_hangup) {
   B b;
@@ -121,7 +121,7 @@ TEST_CASE_TEMPLATE_DEFINE("poller: hangup and error flags", B, poller_hangup) {
     CHECK(err == ECONNRESET);
   }
 }
-TEST_CASE_TEMPLATE_APPLY(poller_hangup, Backends);
+TEST_CASE_TEMPLATE_APPLY(poller_hangup, ReadinessBackends);
 
 namespace {
 void on_sigusr1(int) {}
@@ -158,7 +158,7 @@ TEST_CASE_TEMPLATE_DEFINE("poller: a signal interrupts wait with an empty batch 
   CHECK(b.stats().wake_signals == 0);  // it was the signal, not a wake
   sigaction(SIGUSR1, &old, nullptr);
 }
-TEST_CASE_TEMPLATE_APPLY(poller_eintr, Backends);
+TEST_CASE_TEMPLATE_APPLY(poller_eintr, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("poller: no events after deregister; register again (case 22)", B,
                           poller_dereg) {
@@ -178,7 +178,7 @@ TEST_CASE_TEMPLATE_DEFINE("poller: no events after deregister; register again (c
   CHECK(s.registrations == 2);
   CHECK(s.deregistrations == 1);
 }
-TEST_CASE_TEMPLATE_APPLY(poller_dereg, Backends);
+TEST_CASE_TEMPLATE_APPLY(poller_dereg, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("poller: close and reuse of a descriptor number (case 1, backend)", B,
                           poller_reuse) {
@@ -202,7 +202,7 @@ TEST_CASE_TEMPLATE_DEFINE("poller: close and reuse of a descriptor number (case 
   CHECK(flags_for(evs, kA) == 0);  // nothing for the old owner
   CHECK((flags_for(evs, kB) & Event::kReadable) == 0);  // the new socket has no data
 }
-TEST_CASE_TEMPLATE_APPLY(poller_reuse, Backends);
+TEST_CASE_TEMPLATE_APPLY(poller_reuse, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("poller: 10,000 idle registered sockets + 1 active", B, poller_many) {
   const std::size_t limit = raise_fd_limit();
@@ -238,7 +238,7 @@ TEST_CASE_TEMPLATE_DEFINE("poller: 10,000 idle registered sockets + 1 active", B
     CHECK(drain(active.b.get()) == "ping");
   }
 }
-TEST_CASE_TEMPLATE_APPLY(poller_many, Backends);
+TEST_CASE_TEMPLATE_APPLY(poller_many, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("poller: bad input gets a clear error, never a crash (case 25)", B,
                           poller_bad_input) {
@@ -295,7 +295,7 @@ TEST_CASE_TEMPLATE_DEFINE("poller: bad input gets a clear error, never a crash (
     CHECK(buf[0].token != buf[1].token);  // the second registration was not lost
   }
 }
-TEST_CASE_TEMPLATE_APPLY(poller_bad_input, Backends);
+TEST_CASE_TEMPLATE_APPLY(poller_bad_input, ReadinessBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("poller: construction fails cleanly when out of descriptors", B,
                           poller_emfile) {
@@ -327,4 +327,4 @@ TEST_CASE_TEMPLATE_DEFINE("poller: construction fails cleanly when out of descri
   B ok;  // and works again once descriptors are free
   CHECK(ok.native_handle() >= 0);
 }
-TEST_CASE_TEMPLATE_APPLY(poller_emfile, Backends);
+TEST_CASE_TEMPLATE_APPLY(poller_emfile, ReadinessBackends);

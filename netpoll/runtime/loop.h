@@ -79,11 +79,14 @@ class Loop {
   Netpoll& netpoll() noexcept { return np_; }
   // Which backend this Loop runs on: the Poller's kName, or, for a poller that chooses when it
   // is made (the io_uring build falls back to epoll where io_uring is refused), its name().
+  // (A template so that the branch the backend lacks is never compiled; B is the Loop's.)
+  template <class B = Netpoll::backend_type>
   std::string_view backend_name() noexcept {
-    if constexpr (requires(Netpoll::backend_type& b) { b.name(); })
-      return np_.backend().name();
+    B& b = np_.backend();
+    if constexpr (requires { b.name(); })
+      return b.name();
     else
-      return Netpoll::backend_type::kName;
+      return B::kName;
   }
 
   // Runs until stop(). Returns at once (clearing the request) if stop() came before.

@@ -472,8 +472,9 @@ Result<std::size_t> UringPoller::wait(std::span<Event> out, Timeout timeout) noe
       fatal_syscall("io_uring_enter", -r);
     ack_descriptor_cancels();
     k = reap(out, 0, &woken);
-    if (k != 0 || woken || r == -EINTR) return k;
-    // Only our own cancels' completions, or nothing at the deadline: wait out the rest.
+    if (k != 0 || woken) return k;
+    // Only our own cancels' completions, an EINTR (the ring's own task work interrupts the
+    // wait as a signal would), or nothing at the deadline: wait out the rest.
     if (!timeout.is_infinite() && !deadline.more(&timeout)) return k;
   }
 }

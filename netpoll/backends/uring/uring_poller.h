@@ -29,8 +29,9 @@
 //   thread later is fatal with a message (the kernel would refuse it: -EEXIST). Not
 //   DEFER_TASKRUN: see the constructor (a host loop polling the ring fd missed completions).
 // - Waits: nanosecond timeouts through IORING_ENTER_EXT_ARG (5.11, required); completions of
-//   our own cancels and the wake read are not events, so a wait that got only those waits
-//   again until its timeout has passed, never returning early. A zero-timeout wait makes no
+//   our own cancels are not events, and an EINTR (the ring's task work interrupts the wait as a
+//   signal would) is not a reason to return, so a wait that got only those waits again until
+//   its timeout has passed, never returning early. A zero-timeout wait makes no
 //   syscall when nothing is queued, the CQ is empty and the kernel flags no pending task work
 //   (IORING_SETUP_TASKRUN_FLAG): the empty loop iteration (B8) costs no syscall.
 // - wake(): an eventfd under a multishot POLL_ADD (each write is a wakeup, which the ring
