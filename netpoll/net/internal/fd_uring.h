@@ -44,6 +44,15 @@ namespace netpoll::net::ring {
 
 static_assert(CompletionBackend<Poller>, "the ring FD needs a completion backend");
 
+// Which ring call an operation makes (fault injection names them).
+enum class Call : std::uint8_t { recv, poll_in, send, sendmsg, accept, connect, recvmsg, sendmsg_to };
+
+// Fault injection (tests only; written while no operation runs): when set, asked before each
+// call is filled; a nonzero errno makes the call fail with it without reaching the socket
+// (the SQE becomes a no-op), as if the kernel had refused it. Null: one never-taken branch
+// on the polling thread per call.
+inline int (*fault_hook)(Call call) noexcept = nullptr;
+
 enum class IoStatus : std::uint8_t {
   done,   // res_ is set
   again,  // make another call (a partial send, an aborted client skipped by accept)
@@ -118,10 +127,12 @@ class RingOp : public FdOp<T> {
   std::error_code cancelled_;  // why the call was cancelled (closed / deadline exceeded)
   Phase phase_ = kLock;
   bool polling_ = false;  // the call in flight is the POLL_ADD after an -EAGAIN
+  std::uint8_t injected_ = 0;  // fault_hook's errno for the call in flight (its SQE a no-op)
 };
 
 class ReadOp : public RingOp<ReadOp, std::size_t> {
  public:
+  static constexpr Call kCall = Call::recv;
   ReadOp(FD* fd, std::span<std::byte> buf) noexcept : RingOp(fd, kRead), buf_(buf) {}
   IoStatus start() noexcept;
   void prepare(io_uring_sqe* sqe) noexcept;
@@ -136,6 +147,7 @@ class ReadOp : public RingOp<ReadOp, std::size_t> {
 // alike: the idle connection holds no buffer, in the kernel either.
 class ReadableOp : public RingOp<ReadableOp, bool> {
  public:
+  static constexpr Call kCall = Call::poll_in;
   explicit ReadableOp(FD* fd) noexcept : RingOp(fd, kRead) {}
   void prepare(io_uring_sqe* sqe) noexcept;
   IoStatus complete(int res) noexcept;
@@ -145,6 +157,7 @@ class ReadableOp : public RingOp<ReadableOp, bool> {
 
 class WriteOp : public RingOp<WriteOp, std::size_t> {
  public:
+  static constexpr Call kCall = Call::send;
   WriteOp(FD* fd, std::span<const std::byte> buf) noexcept : RingOp(fd, kWrite), buf_(buf) {}
   IoStatus start() noexcept;
   void prepare(io_uring_sqe* sqe) noexcept;
@@ -158,6 +171,7 @@ class WriteOp : public RingOp<WriteOp, std::size_t> {
 // Gathered write of several buffers, in order, all of them (partial sends continue).
 class WritevOp : public RingOp<WritevOp, std::size_t> {
  public:
+  static constexpr Call kCall = Call::sendmsg;
   WritevOp(FD* fd, GatherCursor::Buffers bufs) noexcept : RingOp(fd, kWrite), cur_(bufs) {}
   IoStatus start() noexcept;
   void prepare(io_uring_sqe* sqe) noexcept;
@@ -176,6 +190,7 @@ class WritevOp : public RingOp<WritevOp, std::size_t> {
 // and EMFILE / ENFILE shed the pending clients as the POSIX AcceptOp does.
 class AcceptOp : public RingOp<AcceptOp, Accepted> {
  public:
+  static constexpr Call kCall = Call::accept;
   AcceptOp(FD* fd, int /*family*/) noexcept : RingOp(fd, kRead) {}
   void prepare(io_uring_sqe* sqe) noexcept;
   IoStatus complete(int res) noexcept;
@@ -189,6 +204,7 @@ class AcceptOp : public RingOp<AcceptOp, Accepted> {
 // socket connects with connect(), which never blocks.
 class ConnectOp : public RingOp<ConnectOp, bool> {
  public:
+  static constexpr Call kCall = Call::connect;
   ConnectOp(FD* fd, const SockAddr& to) noexcept : RingOp(fd, kWrite), to_(&to) {}
   IoStatus start() noexcept;
   void prepare(io_uring_sqe* sqe) noexcept;
@@ -200,6 +216,7 @@ class ConnectOp : public RingOp<ConnectOp, bool> {
 
 class RecvFromOp : public RingOp<RecvFromOp, Datagram> {
  public:
+  static constexpr Call kCall = Call::recvmsg;
   RecvFromOp(FD* fd, std::span<std::byte> buf) noexcept : RingOp(fd, kRead), buf_(buf) {}
   void prepare(io_uring_sqe* sqe) noexcept;
   IoStatus complete(int res) noexcept;
@@ -213,6 +230,7 @@ class RecvFromOp : public RingOp<RecvFromOp, Datagram> {
 
 class SendToOp : public RingOp<SendToOp, std::size_t> {
  public:
+  static constexpr Call kCall = Call::sendmsg_to;
   SendToOp(FD* fd, std::span<const std::byte> buf, const SockAddr& to) noexcept
       : RingOp(fd, kWrite), buf_(buf), to_(to) {}
   void prepare(io_uring_sqe* sqe) noexcept;
@@ -232,6 +250,13 @@ bool RingOp<Derived, T>::prepare_call(UringOperation& op, io_uring_sqe* sqe) noe
   auto* self = static_cast<RingOp*>(op.owner());
   // The descriptor number goes into the SQE here; close() waits until the kernel took it.
   if (!self->fd_->enter_io()) return false;
+  if (fault_hook && !self->polling_) [[unlikely]] {
+    if (const int err = fault_hook(Derived::kCall)) {
+      self->injected_ = static_cast<std::uint8_t>(err);
+      io_uring_prep_nop(sqe);
+      return true;
+    }
+  }
   if (self->polling_)
     io_uring_prep_poll_add(sqe, self->fd_->sysfd(), self->mode_ == kRead ? POLLIN : POLLOUT);
   else
@@ -310,7 +335,11 @@ bool RingOp<Derived, T>::step(Waiter* w) noexcept {
           break;
         }
         call_ended();
-        const int res = iop_.raw_result();
+        int res = iop_.raw_result();
+        if (injected_ != 0) [[unlikely]] {
+          if (res >= 0) res = -static_cast<int>(injected_);  // the no-op ran: the injected error
+          injected_ = 0;
+        }
         if (res == -ECANCELED) return fail(Errc::closed);  // refused at preparation: closing
         if (polling_) {  // the wait for readiness after -EAGAIN ended: the call again
           polling_ = false;
@@ -344,7 +373,11 @@ bool RingOp<Derived, T>::step(Waiter* w) noexcept {
           break;
         }
         call_ended();
-        const int res = iop_.raw_result();
+        int res = iop_.raw_result();
+        if (injected_ != 0) {
+          if (res >= 0) res = -static_cast<int>(injected_);
+          injected_ = 0;
+        }
         // Aborted, or failed on its own meanwhile: the cancel's reason is the answer. It
         // succeeded before the cancel took: keep what it did (bytes a read consumed must be
         // returned, a connection accepted must not be lost). A partial send stops here.
