@@ -6,7 +6,9 @@
 // every config; NETPOLL_STRESS=large runs 10x the rounds).
 //
 // POSIX only: it injects delays through the POSIX syscall hook table and pins threads with
-// pin_this_thread (one CPU makes a woken thread preempt its waker, the widest window).
+// pin_this_thread (one CPU makes a woken thread preempt its waker, the widest window). It runs
+// over the io_uring backend too (--config=uring), where the hooks delay only the calls still
+// made directly (connect for datagrams, close, setsockopt) and three readiness cases skip.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -69,6 +71,16 @@ int slow_accept4(int fd, sockaddr* a, socklen_t* l, int f) {
 int slow_connect(int fd, const sockaddr* a, socklen_t l) { return maybe_delay(), kRealSys.connect(fd, a, l); }
 int slow_close(int fd) { return maybe_delay(), kRealSys.close(fd); }
 
+// Cases that rely on the readiness model: on the io_uring backend (--config=uring) no call is
+// made outside the Loop, so a plain thread's operation cannot complete while the Loop is held
+// or not run, and accept4 is not called. There they are skipped (and say so).
+bool on_ring_backend() {
+  Loop probe;
+  if (probe.backend_name() != "io_uring") return false;
+  MESSAGE("skipped on io_uring: the case relies on calls made outside the Loop (readiness)");
+  return true;
+}
+
 struct Delays {
   explicit Delays(int one_in) {
     sys.read = slow_read;
@@ -90,6 +102,7 @@ TEST_SUITE("net lifetime") {
 // coroutine's Read queues behind it, a third thread destroys the Conn: the parked reader
 // unwinds and drops what was the last reference, and the queued one then locked freed memory.
 TEST_CASE("a queued reader keeps the descriptor alive while the Conn is destroyed") {
+  if (on_ring_backend()) return;
   for (int round = 0; round < 50 * netpoll::testing::stress_scale(); ++round) {
     LoopThread lt;
     netpoll::testing::ConnPair p = netpoll::testing::blocking_pair(lt.loop);
@@ -151,6 +164,7 @@ TEST_CASE("an operation made before its Conn is destroyed fails with closed, tou
 // Bug 2: AcceptConnOp::result read the listener's FD after the accept had dropped its
 // reference; the Listener is closed and released while accept4 runs (held there by a hook).
 TEST_CASE("a Listener closed and released while accept4 runs: the accepted Conn is made safely") {
+  if (on_ring_backend()) return;
   static std::atomic<int> in_accept{0};
   static std::atomic<bool> go{false};
   HookGuard guard;
@@ -232,6 +246,7 @@ TEST_CASE("a Loop another thread is running refuses run, block_on and shutdown w
 // Bug 9: after block_on on one thread and run() on another, .wait() on the first thread was
 // refused until the other thread's first step.
 TEST_CASE("after block_on returns, its thread may block on the Loop that another thread runs") {
+  if (on_ring_backend()) return;
   auto loop = std::make_unique<Loop>();
   Result<Listener> ln = Listen(*loop, "tcp", "127.0.0.1:0");
   REQUIRE(ln);

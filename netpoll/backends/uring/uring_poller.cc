@@ -117,56 +117,15 @@ void UringPoller::prep_cancel_descriptor(int fd) noexcept {
   io_uring_sqe_set_data64(sqe, kIgnoreTag);
 }
 
-void UringPoller::cancel_descriptor(int fd) noexcept {
-  if (on_polling_thread()) {
-    // The cancel completes poll-armed calls through task work, which this enter runs
-    // (GETEVENTS): when it returns they are completed and their files put.
-    prep_cancel_descriptor(fd);
-    const int r = enter(0, nullptr);
-    if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) fatal_syscall("io_uring_enter", -r);
-    return;
-  }
-  // No thread has waited yet: nothing was ever submitted.
-  if (owner_.load(std::memory_order_acquire) == nullptr) return;
-  DescriptorCancel req;
-  req.fd = fd;
-  DescriptorCancel* head = fd_cancels_.load(std::memory_order_relaxed);
-  do {
-    req.next = head;
-  } while (!fd_cancels_.compare_exchange_weak(head, &req, std::memory_order_release,
-                                              std::memory_order_relaxed));
-  // The polling thread's next wait submits it; wake it from a blocking one. The wait is on
-  // the poller's ack counter, not on req: the polling thread is done with req once it set
-  // req.done, and notifies through memory that outlives this frame.
-  wake();
-  for (;;) {
-    const std::uint32_t seen = fd_cancel_acks_.load(std::memory_order_acquire);
-    if (req.done.load(std::memory_order_acquire) != 0) return;
-    fd_cancel_acks_.wait(seen, std::memory_order_acquire);
-  }
-}
-
-void UringPoller::take_descriptor_cancels() noexcept {
-  if (fd_cancels_.load(std::memory_order_relaxed) == nullptr) return;
-  DescriptorCancel* s = fd_cancels_.exchange(nullptr, std::memory_order_acquire);
-  while (s) {
-    DescriptorCancel* n = s->next;
-    prep_cancel_descriptor(s->fd);
-    s->next = fd_cancels_sent_;
-    fd_cancels_sent_ = s;
-    s = n;
-  }
-}
-
-void UringPoller::ack_descriptor_cancels() noexcept {
-  // Called after an enter that submitted them and ran the task work they queued.
-  if (!fd_cancels_sent_) return;
-  while (DescriptorCancel* s = fd_cancels_sent_) {
-    fd_cancels_sent_ = s->next;
-    s->done.store(1, std::memory_order_release);  // s may be gone from here on
-  }
-  fd_cancel_acks_.fetch_add(1, std::memory_order_release);
-  fd_cancel_acks_.notify_all();
+bool UringPoller::cancel_descriptor(int fd) noexcept {
+  // Only the polling thread may enter (and a thread that never waited has submitted nothing).
+  if (!on_polling_thread()) return false;
+  // The cancel completes poll-armed calls through task work, which this enter runs
+  // (GETEVENTS): when it returns they are completed and their files put.
+  prep_cancel_descriptor(fd);
+  const int r = enter(0, nullptr);
+  if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) fatal_syscall("io_uring_enter", -r);
+  return true;
 }
 
 bool UringPoller::on_polling_thread() const noexcept {
@@ -449,7 +408,6 @@ Result<std::size_t> UringPoller::wait(std::span<Event> out, Timeout timeout) noe
   const WaitDeadline deadline(timeout);
   for (;;) {
     std::size_t k = prepare_queued(out);
-    take_descriptor_cancels();
     // Something to report already, or a poll: hand the queued SQEs over (a send must not wait
     // for an event) and take what is there, entering only if something needs the kernel.
     if (k != 0 || timeout.is_zero() || io_uring_cq_ready(&ring_) != 0) {
@@ -457,7 +415,6 @@ Result<std::size_t> UringPoller::wait(std::span<Event> out, Timeout timeout) noe
         const int r = enter(0, nullptr);
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) fatal_syscall("io_uring_enter", -r);
       }
-      ack_descriptor_cancels();
       return reap(out, k, &woken);
     }
     __kernel_timespec ts{};
@@ -470,7 +427,6 @@ Result<std::size_t> UringPoller::wait(std::span<Event> out, Timeout timeout) noe
     const int r = enter(1, tsp);
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
       fatal_syscall("io_uring_enter", -r);
-    ack_descriptor_cancels();
     k = reap(out, 0, &woken);
     if (k != 0 || woken) return k;
     // Only our own cancels' completions, an EINTR (the ring's own task work interrupts the

@@ -39,10 +39,10 @@
 //   re-arming); coalesced with WakeFlag like the other backends.
 // - Closing a descriptor: the kernel holds its file for every call in flight, so closing the
 //   number would not close the socket (a listener would keep its address, a peer would not
-//   see the end). cancel_descriptor() cancels every call on it (IORING_ASYNC_CANCEL_FD | ALL)
-//   and returns once the kernel has completed them and let go of the file: at once on the
-//   polling thread (one io_uring_enter that also runs the deferred task work), from another
-//   thread through the polling thread's next wait (it wakes it and waits for it).
+//   see the end). On the polling thread, cancel_descriptor() cancels every call on it
+//   (IORING_ASYNC_CANCEL_FD | ALL) with one io_uring_enter that also runs the task work they
+//   queue: when it returns the kernel has let go of the file. Elsewhere the layer above lets
+//   each woken operation cancel its own call (see release_kernel_calls in fd_uring.cc).
 // - Registration: the ring needs none. register_handle checks its arguments, refuses a
 //   descriptor registered twice (a bitmap by number) and counts; deregister_handle clears and
 //   counts. A completion for a closed descriptor carries its old token, which the core drops.
@@ -185,10 +185,12 @@ class UringPoller {
   // Cancels the operation's call if it is in flight (its completion still comes). Any thread;
   // at most once per call.
   void cancel(UringOperation& op) noexcept;
-  // Cancels every call in flight on `fd` and returns once the kernel let go of its file (see
-  // the top of this file). Any thread; before `fd` is closed. From a thread other than the
-  // polling one it waits for the polling thread's next wait().
-  void cancel_descriptor(int fd) noexcept;
+  // On the polling thread: cancels every call in flight on `fd` and returns true once the
+  // kernel let go of its file (see the top of this file); before `fd` is closed. On any other
+  // thread it does nothing and returns false: only the polling thread may enter, and waiting
+  // for it would make a Close wait on the Loop (a caller holding a lock the Loop's tasks take
+  // would deadlock).
+  bool cancel_descriptor(int fd) noexcept;
 
   // Polling thread: whether calls are queued for the next wait() to submit (SQEs filled, or
   // operations queued on this thread). A host loop must not sleep on the handle meanwhile:
@@ -207,15 +209,7 @@ class UringPoller {
   static constexpr std::uint64_t kWakeTag = 1;    // the eventfd read
   static constexpr std::uint64_t kIgnoreTag = 2;  // our cancels, refused preparations
 
-  // A cancel_descriptor from another thread, in its frame until done.
-  struct DescriptorCancel {
-    int fd;
-    std::atomic<std::uint32_t> done{0};
-    DescriptorCancel* next = nullptr;
-  };
   void prep_cancel_descriptor(int fd) noexcept;
-  void take_descriptor_cancels() noexcept;
-  void ack_descriptor_cancels() noexcept;
 
   bool on_polling_thread() const noexcept;
   void push_remote(UringOperation& op) noexcept;
@@ -241,9 +235,6 @@ class UringPoller {
   UringOperation* local_head_ = nullptr;
   UringOperation* local_tail_ = nullptr;
   std::atomic<UringOperation*> remote_{nullptr};
-  std::atomic<DescriptorCancel*> fd_cancels_{nullptr};  // from other threads
-  DescriptorCancel* fd_cancels_sent_ = nullptr;  // submitted by this wait, acked after its enter
-  std::atomic<std::uint32_t> fd_cancel_acks_{0};  // bumped after each batch of acks
   // Registered descriptors, one bit per number.
   std::mutex reg_mu_;
   std::vector<std::uint64_t> registered_;  // guarded by reg_mu_

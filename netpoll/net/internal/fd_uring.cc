@@ -208,7 +208,17 @@ void release_kernel_calls(FD& fd) noexcept {
   // Issued calls were counted before their SQE could be filled, and close_socket waited for
   // the ones being filled: a count of 0 here means the kernel holds none.
   if (fd.ring_calls.load(std::memory_order_acquire) == 0) return;
-  fd.loop().netpoll().backend().uring().cancel_descriptor(fd.sysfd());
+  // On the polling thread the kernel lets go before close() returns (the address is free).
+  if (fd.loop().netpoll().backend().uring().cancel_descriptor(fd.sysfd())) return;
+  // Elsewhere it cannot wait for the polling thread (a Close must not wait on the Loop): the
+  // operations close() woke each cancel their own call by its address as they step (on their
+  // threads, or on the Loop's, which the wake reaches), and the socket goes with the last of
+  // them, a moment later. A listener is shut down now, so its address is free when Close
+  // returns (it leaves the listening state; the next listener binds with SO_REUSEADDR).
+  int listening = 0;
+  socklen_t len = sizeof listening;
+  if (sys.getsockopt(fd.sysfd(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening)
+    (void)sys.shutdown(fd.sysfd(), SHUT_RD);
 }
 
 }  // namespace netpoll::net
