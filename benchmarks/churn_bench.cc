@@ -112,11 +112,11 @@ int main(int argc, char** argv) {
   e.metric = "accepts/s (median of " + std::to_string(o.reps) + " x " + bench::fmt(seconds, 1) + " s)";
   e.unit = "accepts/s";
   for (int k = 0; k < kImpls; ++k) e.value[k] = rate[k];
-  e.extra = "\"min\": " + bench::triple_json(mn, 1) + ", \"server_cpu_us_per_conn\": " + bench::triple_json(cpu, 3) +
-            ", \"server_syscalls_per_conn_counted\": " + bench::triple_json(sys, 2) +
-            ", \"allocs_per_conn\": " + bench::triple_json(allocs, 2) +
-            ", \"server_cpu_busy_pct\": " + bench::triple_json(sbusy, 1) +
-            ", \"client_cpu_busy_pct\": " + bench::triple_json(cbusy, 1) + ", \"fds_back_to_baseline\": true";
+  e.extra = "\"min\": " + bench::impls_json(mn, 1) + ", \"server_cpu_us_per_conn\": " + bench::impls_json(cpu, 3) +
+            ", \"server_syscalls_per_conn_counted\": " + bench::impls_json(sys, 2) +
+            ", \"allocs_per_conn\": " + bench::impls_json(allocs, 2) +
+            ", \"server_cpu_busy_pct\": " + bench::impls_json(sbusy, 1) +
+            ", \"client_cpu_busy_pct\": " + bench::impls_json(cbusy, 1) + ", \"fds_back_to_baseline\": true";
   if (!bench::write_entry(o, e)) bench::fail("could not write the B4 result");
   return bench::exit_status("churn_bench");
 }

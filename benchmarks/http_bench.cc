@@ -342,18 +342,18 @@ int main(int argc, char** argv) {
   for (int k = 0; k < kImpls; ++k) e.value[k] = h2_cpu_ns[k];
   std::string sys_json;
   for (std::size_t k = 1; k < kSysEvents.size(); ++k)
-    sys_json += std::string(", \"") + kSysNames[k] + "\": {\"wrk\": " + bench::triple_json(sys_wrk[k], 3) +
-                ", \"h2load\": " + bench::triple_json(sys_h2[k], 4) + "}";
-  e.extra = "\"min\": " + bench::triple_json(h2_cpu_min, 1) + ", \"wrk_requests_per_s\": " + bench::triple_json(wrk_rps, 0) +
-            ", \"wrk_latency_p50_us\": " + bench::triple_json(wrk_p50, 1) +
-            ", \"wrk_latency_p99_us\": " + bench::triple_json(wrk_p99, 1) +
-            ", \"wrk_server_cpu_us_per_request\": " + bench::triple_json(wrk_cpu, 4) +
-            ", \"wrk_server_user_cpu_us_per_request\": " + bench::triple_json(wrk_user, 4) +
-            ", \"h2load_requests_per_s\": " + bench::triple_json(h2_rps, 0) +
-            ", \"h2load_server_cpu_us_per_request\": " + bench::triple_json(h2_cpu, 4) +
-            ", \"h2load_server_user_cpu_us_per_request\": " + bench::triple_json(h2_user, 4) +
-            ", \"server_syscalls_per_request_perf\": {\"wrk\": " + bench::triple_json(sys_wrk[0], 3) +
-            ", \"h2load\": " + bench::triple_json(sys_h2[0], 4) + "}" + ", \"syscall_breakdown_per_request\": {" +
+    sys_json += std::string(", \"") + kSysNames[k] + "\": {\"wrk\": " + bench::impls_json(sys_wrk[k], 3) +
+                ", \"h2load\": " + bench::impls_json(sys_h2[k], 4) + "}";
+  e.extra = "\"min\": " + bench::impls_json(h2_cpu_min, 1) + ", \"wrk_requests_per_s\": " + bench::impls_json(wrk_rps, 0) +
+            ", \"wrk_latency_p50_us\": " + bench::impls_json(wrk_p50, 1) +
+            ", \"wrk_latency_p99_us\": " + bench::impls_json(wrk_p99, 1) +
+            ", \"wrk_server_cpu_us_per_request\": " + bench::impls_json(wrk_cpu, 4) +
+            ", \"wrk_server_user_cpu_us_per_request\": " + bench::impls_json(wrk_user, 4) +
+            ", \"h2load_requests_per_s\": " + bench::impls_json(h2_rps, 0) +
+            ", \"h2load_server_cpu_us_per_request\": " + bench::impls_json(h2_cpu, 4) +
+            ", \"h2load_server_user_cpu_us_per_request\": " + bench::impls_json(h2_user, 4) +
+            ", \"server_syscalls_per_request_perf\": {\"wrk\": " + bench::impls_json(sys_wrk[0], 3) +
+            ", \"h2load\": " + bench::impls_json(sys_h2[0], 4) + "}" + ", \"syscall_breakdown_per_request\": {" +
             sys_json.substr(2) + "}" + ", \"wrk_seconds\": " + std::to_string(cfg.wrk_secs) +
             ", \"h2load_requests\": " + std::to_string(cfg.h2_requests);
   if (!bench::write_entry(o, e)) fail("could not write the B3 result");

@@ -113,9 +113,9 @@ int main(int argc, char** argv) {
     std::printf("%s", bench::table_row(std::string(c.label) + ": server syscalls/" + per + " (counted)", sys, 2, false).c_str());
     if (!extra.empty()) extra += ", ";
     extra += "\"" + std::string(c.key) + "\": {\"unit\": " + bench::json_str(unit) +
-             ", \"median\": " + bench::triple_json(rate, 3) + ", \"min\": " + bench::triple_json(mn, 3) +
-             ", \"server_cpu_ns_per_msg\": " + bench::triple_json(cpu, 1) +
-             ", \"server_syscalls_per_msg_counted\": " + bench::triple_json(sys, 3) + "}";
+             ", \"median\": " + bench::impls_json(rate, 3) + ", \"min\": " + bench::impls_json(mn, 3) +
+             ", \"server_cpu_ns_per_msg\": " + bench::impls_json(cpu, 1) +
+             ", \"server_syscalls_per_msg_counted\": " + bench::impls_json(sys, 3) + "}";
   }
 
   bench::Entry e;

@@ -18,7 +18,9 @@
 //   pingpong_bench --serve raw|netpoll|libuv     (the strace calibration child)
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <iterator>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -138,14 +140,14 @@ double strace_per_rt(const std::string& self, Impl impl, std::uint64_t n1, std::
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Options o = bench::parse_options(argc, argv, " [--no-strace] | --serve raw|netpoll|libuv");
+  bench::Options o = bench::parse_options(argc, argv, " [--no-strace] | --serve IMPL");
   bool use_strace = true;
   for (std::size_t i = 0; i < o.rest.size(); ++i) {
     if (o.rest[i] == "--no-strace") use_strace = false;
     else if (o.rest[i] == "--serve" && i + 1 < o.rest.size()) {
       for (int k = 0; k < kImpls; ++k)
         if (o.rest[i + 1] == kImplName[k]) return serve_child(static_cast<Impl>(k));
-      std::fprintf(stderr, "pingpong_bench: --serve raw|netpoll|libuv\n");
+      std::fprintf(stderr, "pingpong_bench: --serve IMPL (one of --impl's names)\n");
       return 2;
     } else {
       std::fprintf(stderr, "pingpong_bench: unknown argument %s\n", o.rest[i].c_str());
@@ -169,7 +171,8 @@ int main(int argc, char** argv) {
     return samples[k].back().rate;
   }, rates);
 
-  double strace_rt[kImpls] = {-1, -1, -1};
+  double strace_rt[kImpls];
+  bench::set_none(strace_rt);
   if (use_strace) {
     char self[4096];
     const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
@@ -181,7 +184,7 @@ int main(int argc, char** argv) {
       for (int k = 0; k < kImpls; ++k)
         if (o.enabled[k]) strace_rt[k] = strace_per_rt(self, static_cast<Impl>(k), n1, n2);
     }
-    if (strace_rt[kRaw] < 0 && strace_rt[kNetpoll] < 0 && strace_rt[kLibuv] < 0)
+    if (std::all_of(std::begin(strace_rt), std::end(strace_rt), [](double v) { return v < 0; }))
       std::fprintf(stderr, "  strace calibration unavailable (no strace, or ptrace not permitted): n/a\n");
   }
 
@@ -214,11 +217,11 @@ int main(int argc, char** argv) {
   e.metric = "round trips/s (median of " + std::to_string(o.reps) + " x " + bench::fmt(o.seconds, 1) + " s)";
   e.unit = "round trips/s";
   for (int k = 0; k < kImpls; ++k) e.value[k] = rate[k];
-  e.extra = "\"min\": " + bench::triple_json(mn, 1) +
-            ", \"server_syscalls_per_rt_counted\": " + bench::triple_json(sys, 3) +
-            ", \"server_syscalls_per_rt_strace\": " + bench::triple_json(strace_rt, 3) +
-            ", \"server_cpu_us_per_rt\": " + bench::triple_json(cpu_us, 3) +
-            ", \"allocs_per_rt\": " + bench::triple_json(allocs, 3);
+  e.extra = "\"min\": " + bench::impls_json(mn, 1) +
+            ", \"server_syscalls_per_rt_counted\": " + bench::impls_json(sys, 3) +
+            ", \"server_syscalls_per_rt_strace\": " + bench::impls_json(strace_rt, 3) +
+            ", \"server_cpu_us_per_rt\": " + bench::impls_json(cpu_us, 3) +
+            ", \"allocs_per_rt\": " + bench::impls_json(allocs, 3);
   if (!bench::write_entry(o, e)) bench::fail("could not write the B1 result");
   return bench::exit_status("pingpong_bench");
 }
