@@ -1,7 +1,7 @@
 // B4 (docs/benchmarks.md): connection churn, as libuv's "pound" benchmark. 100 concurrent clients
 // (one client thread, its own epoll loop: echo_clients.h) each connect, write 2 bytes, read
-// the 2-byte echo and close, then start over; the server (echo_servers.h: raw epoll, netpoll's
-// coroutine Loop, libuv) accepts, echoes, and closes at the client's end of stream. Server on
+// the 2-byte echo and close, then start over; the server (echo_servers.h: raw epoll, raw io_uring,
+// netpoll's coroutine Loop, libuv, Asio's two builds) accepts, echoes, and closes at the client's end of stream. Server on
 // CPU 0, client on CPU 1; implementations interleaved.
 //
 // Metric: accepts/s (connections completed per second by the client, every one accepted by the
@@ -13,7 +13,7 @@
 // the count before the run (a leaked or late-closed descriptor fails the run loudly). Nothing
 // asserts a time.
 //
-//   churn_bench [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,netpoll,libuv]
+//   churn_bench [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,raw_uring,netpoll,libuv,asio,asio_uring]
 #include <cstdint>
 #include <cstdio>
 #include <string>

@@ -1,10 +1,13 @@
 // B5 (docs/benchmarks.md): 9,900 idle connections + 1 active. Each server of echo_servers.h (raw
-// epoll, netpoll's coroutine Loop, libuv) accepts and registers 9,900 loopback TCP connections
+// epoll, raw io_uring, netpoll's coroutine Loop, libuv, Asio's two builds) accepts and registers
+// 9,900 loopback TCP connections
 // that never send anything; then one more connection ping-pongs 5-byte messages as in B1
 // (blocking client, client and server on CPU 0).
 //
 // Measured, not estimated:
-//   * user-space bytes per idle connection: the growth of the process's heap (mallinfo2:
+//   * user-space bytes per idle connection: the growth of the server process's heap (the
+//     benchmark's own for the in-process servers; an Asio server process answers for its own,
+//     EchoServer::heap_bytes) (mallinfo2:
 //     in-use chunks plus mmapped blocks, so malloc's own overhead is included) from before the
 //     first idle connection arrives to when the server has accepted and registered them all,
 //     divided by their number. That is everything each server keeps per connection: raw its
@@ -29,7 +32,7 @@
 // exited cleanly. Nothing asserts a time or a size. Figures from sanitizer builds are
 // meaningless (their allocators bypass mallinfo2).
 //
-//   idle_bench [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,netpoll,libuv]
+//   idle_bench [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,raw_uring,netpoll,libuv,asio,asio_uring]
 //              [--idle N]
 //   idle_bench --hold PORT N     (the child: holds N idle connections until stdin closes)
 #include <malloc.h>

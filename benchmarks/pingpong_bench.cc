@@ -1,12 +1,13 @@
 // B1 (docs/benchmarks.md): ping-pong over one loopback TCP connection, 5-byte messages, client and
-// server pinned to the same CPU. One shared blocking client (echo_clients.h); the three echo
-// servers of echo_servers.h (raw epoll, netpoll's coroutine Loop, libuv), run interleaved
-// (raw, netpoll, libuv, raw, ...) for several repetitions; median and min reported.
+// server pinned to the same CPU. One shared blocking client (echo_clients.h); the echo servers
+// of echo_servers.h (raw epoll, raw io_uring, netpoll's coroutine Loop, libuv, Asio's epoll and
+// io_uring builds), run interleaved (raw, raw_uring, netpoll, libuv, asio, asio_uring, raw, ...)
+// for several repetitions; median and min reported.
 //
 // Measured on the server side: CPU time (getrusage RUSAGE_THREAD, server thread only) and
 // syscalls per round trip — counted in-process where the implementation can count its own
 // (raw: in its loop; netpoll: the poller's stats plus the net layer's syscall hooks), and for
-// all three by a `strace -f -c` calibration run of the server alone in a child process, as the
+// every one by a `strace -f -c` calibration run of the server alone in a child process, as the
 // difference between two round-trip counts (so start-up and shutdown cancel out).
 //
 // Nothing here asserts a time. The run fails (exit 1) only if a workload did not complete
@@ -14,8 +15,9 @@
 // what the client sent.
 //
 //   pingpong_bench [--smoke] [--reps N] [--seconds S] [--no-strace] [--results DIR]
-//                  [--impl raw,netpoll,libuv]   (a subset, for profiling; writes no results)
-//   pingpong_bench --serve raw|netpoll|libuv     (the strace calibration child)
+//                  [--impl raw,raw_uring,netpoll,libuv,asio,asio_uring]   (a subset, for profiling; writes no results)
+//   pingpong_bench --serve IMPL     (the strace calibration child; -f follows an Asio server
+//                                   process, the proxy's own syscalls cancel out)
 #include <unistd.h>
 
 #include <algorithm>
