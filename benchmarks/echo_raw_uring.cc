@@ -57,6 +57,7 @@ constexpr unsigned kEntries = 1024;   // submission queue
 constexpr unsigned kCqEntries = 8192;  // completion queue (no completion is dropped: FEAT_NODROP)
 constexpr unsigned kBuffers = 1024;    // provided buffers, kReadBuf each
 constexpr int kGroup = 0;              // their buffer group
+constexpr bool kPollFirst = true;      // IORING_RECVSEND_POLL_FIRST on the recv after an echo
 
 // user_data: a connection pointer (8-aligned) with the operation in its low bits, or a tag.
 enum Op : std::uint64_t { kRecv = 1, kSend = 2 };
@@ -79,7 +80,7 @@ class RawUringServer {
   io_uring_sqe* sqe();
   void arm_accept();
   void arm_wake();
-  void arm_recv(UConn* c);
+  void arm_recv(UConn* c, bool poll_first = false);
   void give_back(int bid);
   void on_accept(const io_uring_cqe* cqe);
   void on_recv(UConn* c, const io_uring_cqe* cqe);
@@ -175,9 +176,10 @@ void RawUringServer::arm_wake() {
   io_uring_sqe_set_data64(s, kWakeTag);
 }
 
-void RawUringServer::arm_recv(UConn* c) {
+void RawUringServer::arm_recv(UConn* c, bool poll_first) {
   io_uring_sqe* s = sqe();
   io_uring_prep_recv(s, c->fd, nullptr, kReadBuf, 0);
+  if (poll_first) s->ioprio |= IORING_RECVSEND_POLL_FIRST;
   s->flags |= IOSQE_BUFFER_SELECT;
   s->buf_group = kGroup;
   io_uring_sqe_set_data64(s, reinterpret_cast<std::uint64_t>(c) | kRecv);
@@ -300,7 +302,10 @@ void RawUringServer::on_recv(UConn* c, const io_uring_cqe* cqe) {
     s->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
     io_uring_sqe_set_data64(s, reinterpret_cast<std::uint64_t>(c) | kSend);
     c->send_bid = bid;
-    arm_recv(c);  // the next SQE: linked after the send
+    // The next SQE, linked after the send. The peer answers an echo only after reading it, so
+    // this recv would find nothing yet: it arms its poll at once (POLL_FIRST) instead of
+    // failing a recv first.
+    arm_recv(c, kPollFirst);
   } else if (res == 0 || c->send_failed) {
     close_conn(c);  // end of stream (or the echo failed: reported with the send's completion)
   } else if (res == -ENOBUFS) {
