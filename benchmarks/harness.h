@@ -20,8 +20,11 @@ namespace netpoll::bench {
 
 // The implementations a suite benchmark compares, in the order they interleave and appear in
 // tables. Adding one: an enumerator here, its name in kImplName (its JSON key and --impl
-// name), its ratio in kRatios if netpoll is to be compared with it, and its server (the echo
-// servers: echo_servers.cc's EchoServer::main; B3: http_servers.cc).
+// name), its ratio in kRatios if netpoll is to be compared with it (and the chart's colour
+// for that ratio, report.cc's kRatioColor: a static_assert asks), and its echo server (a
+// case of EchoServer::main's switch: -Wswitch asks). Every benchmark on the echo servers
+// (B1, B2, B4, B5) then runs it; B3 lists its implementations itself (http_bench.cc's
+// kHttpImpls, servers in http_servers.cc), as B6-B9 do (kClassicImpls).
 //   raw         hand-written edge-triggered epoll loop: the epoll floor
 //   raw_uring   hand-written liburing loop: the io_uring floor
 //   netpoll     the library
@@ -31,6 +34,7 @@ namespace netpoll::bench {
 //               server process (the two Asio builds cannot share a binary: echo_asio.h)
 enum Impl : int { kRaw, kRawUring, kNetpoll, kLibuv, kAsio, kAsioUring, kImpls };
 inline constexpr const char* kImplName[kImpls] = {"raw", "raw_uring", "netpoll", "libuv", "asio", "asio_uring"};
+static_assert(kImplName[kImpls - 1] != nullptr, "a name per Impl");
 
 // A set of implementations (indexed by Impl).
 using ImplSet = std::array<bool, kImpls>;
@@ -39,7 +43,11 @@ constexpr ImplSet impl_set(std::initializer_list<Impl> l) {
   for (Impl k : l) s[k] = true;
   return s;
 }
-inline constexpr ImplSet kAllImpls = impl_set({kRaw, kRawUring, kNetpoll, kLibuv, kAsio, kAsioUring});
+inline constexpr ImplSet kAllImpls = [] {
+  ImplSet s{};
+  for (bool& b : s) b = true;
+  return s;
+}();
 // The three the loop-level benchmarks (B6-B9) compare: they have no io_uring or Asio variant.
 inline constexpr ImplSet kClassicImpls = impl_set({kRaw, kNetpoll, kLibuv});
 
