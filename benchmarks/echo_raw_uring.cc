@@ -31,11 +31,12 @@
 // round trip (1.01x raw's against 1.04x), and ahead of raw epoll in B2's ping-pongs where the
 // linked loop was behind on one CPU; the linked loop wins B2's pump (12-13.6 Gbit/s against
 // 9.6: a multishot recv hands over each 8 KiB write as it lands, a recv after the send finds
-// them accumulated), which both lose to raw epoll's read-until-short loop. Much of the pump's
-// gap is the buffer ring's order: it hands buffers out first in, first out, so a stream
-// cycles through all 64 MiB of them and each recv lands in cache-cold memory (with a ring of
-// 64 buffers the pump ran at 12.6 Gbit/s against 9.6 with 1,024, but 500 ping-pong
-// connections then starve), where raw epoll reads every message into one hot buffer.
+// them accumulated), which both lose to raw epoll's read-until-short loop. The pump's gap
+// looks like the buffer ring's order: it hands buffers out first in, first out, so a stream
+// cycles through all of them and each recv lands in cache-cold memory, where raw epoll reads
+// every message into one hot buffer (a ring of 64 buffers, 4 MiB, ran the pump at 12.6
+// Gbit/s against 9.6 with 1,024, but starves 500 ping-pong connections; 1,024 of 16 KiB,
+// 16 MiB, did not help).
 // Incrementally consumed buffers (IOU_PBUF_RING_INC, kernel 6.12, after this liburing) would
 // be the next step.
 // Not used: registered (direct) descriptors, since TCP_NODELAY then needs the socket
