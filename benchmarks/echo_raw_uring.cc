@@ -89,8 +89,9 @@ constexpr std::uint64_t kAcceptTag = 8, kWakeTag = 16, kCloseTag = 24, kCancelTa
 // Buffers received and not yet echoed form a FIFO per connection, linked through the
 // server's per-buffer arrays (next_, len_), so a connection costs the same few bytes whether
 // idle or not. The head is the buffer of the send in flight, if one is.
-// A send of several queued buffers at once (sendmsg), made the first time a connection has
-// more than one waiting (B2's pump), kept until it closes.
+// A send of several queued buffers at once (sendmsg): its header and vector live with the
+// first buffer it sends (vecs_[head]), which is the send's while it is in flight, so a
+// connection carries no pointer for it (B5: 24 bytes, one 32-byte malloc chunk).
 constexpr int kMaxIov = 16;
 struct SendVec {
   msghdr msg{};
@@ -105,8 +106,8 @@ struct UConn {
   bool eof = false;          // end of stream (or a failure): close once nothing is in flight
   bool failed = false;
   bool queued = false;       // in to_send_: its echo leaves after this batch of completions
-  SendVec* vec = nullptr;
 };
+static_assert(sizeof(UConn) <= 24, "an idle connection's whole state: one 32-byte malloc chunk");
 
 class RawUringServer {
  public:
@@ -140,6 +141,7 @@ class RawUringServer {
   char* pool_ = nullptr;  // kBuffers x kReadBuf, mmapped
   std::vector<std::int32_t> next_ = std::vector<std::int32_t>(kBuffers, -1);  // per buffer: the FIFO link
   std::vector<std::uint32_t> len_ = std::vector<std::uint32_t>(kBuffers, 0);  // per buffer: bytes received
+  std::vector<SendVec> vecs_ = std::vector<SendVec>(kBuffers);                // per buffer: see SendVec
   static constexpr std::size_t kPoolBytes = std::size_t(kBuffers) * kReadBuf;
   int lfd_ = -1, wfd_ = -1;
   bool accept_armed_ = false;
@@ -385,13 +387,13 @@ void RawUringServer::send_head(UConn* c) {
     io_uring_prep_send(s, c->fd, pool_ + std::size_t(c->head) * kReadBuf, len_[c->head], MSG_NOSIGNAL | MSG_WAITALL);
     c->sending = 1;
   } else {
-    if (!c->vec) c->vec = new SendVec;
+    SendVec& v = vecs_[static_cast<std::size_t>(c->head)];
     int n = 0;
     for (std::int32_t b = c->head; b >= 0 && n < kMaxIov; b = next_[b], ++n)
-      c->vec->iov[n] = iovec{pool_ + std::size_t(b) * kReadBuf, len_[b]};
-    c->vec->msg.msg_iov = c->vec->iov;
-    c->vec->msg.msg_iovlen = static_cast<std::size_t>(n);
-    io_uring_prep_sendmsg(s, c->fd, &c->vec->msg, MSG_NOSIGNAL | MSG_WAITALL);
+      v.iov[n] = iovec{pool_ + std::size_t(b) * kReadBuf, len_[b]};
+    v.msg.msg_iov = v.iov;
+    v.msg.msg_iovlen = static_cast<std::size_t>(n);
+    io_uring_prep_sendmsg(s, c->fd, &v.msg, MSG_NOSIGNAL | MSG_WAITALL);
     c->sending = static_cast<std::uint8_t>(n);
   }
   io_uring_sqe_set_data64(s, reinterpret_cast<std::uint64_t>(c) | kSend);
@@ -447,7 +449,6 @@ void RawUringServer::close_conn(UConn* c) {
   io_uring_prep_close(s, c->fd);
   s->flags |= IOSQE_CQE_SKIP_SUCCESS;
   io_uring_sqe_set_data64(s, kCloseTag);
-  delete c->vec;
   delete c;
   ++sh_.out.closed;
   check_finish();
