@@ -1,7 +1,7 @@
 // B4 (docs/benchmarks.md): connection churn, as libuv's "pound" benchmark. 100 concurrent clients
 // (one client thread, its own epoll loop: echo_clients.h) each connect, write 2 bytes, read
-// the 2-byte echo and close, then start over; the server (echo_servers.h: raw epoll, netpoll's
-// coroutine Loop, libuv) accepts, echoes, and closes at the client's end of stream. Server on
+// the 2-byte echo and close, then start over; the server (echo_servers.h: raw epoll, raw io_uring,
+// netpoll's coroutine Loop, libuv, Asio's two builds) accepts, echoes, and closes at the client's end of stream. Server on
 // CPU 0, client on CPU 1; implementations interleaved.
 //
 // Metric: accepts/s (connections completed per second by the client, every one accepted by the
@@ -13,7 +13,7 @@
 // the count before the run (a leaked or late-closed descriptor fails the run loudly). Nothing
 // asserts a time.
 //
-//   churn_bench [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,netpoll,libuv]
+//   churn_bench [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,raw_uring,netpoll,libuv,asio,asio_uring]
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -112,11 +112,11 @@ int main(int argc, char** argv) {
   e.metric = "accepts/s (median of " + std::to_string(o.reps) + " x " + bench::fmt(seconds, 1) + " s)";
   e.unit = "accepts/s";
   for (int k = 0; k < kImpls; ++k) e.value[k] = rate[k];
-  e.extra = "\"min\": " + bench::triple_json(mn, 1) + ", \"server_cpu_us_per_conn\": " + bench::triple_json(cpu, 3) +
-            ", \"server_syscalls_per_conn_counted\": " + bench::triple_json(sys, 2) +
-            ", \"allocs_per_conn\": " + bench::triple_json(allocs, 2) +
-            ", \"server_cpu_busy_pct\": " + bench::triple_json(sbusy, 1) +
-            ", \"client_cpu_busy_pct\": " + bench::triple_json(cbusy, 1) + ", \"fds_back_to_baseline\": true";
+  e.extra = "\"min\": " + bench::impls_json(mn, 1) + ", \"server_cpu_us_per_conn\": " + bench::impls_json(cpu, 3) +
+            ", \"server_syscalls_per_conn_counted\": " + bench::impls_json(sys, 2) +
+            ", \"allocs_per_conn\": " + bench::impls_json(allocs, 2) +
+            ", \"server_cpu_busy_pct\": " + bench::impls_json(sbusy, 1) +
+            ", \"client_cpu_busy_pct\": " + bench::impls_json(cbusy, 1) + ", \"fds_back_to_baseline\": true";
   if (!bench::write_entry(o, e)) bench::fail("could not write the B4 result");
   return bench::exit_status("churn_bench");
 }

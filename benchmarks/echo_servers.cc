@@ -20,66 +20,13 @@
 #include <utility>
 #include <vector>
 
+#include "benchmarks/buffer_pool.h"
+#include "benchmarks/echo_server_shared.h"
 #include "netpoll/net/net.h"
 #include "netpoll/net/internal/sys_posix.h"
 #include "test/alloc_counter.h"
 
 namespace netpoll::bench {
-
-// What a server implementation shares with its EchoServer: the configuration, the result it
-// fills in, the counters and the end condition. Server thread only, except where noted.
-struct EchoServer::Shared {
-  EchoServer& self;
-  const ServerConfig cfg;
-  ServerOut& out;
-  double cpu0 = 0;
-  std::uint64_t allocs0 = 0;
-  std::int64_t sys0 = 0;
-
-  void error(std::string e) {
-    if (out.error.empty()) out.error = std::move(e);
-  }
-  // Publishes the port (0 with the reason when listening failed); the constructor returns.
-  void listening(int port, std::string err = {}) {
-    if (port == 0) error(std::move(err));
-    std::lock_guard<std::mutex> g(self.mu_);
-    self.port_ = port;
-    self.listening_done_ = true;
-    self.cv_.notify_all();
-  }
-  // How finish_after() reaches the running server; nullptr once it is ending. Set before
-  // listening() and cleared before the loop it wakes goes away.
-  void set_wake(std::function<void()> w) {
-    std::lock_guard<std::mutex> g(self.mu_);
-    self.wake_ = std::move(w);
-  }
-  // One more connection accepted and registered. True when it is the last one expected: the
-  // server closes its listener and the measured span begins.
-  bool accepted_one(std::int64_t syscalls_now) {
-    self.accepted_.store(++out.accepted, std::memory_order_release);
-    if (cfg.conns == 0 || out.accepted != cfg.conns) return false;
-    begin_measure(syscalls_now);
-    return true;
-  }
-  std::uint64_t target() const noexcept {
-    return cfg.conns ? cfg.conns : self.target_.load(std::memory_order_acquire);
-  }
-  // The run's end: every connection it was to serve has been accepted and closed.
-  bool finished() const noexcept {
-    const std::uint64_t t = target();
-    return t != 0 && out.closed >= t;
-  }
-  void begin_measure(std::int64_t syscalls_now) {
-    cpu0 = thread_cpu_ns();
-    allocs0 = netpoll::testing::allocation_count();
-    sys0 = syscalls_now;
-  }
-  void end_measure(std::int64_t syscalls_now) {
-    out.cpu_ns = thread_cpu_ns() - cpu0;
-    out.allocs = netpoll::testing::allocation_count() - allocs0;
-    out.syscalls = syscalls_now < 0 ? -1 : syscalls_now - sys0;
-  }
-};
 
 namespace {
 
@@ -343,25 +290,7 @@ struct NpServer {
   net::Loop loop;
   net::Listener ln;
   bool listening = false;  // the acceptor coroutine is running
-  // ServerConfig::idle_pool's buffers: taken for one Read and its Write, then given back.
-  struct Buffer {
-    std::array<std::byte, kReadBuf> data;
-    Buffer* next = nullptr;
-  };
-  Buffer* free_list = nullptr;
-  std::vector<std::unique_ptr<Buffer>> all;
-  Buffer* take() {
-    if (Buffer* b = free_list) {
-      free_list = b->next;
-      return b;
-    }
-    all.push_back(std::make_unique<Buffer>());
-    return all.back().get();
-  }
-  void give(Buffer* b) noexcept {
-    b->next = free_list;
-    free_list = b;
-  }
+  BufferPool<kReadBuf> pool;  // ServerConfig::idle_pool's buffers
 
   std::int64_t syscalls() noexcept {
     const netpoll::PollerStats s = loop.netpoll().backend().stats();
@@ -417,15 +346,15 @@ net::Task<void> np_pooled_session(NpServer& s, net::Conn c) {
       s.sh.error("netpoll Readable: " + ec.message());
       break;
     }
-    NpServer::Buffer* b = s.take();
+    auto* b = s.pool.take();
     Result<std::size_t> n = co_await c.Read(std::span<std::byte>(b->data));
     if (!n || *n == 0) {
-      s.give(b);
+      s.pool.give(b);
       if (!n) s.sh.error("netpoll Read: " + n.error().message());
       break;
     }
     Result<std::size_t> w = co_await c.Write(std::span<const std::byte>(b->data.data(), *n));
-    s.give(b);
+    s.pool.give(b);
     if (!np_echoed(s, w, *n)) break;
   }
   np_closed(s, c);
@@ -643,14 +572,40 @@ void EchoServer::main(const ServerConfig& cfg) {
   Shared sh{*this, cfg, out_};
   switch (impl_) {
     case kRaw: RawServer(sh).run(); break;
+    case kRawUring: serve_raw_uring(sh); break;
     case kNetpoll: serve_netpoll(sh); break;
-    default: serve_libuv(sh); break;
+    case kLibuv: serve_libuv(sh); break;
+    case kAsio:
+    case kAsioUring: serve_asio_process(sh, impl_); break;
+    case kImpls: abort_run("EchoServer: no such implementation");
   }
   if (port_ != 0 && out_.accepted != out_.closed)
     sh.error(std::to_string(out_.accepted - out_.closed) + " connection(s) still open when the run ended");
   std::lock_guard<std::mutex> g(mu_);
   ended_ = true;
   cv_.notify_all();
+}
+
+std::uint64_t EchoServer::accepted() const {
+  std::shared_ptr<Remote> r;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    r = remote_;
+  }
+  if (r) {
+    const double n = r->query("accepted");
+    return n < 0 ? 0 : static_cast<std::uint64_t>(n);
+  }
+  return accepted_.load(std::memory_order_acquire);
+}
+
+double EchoServer::heap_bytes() const {
+  std::shared_ptr<Remote> r;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    r = remote_;
+  }
+  return r ? r->query("heap") : bench::heap_bytes();
 }
 
 void EchoServer::finish_after(std::uint64_t n) {

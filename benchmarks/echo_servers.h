@@ -1,6 +1,6 @@
 // The echo servers of the connection benchmarks (B1 ping-pong, B2 many-connection echo and
 // pump, B4 churn, B5 idle set): one copy per implementation, parameterized by how many
-// connections a run serves, so that only the server differs between raw, netpoll and libuv.
+// connections a run serves, so that only the server differs between the implementations.
 //
 //   raw      a minimal hand-written edge-triggered epoll loop (EPOLLIN|EPOLLRDHUP|EPOLLET): the
 //            floor. It reads until EAGAIN or a short read (it assumes a short stream read means
@@ -13,6 +13,14 @@
 //            coroutine per connection doing co_await Read / co_await Write into its own buffer;
 //   libuv    uv_tcp_t per connection + uv_read_start / uv_write, as libuv's echo-server
 //            benchmark does it.
+//   raw_uring  a minimal hand-written liburing loop (echo_raw_uring.cc says its choices): the
+//            io_uring floor;
+//   asio, asio_uring  standalone Asio's C++20 coroutines (echo_asio_server.cc), its epoll and
+//            its io_uring build. Each runs as a separate server process (the two builds of the
+//            header-only Asio in one program would be an ODR violation), driven by a proxy on
+//            the EchoServer's thread (echo_asio_proxy.cc): the child measures itself (its
+//            server thread's CPU, its operator new calls, its heap) and reports over its
+//            stdout; syscalls are not counted in-process (-1; B1's strace run counts them).
 //
 // Every server listens on 127.0.0.1 (ephemeral port, backlog net::listener_backlog()), sets
 // TCP_NODELAY on each accepted connection (netpoll's Accept does; the others match it), echoes
@@ -22,6 +30,9 @@
 //
 // At most one EchoServer exists at a time in a process: the netpoll server counts its syscalls
 // through the net layer's global hook table.
+//
+// allocs and heap figures of the in-process servers are the whole process's (the client's
+// share is the same for every implementation); a server process's are its own.
 #pragma once
 
 #include <atomic>
@@ -29,6 +40,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -80,7 +92,11 @@ class EchoServer {
   int port() const noexcept { return port_; }  // on 127.0.0.1
   // Connections accepted and registered so far (any thread): everything the server keeps for
   // each of them has been allocated once this count includes it.
-  std::uint64_t accepted() const noexcept { return accepted_.load(std::memory_order_acquire); }
+  std::uint64_t accepted() const;
+  // Bytes the server's process has on its heap (mallinfo2: in-use chunks, malloc's overhead
+  // included, plus mmapped blocks): this process's, or the server process's (asio*), taken
+  // on its loop thread between two events (-1 if it could not be asked).
+  double heap_bytes() const;
   // For cfg.conns == 0: the run ends after `n` connections in all. Any thread, once; wakes
   // the server, so it may come after the last of them has closed.
   void finish_after(std::uint64_t n);
@@ -90,6 +106,11 @@ class EchoServer {
 
   // --- for the implementations (echo_servers.cc) ---------------------------------------------
   struct Shared;
+  // A server running in another process answers "accepted" and "heap" through its proxy.
+  struct Remote {
+    virtual ~Remote() = default;
+    virtual double query(const char* what) = 0;  // -1 if it cannot answer
+  };
 
  private:
   void main(const ServerConfig& cfg);
@@ -98,11 +119,12 @@ class EchoServer {
   int port_ = 0;
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<std::uint64_t> target_{0};
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   bool listening_done_ = false;  // guarded by mu_: port_ is final
   bool ended_ = false;           // guarded by mu_: out_ is final
   std::function<void()> wake_;   // guarded by mu_: set while the server runs
+  std::shared_ptr<Remote> remote_;  // guarded by mu_: set while a server process runs
   ServerOut out_;
   bool joined_ = false;
   std::thread thread_;

@@ -84,7 +84,7 @@ struct LibuvLoop {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Options o = bench::parse_options(argc, argv);
+  bench::Options o = bench::parse_options(argc, argv, "", 5, 1.0, bench::kClassicImpls);
   bench::reject_unknown(o, "empty_bench");
   if (!o.smoke && o.reps < 7) o.reps = 7;
   const int iters = o.smoke ? 1000 : static_cast<int>(200000 * o.seconds);
@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
   e.unit = "ns/iteration";
   e.higher_is_better = false;
   for (int k = 0; k < kImpls; ++k) e.value[k] = med[k];
-  e.extra = "\"min\": " + bench::triple_json(mn, 1) +
+  e.extra = "\"min\": " + bench::impls_json(mn, 1) +
             ", \"what\": \"raw epoll_wait(0); netpoll Loop::run_once(zero); libuv uv_run(NOWAIT)\"";
   if (!bench::write_entry(o, e)) bench::fail("could not write the B8 result");
   return bench::failures() ? 1 : 0;

@@ -1,6 +1,7 @@
 #include "benchmarks/harness.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -34,6 +35,8 @@ double rusage_ns(int who) noexcept {
          (double(ru.ru_utime.tv_usec) + double(ru.ru_stime.tv_usec)) * 1e3;
 }
 int g_failures = 0;
+// The columns of the tables and the members of impls_json: parse_options' `supported`.
+ImplSet g_columns = kAllImpls;
 }  // namespace
 
 double thread_cpu_ns() noexcept { return rusage_ns(RUSAGE_THREAD); }
@@ -83,6 +86,11 @@ int open_fd_count() {
   return n - 1;  // the directory stream's own descriptor
 }
 
+double heap_bytes() noexcept {
+  const struct mallinfo2 m = ::mallinfo2();
+  return double(m.uordblks) + double(m.hblkhd);
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return -1;
   std::sort(v.begin(), v.end());
@@ -95,6 +103,13 @@ void medians(const std::vector<double> (&v)[kImpls], double (&out)[kImpls]) {
 }
 void minima(const std::vector<double> (&v)[kImpls], double (&out)[kImpls]) {
   for (int k = 0; k < kImpls; ++k) out[k] = minimum(v[k]);
+}
+void set_none(double (&v)[kImpls]) noexcept {
+  for (double& x : v) x = -1;
+}
+void set_only(double (&v)[kImpls], Impl k, double x) noexcept {
+  set_none(v);
+  v[k] = x;
 }
 double ratio(double a, double b) noexcept { return a > 0 && b > 0 ? a / b : -1; }
 
@@ -119,6 +134,24 @@ std::string json_str(const std::string& s) {
   return o + "\"";
 }
 
+std::string find_bench_binary(const std::string& name) {
+  std::vector<std::string> candidates;
+  for (const char* var : {"RUNFILES_DIR", "TEST_SRCDIR"})
+    if (const char* d = std::getenv(var)) candidates.push_back(std::string(d) + "/netpoll/benchmarks/" + name);
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = 0;
+    std::string dir(self);
+    dir.resize(dir.rfind('/'));
+    candidates.push_back(dir + "/" + name);
+    candidates.push_back(std::string(self) + ".runfiles/netpoll/benchmarks/" + name);
+  }
+  for (const std::string& c : candidates)
+    if (::access(c.c_str(), X_OK) == 0) return c;
+  return {};
+}
+
 std::string machine_description() {
   std::string model;
   std::ifstream cpu("/proc/cpuinfo");
@@ -141,13 +174,18 @@ void fail(const std::string& what) {
 }
 int failures() noexcept { return g_failures; }
 
-Options parse_options(int argc, char** argv, const char* usage_extra, int default_reps, double default_seconds) {
+Options parse_options(int argc, char** argv, const char* usage_extra, int default_reps, double default_seconds,
+                      const ImplSet& supported) {
   Options o;
   o.reps = default_reps;
   o.seconds = default_seconds;
+  o.supported = o.enabled = g_columns = supported;
   auto usage = [&] {
-    std::fprintf(stderr, "usage: %s [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,netpoll,libuv]%s\n",
-                 argv[0], usage_extra);
+    std::string names;
+    for (int k = 0; k < kImpls; ++k)
+      if (supported[k]) names += (names.empty() ? "" : ",") + std::string(kImplName[k]);
+    std::fprintf(stderr, "usage: %s [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl %s]%s\n", argv[0],
+                 names.c_str(), usage_extra);
     std::exit(2);
   };
   for (int i = 1; i < argc; ++i) {
@@ -163,7 +201,7 @@ Options parse_options(int argc, char** argv, const char* usage_extra, int defaul
     else if (a == "--impl") {
       const std::string list = "," + next() + ",";
       for (int k = 0; k < kImpls; ++k)
-        o.enabled[k] = list.find(std::string(",") + kImplName[k] + ",") != std::string::npos;
+        o.enabled[k] = supported[k] && list.find(std::string(",") + kImplName[k] + ",") != std::string::npos;
     } else if (a == "-h" || a == "--help") usage();
     else o.rest.push_back(a);
   }
@@ -202,9 +240,16 @@ void interleave(const Options& o, const std::string& label,
   }
 }
 
-std::string triple_json(const double (&v)[kImpls], int prec) {
-  return std::string("{\"raw\": ") + json_num(v[kRaw], prec) + ", \"netpoll\": " + json_num(v[kNetpoll], prec) +
-         ", \"libuv\": " + json_num(v[kLibuv], prec) + "}";
+namespace {
+bool ratio_shown(const RatioPair& r) noexcept { return g_columns[r.of] && g_columns[r.to]; }
+std::string ratio_key(const RatioPair& r) { return std::string(kImplName[r.of]) + "_over_" + kImplName[r.to]; }
+}  // namespace
+
+std::string impls_json(const double (&v)[kImpls], int prec) {
+  std::string s;
+  for (int k = 0; k < kImpls; ++k)
+    if (g_columns[k]) s += (s.empty() ? "{" : ", ") + json_str(kImplName[k]) + ": " + json_num(v[k], prec);
+  return s + "}";
 }
 
 std::string entry_json(const Entry& e) {
@@ -213,11 +258,11 @@ std::string entry_json(const Entry& e) {
   // report reads higher_is_better to say which way is a win.
   std::string s = "{\"id\": " + json_str(e.id) + ", \"name\": " + json_str(e.name) +
                   ", \"metric\": " + json_str(e.metric) + ", \"unit\": " + json_str(e.unit) +
-                  ", \"higher_is_better\": " + (e.higher_is_better ? "true" : "false") +
-                  ", \"raw\": " + json_num(v[kRaw], 3) + ", \"netpoll\": " + json_num(v[kNetpoll], 3) +
-                  ", \"libuv\": " + json_num(v[kLibuv], 3) +
-                  ", \"netpoll_over_libuv\": " + json_num(ratio(v[kNetpoll], v[kLibuv]), 4) +
-                  ", \"netpoll_over_raw\": " + json_num(ratio(v[kNetpoll], v[kRaw]), 4);
+                  ", \"higher_is_better\": " + (e.higher_is_better ? "true" : "false");
+  for (int k = 0; k < kImpls; ++k)
+    if (g_columns[k]) s += ", " + json_str(kImplName[k]) + ": " + json_num(v[k], 3);
+  for (const RatioPair& r : kRatios)
+    if (ratio_shown(r)) s += ", " + json_str(ratio_key(r)) + ": " + json_num(ratio(v[r.of], v[r.to]), 4);
   if (!e.extra.empty()) s += ", " + e.extra;
   return s + "}";
 }
@@ -241,14 +286,20 @@ bool write_entry(const Options& o, const Entry& e) {
 }
 
 std::string table_header(const std::string& title) {
-  return "| " + title + " | raw | netpoll | libuv | netpoll/raw | netpoll/libuv |\n|---|---:|---:|---:|---:|---:|\n";
+  std::string s = "| " + title + " |", rule = "|---|";
+  for (int k = 0; k < kImpls; ++k)
+    if (g_columns[k]) s += std::string(" ") + kImplName[k] + " |", rule += "---:|";
+  for (const RatioPair& r : kRatios)
+    if (ratio_shown(r)) s += std::string(" ") + kImplName[r.of] + "/" + kImplName[r.to] + " |", rule += "---:|";
+  return s + "\n" + rule + "\n";
 }
 
 std::string table_row(const std::string& label, const double (&v)[kImpls], int prec, bool ratios) {
-  std::string s = "| " + label + " | " + fmt(v[kRaw], prec) + " | " + fmt(v[kNetpoll], prec) + " | " +
-                  fmt(v[kLibuv], prec) + " | ";
-  if (ratios) s += fmt(ratio(v[kNetpoll], v[kRaw]), 3) + " | " + fmt(ratio(v[kNetpoll], v[kLibuv]), 3) + " |";
-  else s += " |  |";
+  std::string s = "| " + label + " |";
+  for (int k = 0; k < kImpls; ++k)
+    if (g_columns[k]) s += " " + fmt(v[k], prec) + " |";
+  for (const RatioPair& r : kRatios)
+    if (ratio_shown(r)) s += ratios ? " " + fmt(ratio(v[r.of], v[r.to]), 3) + " |" : std::string("  |");
   return s + "\n";
 }
 

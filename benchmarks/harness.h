@@ -9,15 +9,56 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 namespace netpoll::bench {
 
-enum Impl : int { kRaw, kNetpoll, kLibuv, kImpls };
-inline constexpr const char* kImplName[kImpls] = {"raw", "netpoll", "libuv"};
+// The implementations a suite benchmark compares, in the order they interleave and appear in
+// tables. Adding one: an enumerator here, its name in kImplName (its JSON key and --impl
+// name), its ratio in kRatios if netpoll is to be compared with it (and the chart's colour
+// for that ratio, report.cc's kRatioColor: a static_assert asks), and its echo server (a
+// case of EchoServer::main's switch: -Wswitch asks). Every benchmark on the echo servers
+// (B1, B2, B4, B5) then runs it; B3 lists its implementations itself (http_bench.cc's
+// kHttpImpls, servers in http_servers.cc), as B6-B9 do (kClassicImpls).
+//   raw         hand-written edge-triggered epoll loop: the epoll floor
+//   raw_uring   hand-written liburing loop: the io_uring floor
+//   netpoll     the library
+//   libuv       Debian's libuv
+//   asio        standalone Asio, its default (epoll) reactor; a separate server process
+//   asio_uring  standalone Asio built with ASIO_HAS_IO_URING + ASIO_DISABLE_EPOLL; a separate
+//               server process (the two Asio builds cannot share a binary: echo_asio.h)
+enum Impl : int { kRaw, kRawUring, kNetpoll, kLibuv, kAsio, kAsioUring, kImpls };
+inline constexpr const char* kImplName[kImpls] = {"raw", "raw_uring", "netpoll", "libuv", "asio", "asio_uring"};
+static_assert(kImplName[kImpls - 1] != nullptr, "a name per Impl");
+
+// A set of implementations (indexed by Impl).
+using ImplSet = std::array<bool, kImpls>;
+constexpr ImplSet impl_set(std::initializer_list<Impl> l) {
+  ImplSet s{};
+  for (Impl k : l) s[k] = true;
+  return s;
+}
+inline constexpr ImplSet kAllImpls = [] {
+  ImplSet s{};
+  for (bool& b : s) b = true;
+  return s;
+}();
+// The three the loop-level benchmarks (B6-B9) compare: they have no io_uring or Asio variant.
+inline constexpr ImplSet kClassicImpls = impl_set({kRaw, kNetpoll, kLibuv});
+
+// The ratios reported (JSON "<of>_over_<to>", and the tables' "of/to" columns), always of the
+// metric itself: netpoll against each other implementation. The first two are the suite's
+// original ratios (docs/benchmarks.md, the README read them).
+struct RatioPair {
+  Impl of, to;
+};
+inline constexpr RatioPair kRatios[] = {{kNetpoll, kRaw},  {kNetpoll, kLibuv},     {kNetpoll, kRawUring},
+                                        {kNetpoll, kAsio}, {kNetpoll, kAsioUring}};
 
 // Pins the calling thread to `cpu` (best effort: a machine with fewer CPUs still runs).
 void pin_to_cpu(int cpu) noexcept;
@@ -38,11 +79,17 @@ std::string errno_text(const char* what);
 // Descriptors this process has open (the entries of /proc/self/fd, not counting the one that
 // lists them); -1 if /proc is unavailable.
 int open_fd_count();
+// Bytes this process's heap has handed out: in-use chunks (with malloc's per-chunk overhead)
+// and mmapped blocks, over every arena (mallinfo2).
+double heap_bytes() noexcept;
 
 double median(std::vector<double> v);
 double minimum(const std::vector<double>& v);
 // Per implementation: the median / minimum of its samples (-1 where it has none).
 void medians(const std::vector<double> (&v)[kImpls], double (&out)[kImpls]);
+// Every entry of `v` set to -1 (not measured); set_only: `x` for `k`, -1 for the others.
+void set_none(double (&v)[kImpls]) noexcept;
+void set_only(double (&v)[kImpls], Impl k, double x) noexcept;
 void minima(const std::vector<double> (&v)[kImpls], double (&out)[kImpls]);
 // a / b, or -1 when either is not positive (shown as n/a).
 double ratio(double a, double b) noexcept;
@@ -51,6 +98,11 @@ double ratio(double a, double b) noexcept;
 std::string fmt(double v, int prec);
 std::string json_num(double v, int prec);  // null for negative
 std::string json_str(const std::string& s);
+
+// A binary of //benchmarks built beside this one (a data dependency): from the runfiles tree
+// under bazel test / run, or next to this binary (run from bazel-bin, as tools/bench does);
+// empty if none is executable.
+std::string find_bench_binary(const std::string& name);
 
 std::string machine_description();
 std::string libuv_version();
@@ -61,7 +113,7 @@ int failures() noexcept;
 
 // Command line every suite binary accepts:
 //   --smoke          tiny sizes, one repetition: checks the workloads only (no results file)
-//   --reps N         repetitions (interleaved raw, netpoll, libuv, raw, ...)
+//   --reps N         repetitions (interleaved raw, raw_uring, netpoll, libuv, asio, ..., raw, ...)
 //   --seconds S      length of one timed run
 //   --results DIR    where to write <id>.json (default: none)
 //   --impl a,b       run only these implementations (profiling; no results file)
@@ -70,16 +122,19 @@ struct Options {
   int reps = 5;
   double seconds = 1.0;
   std::string results_dir;
-  bool enabled[kImpls] = {true, true, true};
+  ImplSet supported = kAllImpls;  // what this benchmark compares
+  ImplSet enabled = kAllImpls;    // supported, and named by --impl (if given)
   std::vector<std::string> rest;  // arguments this parser did not know
-  bool all_enabled() const noexcept { return enabled[kRaw] && enabled[kNetpoll] && enabled[kLibuv]; }
+  bool all_enabled() const noexcept { return enabled == supported; }
 };
 // The first implementation --impl left enabled (kRaw if none).
 Impl first_enabled(const Options& o) noexcept;
-// Parses argv, starting from a benchmark's own --reps / --seconds defaults; prints usage and
-// exits 2 on a malformed known flag.
+// Parses argv, starting from a benchmark's own --reps / --seconds defaults and the
+// implementations it compares; prints usage and exits 2 on a malformed known flag. It also
+// sets the columns of table_header / table_row and the members of impls_json to `supported`
+// (one benchmark per process).
 Options parse_options(int argc, char** argv, const char* usage_extra = "", int default_reps = 5,
-                      double default_seconds = 1.0);
+                      double default_seconds = 1.0, const ImplSet& supported = kAllImpls);
 // For a binary that takes no arguments of its own: exits 2, naming the first unknown one.
 void reject_unknown(const Options& o, const char* prog);
 // main's return value: 1 after any fail() (saying how many, as `prog`), else 0.
@@ -97,17 +152,20 @@ struct Entry {
   std::string metric;  // "round trips/s (median of 5 x 1.0 s)"
   std::string unit;    // "round trips/s"
   bool higher_is_better = true;
-  double value[kImpls] = {-1, -1, -1};  // the headline figure per implementation
+  double value[kImpls];  // the headline figure per implementation (-1: not measured)
   std::string extra;   // more members, already JSON: "\"min\": {...}, ..." (may be empty)
+  Entry() noexcept { set_none(value); }
 };
-// The JSON object for `e`, with netpoll_over_libuv and netpoll_over_raw computed.
+// The JSON object for `e`: a member per compared implementation and the kRatios computed
+// (netpoll_over_raw, netpoll_over_libuv, ...).
 std::string entry_json(const Entry& e);
-// "{"raw": a, "netpoll": b, "libuv": c}"
-std::string triple_json(const double (&v)[kImpls], int prec);
+// "{"raw": a, "raw_uring": b, "netpoll": c, ...}": one member per compared implementation.
+std::string impls_json(const double (&v)[kImpls], int prec);
 // Writes <dir>/<id>.json (atomically). Skipped, with a note on stderr, for a smoke run, a
 // partial --impl run, or after a failure. Returns false only on a write error.
 bool write_entry(const Options& o, const Entry& e);
-// One markdown table row: "| label | raw | netpoll | libuv | netpoll/raw | netpoll/libuv |".
+// One markdown table row: "| label | raw | raw_uring | netpoll | ... | netpoll/raw | ... |", a
+// column per compared implementation, then the kRatios among them (blank when !ratios).
 std::string table_row(const std::string& label, const double (&v)[kImpls], int prec, bool ratios = true);
 std::string table_header(const std::string& title);
 

@@ -1,8 +1,9 @@
 // B3 (docs/benchmarks.md): an HTTP/1.1 plaintext server (13-byte body) driven by real clients.
 //
 // The servers are //benchmarks:http_bench_server (http_servers.cc): raw epoll, netpoll (exactly
-// examples/http_server) and libuv, one protocol engine (examples' http::Session), so only the
-// I/O layer differs. Each measured run starts a fresh server process pinned to CPU 0; the
+// examples/http_server), libuv, and Asio's epoll and io_uring builds (http_asio_server.cc, each
+// a program of its own that http_bench_server execs), one protocol engine (examples'
+// http::Session), so only the I/O layer differs. raw_uring has no HTTP server. Each measured run starts a fresh server process pinned to CPU 0; the
 // clients run pinned to CPU 1 (affinity is inherited through posix_spawn):
 //
 //   wrk -t1 -c50 -d<S>s --latency URL            closed loop, one request in flight per
@@ -15,14 +16,14 @@
 // requests answered. The client saturates CPU 1 first, so CPU per request is what separates
 // the servers; the headline is server CPU ns per request under h2load.
 //
-// Repetitions interleave raw, netpoll, libuv; median (and min) reported. After the timed
+// Repetitions interleave raw, netpoll, libuv, asio, asio_uring; median (and min) reported. After the timed
 // repetitions, a calibration pass counts the server's syscalls per request under each client
 // with `perf stat -e raw_syscalls:sys_enter,... -p PID` (separately, as counting costs time;
 // n/a where perf or its tracepoints are unavailable).
 //
 // Verified on every run, never a time: before the clients, a raw-socket probe (one request,
 // 100 pipelined, Connection: close, HTTP/1.0, a malformed request followed by more input) whose
-// transcript (Date masked) must be byte-identical for the three servers; wrk must report no
+// transcript (Date masked) must be byte-identical for every server; wrk must report no
 // "Non-2xx or 3xx responses" and no socket errors; h2load's succeeded and 2xx counts must equal
 // N with nothing failed, errored or timed out; the server must then exit 0 on SIGTERM.
 //
@@ -109,7 +110,7 @@ Sample run_once(Config& cfg, Impl impl) {
     fail(who + err);
     return smp;
   }
-  // Protocol check first: every run, identical (dates masked) for the three servers.
+  // Protocol check first: every run, identical (dates masked) for every server.
   const std::string t = bench::probe(s->port(), &err);
   if (!err.empty()) fail(who + err);
   else if (cfg.transcript[impl].empty()) cfg.transcript[impl] = t;
@@ -213,7 +214,11 @@ double h2load_rate(const Config& cfg, Impl impl) {
 
 int main(int argc, char** argv) {
   // B3's own defaults (a run is two clients of a few seconds each): 3 x 3 s unless given.
-  bench::Options o = bench::parse_options(argc, argv, " [--requests N] [--no-perf] [--server PATH]", 3, 3);
+  // Every implementation with an HTTP server (http_servers.cc): raw_uring is an echo floor only.
+  constexpr bench::ImplSet kHttpImpls =
+      bench::impl_set({bench::kRaw, bench::kNetpoll, bench::kLibuv, bench::kAsio, bench::kAsioUring});
+  bench::Options o =
+      bench::parse_options(argc, argv, " [--requests N] [--no-perf] [--server PATH]", 3, 3, kHttpImpls);
   const bench::HttpArgs args = bench::parse_http_args(o, "http_bench", /*allow_no_perf=*/true);
   Config cfg;
   bool use_perf = !o.smoke && !args.no_perf;
@@ -259,7 +264,7 @@ int main(int argc, char** argv) {
     return samples[k].back().h2_cpu.total_ns;
   }, headline);
 
-  // The three servers speak the same protocol byte for byte (Date aside).
+  // The servers all speak the same protocol byte for byte (Date aside).
   for (int k = 0; k < kImpls; ++k)
     for (int j = 0; j < k; ++j)
       if (!cfg.transcript[k].empty() && !cfg.transcript[j].empty())
@@ -342,18 +347,18 @@ int main(int argc, char** argv) {
   for (int k = 0; k < kImpls; ++k) e.value[k] = h2_cpu_ns[k];
   std::string sys_json;
   for (std::size_t k = 1; k < kSysEvents.size(); ++k)
-    sys_json += std::string(", \"") + kSysNames[k] + "\": {\"wrk\": " + bench::triple_json(sys_wrk[k], 3) +
-                ", \"h2load\": " + bench::triple_json(sys_h2[k], 4) + "}";
-  e.extra = "\"min\": " + bench::triple_json(h2_cpu_min, 1) + ", \"wrk_requests_per_s\": " + bench::triple_json(wrk_rps, 0) +
-            ", \"wrk_latency_p50_us\": " + bench::triple_json(wrk_p50, 1) +
-            ", \"wrk_latency_p99_us\": " + bench::triple_json(wrk_p99, 1) +
-            ", \"wrk_server_cpu_us_per_request\": " + bench::triple_json(wrk_cpu, 4) +
-            ", \"wrk_server_user_cpu_us_per_request\": " + bench::triple_json(wrk_user, 4) +
-            ", \"h2load_requests_per_s\": " + bench::triple_json(h2_rps, 0) +
-            ", \"h2load_server_cpu_us_per_request\": " + bench::triple_json(h2_cpu, 4) +
-            ", \"h2load_server_user_cpu_us_per_request\": " + bench::triple_json(h2_user, 4) +
-            ", \"server_syscalls_per_request_perf\": {\"wrk\": " + bench::triple_json(sys_wrk[0], 3) +
-            ", \"h2load\": " + bench::triple_json(sys_h2[0], 4) + "}" + ", \"syscall_breakdown_per_request\": {" +
+    sys_json += std::string(", \"") + kSysNames[k] + "\": {\"wrk\": " + bench::impls_json(sys_wrk[k], 3) +
+                ", \"h2load\": " + bench::impls_json(sys_h2[k], 4) + "}";
+  e.extra = "\"min\": " + bench::impls_json(h2_cpu_min, 1) + ", \"wrk_requests_per_s\": " + bench::impls_json(wrk_rps, 0) +
+            ", \"wrk_latency_p50_us\": " + bench::impls_json(wrk_p50, 1) +
+            ", \"wrk_latency_p99_us\": " + bench::impls_json(wrk_p99, 1) +
+            ", \"wrk_server_cpu_us_per_request\": " + bench::impls_json(wrk_cpu, 4) +
+            ", \"wrk_server_user_cpu_us_per_request\": " + bench::impls_json(wrk_user, 4) +
+            ", \"h2load_requests_per_s\": " + bench::impls_json(h2_rps, 0) +
+            ", \"h2load_server_cpu_us_per_request\": " + bench::impls_json(h2_cpu, 4) +
+            ", \"h2load_server_user_cpu_us_per_request\": " + bench::impls_json(h2_user, 4) +
+            ", \"server_syscalls_per_request_perf\": {\"wrk\": " + bench::impls_json(sys_wrk[0], 3) +
+            ", \"h2load\": " + bench::impls_json(sys_h2[0], 4) + "}" + ", \"syscall_breakdown_per_request\": {" +
             sys_json.substr(2) + "}" + ", \"wrk_seconds\": " + std::to_string(cfg.wrk_secs) +
             ", \"h2load_requests\": " + std::to_string(cfg.h2_requests);
   if (!bench::write_entry(o, e)) fail("could not write the B3 result");

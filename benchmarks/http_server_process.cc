@@ -45,24 +45,7 @@ std::string HttpServerProcess::stop() {
 }
 
 std::string find_http_server(const std::string& given) {
-  if (!given.empty()) return given;
-  std::vector<std::string> candidates;
-  // Under `bazel test` / `bazel run`: the runfiles tree (a data dependency).
-  for (const char* var : {"RUNFILES_DIR", "TEST_SRCDIR"})
-    if (const char* d = std::getenv(var)) candidates.push_back(std::string(d) + "/netpoll/benchmarks/http_bench_server");
-  // Run directly from bazel-bin (tools/bench): built next to this binary.
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) {
-    self[n] = 0;
-    std::string dir(self);
-    dir.resize(dir.rfind('/'));
-    candidates.push_back(dir + "/http_bench_server");
-    candidates.push_back(std::string(self) + ".runfiles/netpoll/benchmarks/http_bench_server");
-  }
-  for (const std::string& c : candidates)
-    if (::access(c.c_str(), X_OK) == 0) return c;
-  return {};
+  return given.empty() ? find_bench_binary("http_bench_server") : given;
 }
 
 HttpArgs parse_http_args(const Options& o, const char* prog, bool allow_no_perf) {

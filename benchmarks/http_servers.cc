@@ -1,6 +1,7 @@
-// B3's servers (docs/benchmarks.md): one HTTP/1.1 plaintext protocol, three I/O layers.
+// B3's servers (docs/benchmarks.md): one HTTP/1.1 plaintext protocol, five I/O layers.
 //
-//   http_bench_server --impl raw|netpoll|libuv [--loops N] [ADDR]   (ADDR default 127.0.0.1:0)
+//   http_bench_server --impl raw|netpoll|libuv|asio|asio_uring [--loops N] [ADDR]
+//                                                                 (ADDR default 127.0.0.1:0)
 //
 // Prints exactly one line, "listening on <ip:port>", flushed, then serves until SIGTERM or
 // SIGINT, closes every connection and exits 0 (so a sanitizer build reports leaks at exit).
@@ -32,6 +33,11 @@
 //            completes; uv_shutdown + a uv_timer_t for the lingering close; uv_signal_t
 //            (one loop) or uv_async_t (N loops; libuv 1.44 has no UV_TCP_REUSEPORT, so each
 //            listener is a socket made as raw's and adopted with uv_tcp_open).
+//   asio, asio_uring  standalone Asio's coroutines over the same Session, in
+//            http_asio_server.cc: the two Asio builds are programs of their own (one program
+//            must not hold both), so for these this binary execs the matching one
+//            (http_asio_server / http_asio_uring_server, built beside it) with its own
+//            arguments: the same process, pid and stdout for B3's driver. One loop only.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -57,6 +63,8 @@
 #include <thread>
 #include <vector>
 
+#include "benchmarks/harness.h"
+#include "benchmarks/http_server_args.h"
 #include "examples/http.h"
 #include "examples/serve.h"
 #include "netpoll/net/net.h"
@@ -710,29 +718,32 @@ int run_group(const sockaddr_in& addr, std::size_t loops) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: %s --impl raw|netpoll|libuv [--loops N] [ADDR]   (ADDR default 127.0.0.1:0)\n", kProg);
+  std::fprintf(stderr, "usage: %s --impl raw|netpoll|libuv|asio|asio_uring [--loops N] [ADDR]   (ADDR default 127.0.0.1:0)\n", kProg);
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string impl, addr = "127.0.0.1:0";
-  long loops = 1;
-  int positional = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--impl" && i + 1 < argc) impl = argv[++i];
-    else if (a.rfind("--impl=", 0) == 0) impl = a.substr(7);
-    else if (a == "--loops" && i + 1 < argc) {
-      char* end = nullptr;
-      loops = std::strtol(argv[++i], &end, 10);
-      if (*argv[i] == '\0' || *end != '\0' || loops < 1 || loops > 1024) {
-        std::fprintf(stderr, "%s: --loops takes a number from 1 to 1024, not %s\n", kProg, argv[i]);
-        return usage();
-      }
-    } else if (!a.empty() && a[0] != '-' && positional++ == 0) addr = a;
-    else return usage();
+  netpoll::bench::HttpServerArgs cmd;
+  if (!netpoll::bench::parse_http_server_args(argc, argv, kProg, &cmd)) return usage();
+  const std::string& impl = cmd.impl;
+  std::string& addr = cmd.addr;
+  const long loops = cmd.loops;
+  if (impl == "asio" || impl == "asio_uring") {
+    const std::string path =
+        netpoll::bench::find_bench_binary(impl == "asio" ? "http_asio_server" : "http_asio_uring_server");
+    if (path.empty()) {
+      std::fprintf(stderr, "%s: cannot find the %s server binary (built beside this one)\n", kProg, impl.c_str());
+      return 1;
+    }
+    std::vector<char*> args(argv, argv + argc);
+    std::string arg0 = path;
+    args[0] = arg0.data();
+    args.push_back(nullptr);
+    ::execv(path.c_str(), args.data());
+    std::fprintf(stderr, "%s: exec %s: %s\n", kProg, path.c_str(), std::strerror(errno));
+    return 1;
   }
   if (impl == "netpoll") {
     if (loops > 1) {

@@ -13,12 +13,14 @@
 namespace netpoll::bench {
 
 // Syscall counters: the total and the ones an event loop's steady state is made of.
-inline constexpr std::array<const char*, 8> kSysEvents = {
+// (io_uring_enter: the asio_uring server's.)
+inline constexpr std::array<const char*, 9> kSysEvents = {
     "raw_syscalls:sys_enter",        "syscalls:sys_enter_epoll_wait", "syscalls:sys_enter_epoll_pwait",
     "syscalls:sys_enter_read",       "syscalls:sys_enter_recvfrom",   "syscalls:sys_enter_write",
-    "syscalls:sys_enter_sendto",     "syscalls:sys_enter_epoll_ctl"};
-inline constexpr std::array<const char*, 8> kSysNames = {"total", "epoll_wait", "epoll_pwait", "read",
-                                                         "recvfrom", "write", "sendto", "epoll_ctl"};
+    "syscalls:sys_enter_sendto",     "syscalls:sys_enter_epoll_ctl",  "syscalls:sys_enter_io_uring_enter"};
+inline constexpr std::array<const char*, 9> kSysNames = {"total",    "epoll_wait", "epoll_pwait",
+                                                         "read",     "recvfrom",   "write",
+                                                         "sendto",   "epoll_ctl",  "io_uring_enter"};
 using SysCounts = std::array<double, kSysEvents.size()>;  // per request; -1: not counted
 
 // Runs `client` (returning the requests it had answered, 0 on failure) while perf, pinned to

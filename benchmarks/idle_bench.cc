@@ -1,10 +1,13 @@
 // B5 (docs/benchmarks.md): 9,900 idle connections + 1 active. Each server of echo_servers.h (raw
-// epoll, netpoll's coroutine Loop, libuv) accepts and registers 9,900 loopback TCP connections
+// epoll, raw io_uring, netpoll's coroutine Loop, libuv, Asio's two builds) accepts and registers
+// 9,900 loopback TCP connections
 // that never send anything; then one more connection ping-pongs 5-byte messages as in B1
 // (blocking client, client and server on CPU 0).
 //
 // Measured, not estimated:
-//   * user-space bytes per idle connection: the growth of the process's heap (mallinfo2:
+//   * user-space bytes per idle connection: the growth of the server process's heap (the
+//     benchmark's own for the in-process servers; an Asio server process answers for its own,
+//     EchoServer::heap_bytes) (mallinfo2:
 //     in-use chunks plus mmapped blocks, so malloc's own overhead is included) from before the
 //     first idle connection arrives to when the server has accepted and registered them all,
 //     divided by their number. That is everything each server keeps per connection: raw its
@@ -29,7 +32,7 @@
 // exited cleanly. Nothing asserts a time or a size. Figures from sanitizer builds are
 // meaningless (their allocators bypass mallinfo2).
 //
-//   idle_bench [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,netpoll,libuv]
+//   idle_bench [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,raw_uring,netpoll,libuv,asio,asio_uring]
 //              [--idle N]
 //   idle_bench --hold PORT N     (the child: holds N idle connections until stdin closes)
 #include <malloc.h>
@@ -87,13 +90,6 @@ rlim_t raise_nofile() {
     (void)::getrlimit(RLIMIT_NOFILE, &r);
   }
   return r.rlim_cur;
-}
-
-// Bytes the process's heap has handed out: in-use chunks (with malloc's per-chunk overhead)
-// and mmapped blocks, over every arena.
-double heap_bytes() {
-  const struct mallinfo2 m = ::mallinfo2();
-  return double(m.uordblks) + double(m.hblkhd);
 }
 
 // --- the child holding the idle client ends ------------------------------------------------------
@@ -165,13 +161,13 @@ double core_bytes_per_descriptor(int n) {
   double per = -1;
   {
     netpoll::Netpoll np;
-    const double m0 = heap_bytes();
+    const double m0 = bench::heap_bytes();
     for (int fd : fds) {
       netpoll::Result<netpoll::PollDesc*> pd = np.open(fd);
       if (!pd) bench::abort_run("Netpoll::open: " + pd.error().message());
       pds.push_back(*pd);
     }
-    per = (heap_bytes() - m0) / n;
+    per = (bench::heap_bytes() - m0) / n;
     for (netpoll::PollDesc* pd : pds) (void)np.close(pd);
   }
   for (int fd : fds) ::close(fd);
@@ -193,14 +189,14 @@ double net_bytes_per_socket(int n) {
   double per = -1;
   {
     std::vector<net::Conn> conns;
-    const double m0 = heap_bytes();
+    const double m0 = bench::heap_bytes();
     conns.reserve(fds.size());
     for (int fd : fds) {
       netpoll::Result<net::Conn> c = net::FileConn(loop, fd);
       if (!c) bench::abort_run("FileConn: " + c.error().message());
       conns.push_back(std::move(*c));
     }
-    per = (heap_bytes() - m0) / double(fds.size());
+    per = (bench::heap_bytes() - m0) / double(fds.size());
   }  // the Conns close their descriptors
   return per;
 }
@@ -227,7 +223,7 @@ double pingpong(Impl impl, int idle, double seconds, double* bytes_per_conn, All
   const int port = server.port();
   std::unique_ptr<IdleClients> held;
   if (idle > 0) {
-    const double m0 = heap_bytes();
+    const double m0 = server.heap_bytes();
     const std::uint64_t a0 = netpoll::testing::allocation_count(), b0 = netpoll::testing::allocated_bytes();
     held = std::make_unique<IdleClients>(port, idle);
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -236,7 +232,8 @@ double pingpong(Impl impl, int idle, double seconds, double* bytes_per_conn, All
         bench::abort_run(std::string(bench::kImplName[impl]) + " server did not accept the idle set within 60 s");
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    *bytes_per_conn = (heap_bytes() - m0) / idle;
+    const double m1 = server.heap_bytes();
+    *bytes_per_conn = m0 < 0 || m1 < 0 ? -1 : (m1 - m0) / idle;
     if (allocs) {
       allocs->calls = double(netpoll::testing::allocation_count() - a0) / idle;
       allocs->bytes = double(netpoll::testing::allocated_bytes() - b0) / idle;
@@ -303,7 +300,9 @@ int main(int argc, char** argv) {
   bench::medians(s.rate_idle, idle_rate);
   bench::medians(s.rate_bare, bare_rate);
   for (int k = 0; k < kImpls; ++k) kept[k] = bench::ratio(idle_rate[k], bare_rate[k]);
-  const double core[kImpls] = {-1, core_bytes, -1}, netl[kImpls] = {-1, net_bytes, -1};
+  double core[kImpls], netl[kImpls];
+  bench::set_only(core, bench::kNetpoll, core_bytes);
+  bench::set_only(netl, bench::kNetpoll, net_bytes);
 
   // netpoll's breakdown: the library's parts by size, and what each idle connection allocated
   // (an FD and the session's coroutine frame: the frame is the rest of what it asked for).
@@ -311,7 +310,8 @@ int main(int argc, char** argv) {
   const double conn_size = sizeof(net::Conn), fd_size = sizeof(net::FD), pd_size = sizeof(netpoll::PollDesc);
   const double frame = calls > 0 ? asked - fd_size - pd_size : -1;  // the slab share is pd_size per slot
   const auto np_row = [](const std::string& label, double v, int prec) {
-    const double a[kImpls] = {-1, v, -1};
+    double a[kImpls];
+    bench::set_only(a, bench::kNetpoll, v);
     std::printf("%s", bench::table_row(label, a, prec, false).c_str());
   };
   const std::string n = std::to_string(idle);
@@ -337,14 +337,16 @@ int main(int argc, char** argv) {
     for (int sz : kSweep)
       if (sz < idle) sizes.push_back(sz);
     for (int sz : sizes) {
-      double b[kImpls] = {-1, -1, -1}, r[kImpls] = {-1, -1, -1};
+      double b[kImpls], r[kImpls];
+      bench::set_none(b);
+      bench::set_none(r);
       for (int k = 0; k < kImpls; ++k)
         if (o.enabled[k]) r[k] = pingpong(static_cast<Impl>(k), sz, seconds, &b[k]);
       const std::string label = std::to_string(sz);
       std::printf("%s", bench::table_row("bytes per idle connection, " + label + " idle", b, 0).c_str());
       std::printf("%s", bench::table_row("round trips/s, " + label + " idle", r, 0).c_str());
       sweep_json += (sweep_json.empty() ? "" : ", ") + std::string("{\"idle\": ") + label +
-                    ", \"bytes\": " + bench::triple_json(b, 1) + ", \"rate\": " + bench::triple_json(r, 1) + "}";
+                    ", \"bytes\": " + bench::impls_json(b, 1) + ", \"rate\": " + bench::impls_json(r, 1) + "}";
     }
     std::printf("%s", bench::table_row("bytes per idle connection, " + n + " idle (above)", bytes, 0).c_str());
     std::printf("%s", bench::table_row("round trips/s, " + n + " idle (above)", idle_rate, 0).c_str());
@@ -360,9 +362,9 @@ int main(int argc, char** argv) {
   e.extra = "\"idle_connections\": " + std::to_string(idle) +
             ", \"netpoll_core_bytes_per_descriptor\": " + bench::json_num(core_bytes, 1) +
             ", \"netpoll_net_bytes_per_socket\": " + bench::json_num(net_bytes, 1) +
-            ", \"pingpong_rate_idle_set\": " + bench::triple_json(idle_rate, 1) +
-            ", \"pingpong_rate_no_idle_set\": " + bench::triple_json(bare_rate, 1) +
-            ", \"rate_idle_over_no_idle\": " + bench::triple_json(kept, 4) +
+            ", \"pingpong_rate_idle_set\": " + bench::impls_json(idle_rate, 1) +
+            ", \"pingpong_rate_no_idle_set\": " + bench::impls_json(bare_rate, 1) +
+            ", \"rate_idle_over_no_idle\": " + bench::impls_json(kept, 4) +
             ", \"netpoll_breakdown\": {\"conn\": " + bench::json_num(conn_size, 0) +
             ", \"fd\": " + bench::json_num(fd_size, 0) + ", \"poll_desc\": " + bench::json_num(pd_size, 0) +
             ", \"allocations_per_conn\": " + bench::json_num(calls, 2) +

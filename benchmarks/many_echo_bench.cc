@@ -1,7 +1,7 @@
 // B2 (docs/benchmarks.md): many-connection echo. 50 and 500 loopback TCP connections, each
 // ping-ponging 5-byte messages, driven by one client thread with its own epoll loop
-// (echo_clients.h), against the three echo servers of echo_servers.h (raw epoll, netpoll's
-// coroutine Loop, libuv), run interleaved; once with the server on CPU 0 and the client on
+// (echo_clients.h), against the echo servers of echo_servers.h (raw epoll, raw io_uring,
+// netpoll's coroutine Loop, libuv, Asio's two builds), run interleaved; once with the server on CPU 0 and the client on
 // CPU 1, once with both on CPU 0. Plus a pump: one connection streaming 8 KiB writes (at most
 // 128 KiB unechoed) across the two CPUs, in Gbit/s.
 //
@@ -14,7 +14,7 @@
 // Nothing asserts a time: a run fails only if an echo differs from what was sent, or the
 // server's counts (connections, bytes) differ from the client's.
 //
-//   many_echo_bench [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,netpoll,libuv]
+//   many_echo_bench [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl raw,raw_uring,netpoll,libuv,asio,asio_uring]
 #include <cstdint>
 #include <cstdio>
 #include <iterator>
@@ -113,9 +113,9 @@ int main(int argc, char** argv) {
     std::printf("%s", bench::table_row(std::string(c.label) + ": server syscalls/" + per + " (counted)", sys, 2, false).c_str());
     if (!extra.empty()) extra += ", ";
     extra += "\"" + std::string(c.key) + "\": {\"unit\": " + bench::json_str(unit) +
-             ", \"median\": " + bench::triple_json(rate, 3) + ", \"min\": " + bench::triple_json(mn, 3) +
-             ", \"server_cpu_ns_per_msg\": " + bench::triple_json(cpu, 1) +
-             ", \"server_syscalls_per_msg_counted\": " + bench::triple_json(sys, 3) + "}";
+             ", \"median\": " + bench::impls_json(rate, 3) + ", \"min\": " + bench::impls_json(mn, 3) +
+             ", \"server_cpu_ns_per_msg\": " + bench::impls_json(cpu, 1) +
+             ", \"server_syscalls_per_msg_counted\": " + bench::impls_json(sys, 3) + "}";
   }
 
   bench::Entry e;

@@ -1,12 +1,13 @@
 // B1 (docs/benchmarks.md): ping-pong over one loopback TCP connection, 5-byte messages, client and
-// server pinned to the same CPU. One shared blocking client (echo_clients.h); the three echo
-// servers of echo_servers.h (raw epoll, netpoll's coroutine Loop, libuv), run interleaved
-// (raw, netpoll, libuv, raw, ...) for several repetitions; median and min reported.
+// server pinned to the same CPU. One shared blocking client (echo_clients.h); the echo servers
+// of echo_servers.h (raw epoll, raw io_uring, netpoll's coroutine Loop, libuv, Asio's epoll and
+// io_uring builds), run interleaved (raw, raw_uring, netpoll, libuv, asio, asio_uring, raw, ...)
+// for several repetitions; median and min reported.
 //
 // Measured on the server side: CPU time (getrusage RUSAGE_THREAD, server thread only) and
 // syscalls per round trip — counted in-process where the implementation can count its own
 // (raw: in its loop; netpoll: the poller's stats plus the net layer's syscall hooks), and for
-// all three by a `strace -f -c` calibration run of the server alone in a child process, as the
+// every one by a `strace -f -c` calibration run of the server alone in a child process, as the
 // difference between two round-trip counts (so start-up and shutdown cancel out).
 //
 // Nothing here asserts a time. The run fails (exit 1) only if a workload did not complete
@@ -14,11 +15,14 @@
 // what the client sent.
 //
 //   pingpong_bench [--smoke] [--reps N] [--seconds S] [--no-strace] [--results DIR]
-//                  [--impl raw,netpoll,libuv]   (a subset, for profiling; writes no results)
-//   pingpong_bench --serve raw|netpoll|libuv     (the strace calibration child)
+//                  [--impl raw,raw_uring,netpoll,libuv,asio,asio_uring]   (a subset, for profiling; writes no results)
+//   pingpong_bench --serve IMPL     (the strace calibration child; -f follows an Asio server
+//                                   process, the proxy's own syscalls cancel out)
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <iterator>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -138,14 +142,14 @@ double strace_per_rt(const std::string& self, Impl impl, std::uint64_t n1, std::
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Options o = bench::parse_options(argc, argv, " [--no-strace] | --serve raw|netpoll|libuv");
+  bench::Options o = bench::parse_options(argc, argv, " [--no-strace] | --serve IMPL");
   bool use_strace = true;
   for (std::size_t i = 0; i < o.rest.size(); ++i) {
     if (o.rest[i] == "--no-strace") use_strace = false;
     else if (o.rest[i] == "--serve" && i + 1 < o.rest.size()) {
       for (int k = 0; k < kImpls; ++k)
         if (o.rest[i + 1] == kImplName[k]) return serve_child(static_cast<Impl>(k));
-      std::fprintf(stderr, "pingpong_bench: --serve raw|netpoll|libuv\n");
+      std::fprintf(stderr, "pingpong_bench: --serve IMPL (one of --impl's names)\n");
       return 2;
     } else {
       std::fprintf(stderr, "pingpong_bench: unknown argument %s\n", o.rest[i].c_str());
@@ -169,7 +173,8 @@ int main(int argc, char** argv) {
     return samples[k].back().rate;
   }, rates);
 
-  double strace_rt[kImpls] = {-1, -1, -1};
+  double strace_rt[kImpls];
+  bench::set_none(strace_rt);
   if (use_strace) {
     char self[4096];
     const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
@@ -181,7 +186,7 @@ int main(int argc, char** argv) {
       for (int k = 0; k < kImpls; ++k)
         if (o.enabled[k]) strace_rt[k] = strace_per_rt(self, static_cast<Impl>(k), n1, n2);
     }
-    if (strace_rt[kRaw] < 0 && strace_rt[kNetpoll] < 0 && strace_rt[kLibuv] < 0)
+    if (std::all_of(std::begin(strace_rt), std::end(strace_rt), [](double v) { return v < 0; }))
       std::fprintf(stderr, "  strace calibration unavailable (no strace, or ptrace not permitted): n/a\n");
   }
 
@@ -214,11 +219,11 @@ int main(int argc, char** argv) {
   e.metric = "round trips/s (median of " + std::to_string(o.reps) + " x " + bench::fmt(o.seconds, 1) + " s)";
   e.unit = "round trips/s";
   for (int k = 0; k < kImpls; ++k) e.value[k] = rate[k];
-  e.extra = "\"min\": " + bench::triple_json(mn, 1) +
-            ", \"server_syscalls_per_rt_counted\": " + bench::triple_json(sys, 3) +
-            ", \"server_syscalls_per_rt_strace\": " + bench::triple_json(strace_rt, 3) +
-            ", \"server_cpu_us_per_rt\": " + bench::triple_json(cpu_us, 3) +
-            ", \"allocs_per_rt\": " + bench::triple_json(allocs, 3);
+  e.extra = "\"min\": " + bench::impls_json(mn, 1) +
+            ", \"server_syscalls_per_rt_counted\": " + bench::impls_json(sys, 3) +
+            ", \"server_syscalls_per_rt_strace\": " + bench::impls_json(strace_rt, 3) +
+            ", \"server_cpu_us_per_rt\": " + bench::impls_json(cpu_us, 3) +
+            ", \"allocs_per_rt\": " + bench::impls_json(allocs, 3);
   if (!bench::write_entry(o, e)) bench::fail("could not write the B1 result");
   return bench::exit_status("pingpong_bench");
 }

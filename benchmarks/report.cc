@@ -1,7 +1,9 @@
 // report: assembles the per-benchmark entries (<dir>/B*.json, written by the suite binaries
 // through harness.h) into latest.json, prints the markdown summary, and draws the ratio chart
 // as SVG. The entries are our own one-line objects whose headline members come first, so a
-// first-occurrence key lookup reads them; nothing else is parsed.
+// first-occurrence key lookup reads them; nothing else is parsed. An entry lacking an
+// implementation (B6-B9 compare raw, netpoll and libuv only; results written before raw_uring
+// and Asio joined) leaves its cells n/a and its bars out; a column nobody has is not shown.
 //
 //   report --dir benchmarks/results [--svg PATH]
 #include <dirent.h>
@@ -10,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -22,8 +25,14 @@ using namespace netpoll::bench;
 struct Row {
   std::string json, id, name, unit;
   bool higher = true;
-  double raw = -1, np = -1, uv = -1, over_uv = -1, over_raw = -1;
+  double value[kImpls];                  // the headline per implementation (-1: absent)
+  double over[std::size(kRatios)];       // kRatios' ratios (-1: absent)
 };
+
+std::string ratio_key(const RatioPair& r) { return std::string(kImplName[r.of]) + "_over_" + kImplName[r.to]; }
+// The chart's bar colour per kRatios entry.
+constexpr const char* kRatioColor[] = {"#e08a2c", "#3b7dd8", "#8c564b", "#2ca02c", "#9467bd"};
+static_assert(std::size(kRatioColor) >= std::size(kRatios), "a colour per ratio");
 
 std::string raw_member(const std::string& j, const std::string& key) {
   const std::string k = "\"" + key + "\": ";
@@ -47,10 +56,15 @@ double num(const std::string& j, const std::string& key) {
 double advantage(const Row& r, double ratio) { return ratio <= 0 ? -1 : r.higher ? ratio : 1 / ratio; }
 
 std::string svg(const std::vector<Row>& rows) {
-  const int bar_h = 14, gap = 10, left = 300, width = 420, top = 40;
-  const int h = top + static_cast<int>(rows.size()) * (2 * bar_h + gap) + 40;
+  const int bar_h = 12, gap = 10, left = 300, width = 420, top = 56;
+  int h = top + 40;
   double maxv = 2.0;
-  for (const Row& r : rows) maxv = std::max({maxv, advantage(r, r.over_uv), advantage(r, r.over_raw)});
+  for (const Row& r : rows) {
+    int bars = 0;
+    for (std::size_t i = 0; i < std::size(kRatios); ++i)
+      if (r.over[i] > 0) maxv = std::max(maxv, advantage(r, r.over[i])), ++bars;
+    h += std::max(bars, 1) * bar_h + gap;
+  }
   maxv = std::min(maxv, 4.0);
   auto x = [&](double v) { return left + static_cast<int>(std::min(v, maxv) / maxv * width); };
   std::ostringstream o;
@@ -58,23 +72,34 @@ std::string svg(const std::vector<Row>& rows) {
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
     << "<text x=\"10\" y=\"20\" font-size=\"14\">netpoll advantage per benchmark (&gt; 1: netpoll better; "
        "time metrics inverted)</text>\n"
-    << "<rect x=\"" << left << "\" y=\"26\" width=\"12\" height=\"10\" fill=\"#3b7dd8\"/><text x=\"" << left + 16
-    << "\" y=\"35\">vs libuv</text><rect x=\"" << left + 90 << "\" y=\"26\" width=\"12\" height=\"10\" "
-    << "fill=\"#e08a2c\"/><text x=\"" << left + 106 << "\" y=\"35\">vs raw epoll</text>\n";
+  ;
+  // The legend: one swatch per ratio some row has, two rows of at most three.
+  int shown = 0;
+  for (std::size_t i = 0; i < std::size(kRatios); ++i) {
+    bool any = false;
+    for (const Row& r : rows) any |= r.over[i] > 0;
+    if (!any) continue;
+    const int lx = left + (shown % 3) * 120, ly = 26 + (shown / 3) * 14;
+    o << "<rect x=\"" << lx << "\" y=\"" << ly << "\" width=\"12\" height=\"10\" fill=\"" << kRatioColor[i]
+      << "\"/><text x=\"" << lx + 16 << "\" y=\"" << ly + 9 << "\">vs " << kImplName[kRatios[i].to] << "</text>\n";
+    ++shown;
+  }
   int y = top;
   for (const Row& r : rows) {
     std::string label = r.id + " " + r.name;
     if (label.size() > 46) label = label.substr(0, 45) + "...";
-    o << "<text x=\"10\" y=\"" << y + bar_h + 4 << "\">" << label << "</text>\n";
-    const double a = advantage(r, r.over_uv), b = advantage(r, r.over_raw);
-    if (a > 0)
-      o << "<rect x=\"" << left << "\" y=\"" << y << "\" width=\"" << x(a) - left << "\" height=\"" << bar_h
-        << "\" fill=\"#3b7dd8\"/><text x=\"" << x(a) + 4 << "\" y=\"" << y + 11 << "\">" << fmt(a, 2) << "</text>\n";
-    if (b > 0)
-      o << "<rect x=\"" << left << "\" y=\"" << y + bar_h << "\" width=\"" << x(b) - left << "\" height=\"" << bar_h
-        << "\" fill=\"#e08a2c\"/><text x=\"" << x(b) + 4 << "\" y=\"" << y + bar_h + 11 << "\">" << fmt(b, 2)
+    o << "<text x=\"10\" y=\"" << y + bar_h + 2 << "\">" << label << "</text>\n";
+    int bars = 0;
+    for (std::size_t i = 0; i < std::size(kRatios); ++i) {
+      const double a = advantage(r, r.over[i]);
+      if (a <= 0) continue;
+      const int by = y + bars * bar_h;
+      o << "<rect x=\"" << left << "\" y=\"" << by << "\" width=\"" << x(a) - left << "\" height=\"" << bar_h
+        << "\" fill=\"" << kRatioColor[i] << "\"/><text x=\"" << x(a) + 4 << "\" y=\"" << by + 10 << "\">" << fmt(a, 2)
         << "</text>\n";
-    y += 2 * bar_h + gap;
+      ++bars;
+    }
+    y += std::max(bars, 1) * bar_h + gap;
   }
   o << "<line x1=\"" << x(1.0) << "\" y1=\"" << top - 4 << "\" x2=\"" << x(1.0) << "\" y2=\"" << y
     << "\" stroke=\"black\" stroke-dasharray=\"4 3\"/><text x=\"" << x(1.0) - 8 << "\" y=\"" << y + 14
@@ -108,11 +133,8 @@ int main(int argc, char** argv) {
       r.name = raw_member(r.json, "name");
       r.unit = raw_member(r.json, "unit");
       r.higher = raw_member(r.json, "higher_is_better") != "false";
-      r.raw = num(r.json, "raw");
-      r.np = num(r.json, "netpoll");
-      r.uv = num(r.json, "libuv");
-      r.over_uv = num(r.json, "netpoll_over_libuv");
-      r.over_raw = num(r.json, "netpoll_over_raw");
+      for (int k = 0; k < kImpls; ++k) r.value[k] = num(r.json, kImplName[k]);
+      for (std::size_t i = 0; i < std::size(kRatios); ++i) r.over[i] = num(r.json, ratio_key(kRatios[i]));
       rows.push_back(r);
     }
     ::closedir(d);
@@ -134,13 +156,27 @@ int main(int argc, char** argv) {
   }
   std::rename((dir + "/latest.json.tmp").c_str(), (dir + "/latest.json").c_str());
 
-  std::printf("| id | benchmark | unit | raw | netpoll | libuv | netpoll/raw | netpoll/libuv |\n");
-  std::printf("|---|---|---|---:|---:|---:|---:|---:|\n");
+  // The summary: a column per implementation and per ratio that some entry has.
+  bool has_value[kImpls] = {}, has_ratio[std::size(kRatios)] = {};
   for (const Row& r : rows) {
-    const int prec = std::max({r.raw, r.np, r.uv}) >= 100 ? 0 : 2;
-    std::printf("| %s | %s | %s%s | %s | %s | %s | %s | %s |\n", r.id.c_str(), r.name.c_str(), r.unit.c_str(),
-                r.higher ? "" : " (lower is better)", fmt(r.raw, prec).c_str(), fmt(r.np, prec).c_str(),
-                fmt(r.uv, prec).c_str(), fmt(r.over_raw, 3).c_str(), fmt(r.over_uv, 3).c_str());
+    for (int k = 0; k < kImpls; ++k) has_value[k] |= r.value[k] >= 0;
+    for (std::size_t i = 0; i < std::size(kRatios); ++i) has_ratio[i] |= r.over[i] >= 0;
+  }
+  std::string head = "| id | benchmark | unit |", rule = "|---|---|---|";
+  for (int k = 0; k < kImpls; ++k)
+    if (has_value[k]) head += std::string(" ") + kImplName[k] + " |", rule += "---:|";
+  for (std::size_t i = 0; i < std::size(kRatios); ++i)
+    if (has_ratio[i])
+      head += std::string(" ") + kImplName[kRatios[i].of] + "/" + kImplName[kRatios[i].to] + " |", rule += "---:|";
+  std::printf("%s\n%s\n", head.c_str(), rule.c_str());
+  for (const Row& r : rows) {
+    const int prec = *std::max_element(std::begin(r.value), std::end(r.value)) >= 100 ? 0 : 2;
+    std::string line = "| " + r.id + " | " + r.name + " | " + r.unit + (r.higher ? "" : " (lower is better)") + " |";
+    for (int k = 0; k < kImpls; ++k)
+      if (has_value[k]) line += " " + fmt(r.value[k], prec) + " |";
+    for (std::size_t i = 0; i < std::size(kRatios); ++i)
+      if (has_ratio[i]) line += " " + fmt(r.over[i], 3) + " |";
+    std::printf("%s\n", line.c_str());
   }
   if (!svg_path.empty()) {
     std::ofstream f(svg_path, std::ios::trunc);

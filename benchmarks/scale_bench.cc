@@ -125,7 +125,8 @@ int usable_cpus() {
 
 int main(int argc, char** argv) {
   // B9's own defaults (six runs per repetition): 3 x 2 s unless given.
-  bench::Options o = bench::parse_options(argc, argv, " [--requests N] [--server PATH]", 3, 2);
+  bench::Options o = bench::parse_options(argc, argv, " [--requests N] [--server PATH]", 3, 2,
+                                          bench::kClassicImpls);
   const bench::HttpArgs args = bench::parse_http_args(o, "scale_bench", /*allow_no_perf=*/false);
   Config cfg;
   const std::uint64_t requests = args.requests;
@@ -208,13 +209,13 @@ int main(int argc, char** argv) {
   e.unit = "ns/request";
   e.higher_is_better = false;
   for (int k = 0; k < kImpls; ++k) e.value[k] = cpu[1][k];
-  e.extra = "\"min\": " + bench::triple_json(cpu_min, 1) +
-            ", \"requests_per_s_1_loop\": " + bench::triple_json(rps[0], 0) +
-            ", \"requests_per_s_2_loops\": " + bench::triple_json(rps[1], 0) +
-            ", \"requests_per_s_2_over_1\": " + bench::triple_json(scaling, 4) +
-            ", \"server_cpu_ns_per_request_1_loop\": " + bench::triple_json(cpu[0], 1) +
-            ", \"server_user_cpu_ns_per_request_1_loop\": " + bench::triple_json(user[0], 1) +
-            ", \"server_user_cpu_ns_per_request_2_loops\": " + bench::triple_json(user[1], 1) +
+  e.extra = "\"min\": " + bench::impls_json(cpu_min, 1) +
+            ", \"requests_per_s_1_loop\": " + bench::impls_json(rps[0], 0) +
+            ", \"requests_per_s_2_loops\": " + bench::impls_json(rps[1], 0) +
+            ", \"requests_per_s_2_over_1\": " + bench::impls_json(scaling, 4) +
+            ", \"server_cpu_ns_per_request_1_loop\": " + bench::impls_json(cpu[0], 1) +
+            ", \"server_user_cpu_ns_per_request_1_loop\": " + bench::impls_json(user[0], 1) +
+            ", \"server_user_cpu_ns_per_request_2_loops\": " + bench::impls_json(user[1], 1) +
             ", \"usable_cpus\": " + std::to_string(usable_cpus()) +
             ", \"h2load_requests\": " + std::to_string(cfg.requests);
   if (!bench::write_entry(o, e)) fail("could not write the B9 result");

@@ -275,7 +275,7 @@ HammerResult hammer(Impl k, std::uint64_t per_thread) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Options o = bench::parse_options(argc, argv);
+  bench::Options o = bench::parse_options(argc, argv, "", 5, 1.0, bench::kClassicImpls);
   bench::reject_unknown(o, "wake_bench");
   const std::uint64_t smoke_rounds = o.smoke ? 300 : 0;
   const double secs = o.smoke ? 0 : o.seconds;
@@ -307,8 +307,8 @@ int main(int argc, char** argv) {
   e.metric = "round trips/s (median of " + std::to_string(o.reps) + " x " + bench::fmt(o.seconds, 1) + " s)";
   e.unit = "round trips/s";
   for (int k = 0; k < kImpls; ++k) e.value[k] = s[k];
-  e.extra = "\"across_cpus\": " + bench::triple_json(c, 1) + ", \"hammer_wakes_per_s\": " + bench::triple_json(h, 1) +
-            ", \"hammer_writes_per_wake\": " + bench::triple_json(w, 5);
+  e.extra = "\"across_cpus\": " + bench::impls_json(c, 1) + ", \"hammer_wakes_per_s\": " + bench::impls_json(h, 1) +
+            ", \"hammer_writes_per_wake\": " + bench::impls_json(w, 5);
   if (!bench::write_entry(o, e)) bench::fail("could not write the B7 result");
   return bench::failures() ? 1 : 0;
 }

@@ -129,6 +129,37 @@ bool on_path(const std::string& name) {
 
 // --- ChildProcess ------------------------------------------------------------------------------
 
+bool ChildProcess::write_stdin(const std::string& data) noexcept {
+  if (in_.get() < 0) {
+    errno = EBADF;
+    return false;
+  }
+  // SIGPIPE blocked around the write, and one it raised taken before unblocking: a child
+  // that went away is an EPIPE here, not the end of this process.
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  std::size_t done = 0;
+  int err = 0;
+  while (done < data.size()) {
+    const ssize_t w = ::write(in_.get(), data.data() + done, data.size() - done);
+    if (w > 0) done += static_cast<std::size_t>(w);
+    else if (w < 0 && errno != EINTR) {
+      err = errno;
+      break;
+    }
+  }
+  sigset_t pending;
+  if (err == EPIPE && !sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+    int sig;
+    (void)sigwait(&pipe_set, &sig);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = err;
+  return err == 0;
+}
+
 std::optional<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv, const ChildOptions& o,
                                                 std::string* error) {
   if (argv.empty()) {

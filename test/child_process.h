@@ -77,6 +77,9 @@ class ChildProcess {
 
   // Stdio::kPipe stdin: closes this side's write end, so the child reads end of file.
   void close_stdin() noexcept { in_.reset(); }
+  // Stdio::kPipe stdin: writes all of `data` (blocking). False (errno set) if it cannot, e.g.
+  // EPIPE once the child has closed its stdin or exited; never raises SIGPIPE.
+  bool write_stdin(const std::string& data) noexcept;
 
   // Stdio::kPipe stdout. How a read ended: a whole line, the end of the stream (the child
   // closed its stdout: normally it exited), or the timeout; kFailed also for a read error
