@@ -288,14 +288,17 @@ struct NpServer {
   explicit NpServer(Shared& s) : sh(s) {}
   Shared& sh;
   net::Loop loop;
+  const bool ring = loop.backend_name() == "io_uring";
   net::Listener ln;
   bool listening = false;  // the acceptor coroutine is running
   BufferPool<kReadBuf> pool;  // ServerConfig::idle_pool's buffers
 
   std::int64_t syscalls() noexcept {
     const netpoll::PollerStats s = loop.netpoll().backend().stats();
-    return static_cast<std::int64_t>(s.waits + s.wake_signals + s.wake_drains + s.registrations +
-                                     s.deregistrations + g_np_calls.load(std::memory_order_relaxed));
+    // A ring's registrations are no syscalls (its waits count every io_uring_enter).
+    const std::uint64_t regs = ring ? 0 : s.registrations + s.deregistrations;
+    return static_cast<std::int64_t>(s.waits + s.wake_signals + s.wake_drains + regs +
+                                     g_np_calls.load(std::memory_order_relaxed));
   }
   // Closing the listener ends the acceptor, which comes back here; the last one out stops the
   // Loop (run() returns after this step, with no coroutine left).
@@ -378,11 +381,31 @@ net::Task<void> np_acceptor(NpServer& s) {
   s.check_finish();
 }
 
-void serve_netpoll(Shared& sh) {
+// Which backend the next Loop runs on, in the io_uring build (netpoll/backends/uring/
+// fallback_poller.h); false where this build has no choice to make and `ring` asks for one.
+template <class P = netpoll::Poller>
+bool choose_backend(bool ring) {
+  if constexpr (requires { P::prefer(P::Preference::epoll); }) {
+    P::prefer(ring ? P::Preference::io_uring : P::Preference::epoll);
+    return true;
+  } else {
+    return !ring;
+  }
+}
+
+void serve_netpoll(Shared& sh, bool ring) {
+  if (!choose_backend(ring)) {
+    sh.listening(0, "netpoll_uring: this build has no io_uring backend (build with --config=opt_uring)");
+    return;
+  }
   net::HookGuard restore;  // no operation is in flight: the table may be written
   install_counting_hooks();
-  {
+  try {
     NpServer s(sh);
+    if (s.ring != ring) {
+      sh.listening(0, std::string("netpoll: the Loop runs on ") + std::string(s.loop.backend_name()));
+      return;
+    }
     Result<net::Listener> ln = net::Listen(s.loop, "tcp", "127.0.0.1:0");
     if (!ln) {
       sh.listening(0, "netpoll Listen: " + ln.error().message());
@@ -398,6 +421,8 @@ void serve_netpoll(Shared& sh) {
     sh.end_measure(s.syscalls());
     sh.set_wake(nullptr);  // before the Loop goes; a closure it posted and never ran is freed
     if (s.loop.spawned() != 0) abort_run("netpoll server: coroutines left when the run ended");
+  } catch (const std::system_error& e) {  // io_uring forced where the kernel refuses it
+    sh.listening(0, std::string("netpoll Loop: ") + e.what());
   }
 }
 
@@ -573,7 +598,8 @@ void EchoServer::main(const ServerConfig& cfg) {
   switch (impl_) {
     case kRaw: RawServer(sh).run(); break;
     case kRawUring: serve_raw_uring(sh); break;
-    case kNetpoll: serve_netpoll(sh); break;
+    case kNetpoll: serve_netpoll(sh, false); break;
+    case kNetpollUring: serve_netpoll(sh, true); break;
     case kLibuv: serve_libuv(sh); break;
     case kAsio:
     case kAsioUring: serve_asio_process(sh, impl_); break;

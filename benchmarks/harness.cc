@@ -179,11 +179,15 @@ Options parse_options(int argc, char** argv, const char* usage_extra, int defaul
   Options o;
   o.reps = default_reps;
   o.seconds = default_seconds;
-  o.supported = o.enabled = g_columns = supported;
+  ImplSet have = supported;
+#ifndef NETPOLL_BENCH_HAVE_URING
+  have[kNetpollUring] = false;  // this build's netpoll has no io_uring backend
+#endif
+  o.supported = o.enabled = g_columns = have;
   auto usage = [&] {
     std::string names;
     for (int k = 0; k < kImpls; ++k)
-      if (supported[k]) names += (names.empty() ? "" : ",") + std::string(kImplName[k]);
+      if (have[k]) names += (names.empty() ? "" : ",") + std::string(kImplName[k]);
     std::fprintf(stderr, "usage: %s [--smoke] [--reps N] [--seconds S] [--results DIR] [--impl %s]%s\n", argv[0],
                  names.c_str(), usage_extra);
     std::exit(2);
@@ -201,7 +205,7 @@ Options parse_options(int argc, char** argv, const char* usage_extra, int defaul
     else if (a == "--impl") {
       const std::string list = "," + next() + ",";
       for (int k = 0; k < kImpls; ++k)
-        o.enabled[k] = supported[k] && list.find(std::string(",") + kImplName[k] + ",") != std::string::npos;
+        o.enabled[k] = have[k] && list.find(std::string(",") + kImplName[k] + ",") != std::string::npos;
     } else if (a == "-h" || a == "--help") usage();
     else o.rest.push_back(a);
   }

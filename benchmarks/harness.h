@@ -27,13 +27,16 @@ namespace netpoll::bench {
 // kHttpImpls, servers in http_servers.cc), as B6-B9 do (kClassicImpls).
 //   raw         hand-written edge-triggered epoll loop: the epoll floor
 //   raw_uring   hand-written liburing loop: the io_uring floor
-//   netpoll     the library
+//   netpoll     the library on epoll (in the io_uring build, its Loops forced onto epoll)
+//   netpoll_uring  the library on io_uring (needs the io_uring build, --config=opt_uring, as
+//               tools/bench makes it; elsewhere its runs fail saying so)
 //   libuv       Debian's libuv
 //   asio        standalone Asio, its default (epoll) reactor; a separate server process
 //   asio_uring  standalone Asio built with ASIO_HAS_IO_URING + ASIO_DISABLE_EPOLL; a separate
 //               server process (the two Asio builds cannot share a binary: echo_asio.h)
-enum Impl : int { kRaw, kRawUring, kNetpoll, kLibuv, kAsio, kAsioUring, kImpls };
-inline constexpr const char* kImplName[kImpls] = {"raw", "raw_uring", "netpoll", "libuv", "asio", "asio_uring"};
+enum Impl : int { kRaw, kRawUring, kNetpoll, kNetpollUring, kLibuv, kAsio, kAsioUring, kImpls };
+inline constexpr const char* kImplName[kImpls] = {"raw",   "raw_uring", "netpoll",   "netpoll_uring",
+                                                  "libuv", "asio",      "asio_uring"};
 static_assert(kImplName[kImpls - 1] != nullptr, "a name per Impl");
 
 // A set of implementations (indexed by Impl).
@@ -57,8 +60,12 @@ inline constexpr ImplSet kClassicImpls = impl_set({kRaw, kNetpoll, kLibuv});
 struct RatioPair {
   Impl of, to;
 };
-inline constexpr RatioPair kRatios[] = {{kNetpoll, kRaw},  {kNetpoll, kLibuv},     {kNetpoll, kRawUring},
-                                        {kNetpoll, kAsio}, {kNetpoll, kAsioUring}};
+// netpoll_uring against the io_uring floor, the epoll floor and Asio's io_uring build: issue
+// 18's goals.
+inline constexpr RatioPair kRatios[] = {{kNetpoll, kRaw},       {kNetpoll, kLibuv},
+                                        {kNetpoll, kRawUring},  {kNetpoll, kAsio},
+                                        {kNetpoll, kAsioUring}, {kNetpollUring, kRawUring},
+                                        {kNetpollUring, kRaw},  {kNetpollUring, kAsioUring}};
 
 // Pins the calling thread to `cpu` (best effort: a machine with fewer CPUs still runs).
 void pin_to_cpu(int cpu) noexcept;

@@ -31,7 +31,8 @@ struct Row {
 
 std::string ratio_key(const RatioPair& r) { return std::string(kImplName[r.of]) + "_over_" + kImplName[r.to]; }
 // The chart's bar colour per kRatios entry.
-constexpr const char* kRatioColor[] = {"#e08a2c", "#3b7dd8", "#8c564b", "#2ca02c", "#9467bd"};
+constexpr const char* kRatioColor[] = {"#e08a2c", "#3b7dd8", "#8c564b", "#2ca02c",
+                                       "#9467bd", "#d62728", "#17becf", "#bcbd22"};
 static_assert(std::size(kRatioColor) >= std::size(kRatios), "a colour per ratio");
 
 std::string raw_member(const std::string& j, const std::string& key) {

@@ -340,7 +340,7 @@ int UringPoller::enter(unsigned wait_nr, const __kernel_timespec* ts) noexcept {
     argp = &arg;
     argsz = sizeof arg;
   }
-  enters_.add();
+  counters_.waits.add();  // PollerStats::waits counts wait syscalls: here every enter
   const int r = io_uring_enter2(static_cast<unsigned>(ring_.enter_ring_fd), to_submit, wait_nr,
                                 flags, static_cast<sigset_t*>(argp), argsz);
   if (to_submit != 0) after_submit(head_before);
@@ -403,7 +403,6 @@ bool UringPoller::must_enter() const noexcept {
 Result<std::size_t> UringPoller::wait(std::span<Event> out, Timeout timeout) noexcept {
   if (out.empty()) return Errc::invalid_argument;
   adopt_thread();
-  counters_.waits.add();
   bool woken = false;
   const WaitDeadline deadline(timeout);
   for (;;) {

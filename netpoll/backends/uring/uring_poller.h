@@ -201,9 +201,11 @@ class UringPoller {
   }
   // The ring setup flags the kernel accepted (tests and stats print them).
   unsigned setup_flags() const noexcept { return flags_; }
-  // io_uring_enter syscalls made (each wait that entered the kernel, plus submissions forced
-  // by a full SQ): the backend's whole syscall count besides wake()'s writes.
-  std::uint64_t enters() const noexcept { return enters_.get(); }
+  // io_uring_enter syscalls made (each wait that entered the kernel, a full SQ's forced
+  // submission, a descriptor cancel): the backend's whole syscall count besides wake()'s
+  // writes. stats().waits is the same count (a wait that needs no enter makes no syscall);
+  // registrations make none.
+  std::uint64_t enters() const noexcept { return counters_.waits.get(); }
 
  private:
   static constexpr std::uint64_t kWakeTag = 1;    // the eventfd read
@@ -242,7 +244,6 @@ class UringPoller {
   std::vector<UringOperation*> sqe_owner_;
   std::array<io_uring_cqe*, kMaxBatch> cqes_{};
   PollerCounters counters_;
-  SingleWriterCounter enters_;
 };
 
 static_assert(CompletionBackend<UringPoller>);
