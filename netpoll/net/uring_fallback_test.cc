@@ -67,3 +67,43 @@ TEST_CASE("io_uring build: io_uring_setup refused -> the Loop falls back to epol
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
 }
+
+// A cancel by descriptor matches the open file, which dups share: closing one Conn on the
+// Loop's thread cancelled the pending Read of a FileConn made from a dup of its socket, which
+// then failed with closed while its socket was open (found in review). It makes its call again.
+TEST_CASE("io_uring build: closing a Conn leaves a FileConn on a dup of its socket reading") {
+  Loop loop;
+  if (loop.backend_name() != "io_uring") {
+    MESSAGE("io_uring refused here: nothing to check");
+    return;
+  }
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  testing::ConnPair p = loop.block_on(testing::tcp_conn_pair(loop, *ln));
+  const int dupfd = ::dup(p.server.native_handle());
+  REQUIRE(dupfd >= 0);
+  Result<Conn> copy = FileConn(loop, dupfd);  // owns the dup from here
+  REQUIRE(copy);
+  Result<std::size_t> got = std::error_code(Errc::invalid_argument);
+  char buf[8];
+  loop.spawn([](Conn& c, char* b, Result<std::size_t>& out) -> Task<void> {
+    out = co_await c.Read(std::span<char>(b, 8));
+  }(*copy, buf, got));
+  // The closing Conn has a Read in the kernel too, so its Close cancels by descriptor.
+  Result<std::size_t> own = std::size_t{0};
+  char own_buf[8];
+  loop.spawn([](Conn& c, char* b, Result<std::size_t>& out) -> Task<void> {
+    out = co_await c.Read(std::span<char>(b, 8));
+  }(p.server, own_buf, own));
+  loop.run_once(Timeout::zero());  // the Reads' calls are in the kernel
+  loop.run_once(Timeout::zero());
+  loop.block_on([](Conn& server, Conn& client) -> Task<void> {
+    CHECK(!server.Close());  // on the polling thread: cancels every call on the open file
+    CHECK(co_await client.Write(std::string_view("x")));
+  }(p.server, p.client));
+  while (loop.spawned() > 0) loop.run_once(Timeout::after(std::chrono::milliseconds(100)));
+  CHECK(own.error() == Errc::closed);
+  REQUIRE(got);
+  CHECK(*got == 1);
+  CHECK(buf[0] == 'x');
+}

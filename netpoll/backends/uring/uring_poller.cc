@@ -23,24 +23,32 @@ namespace {
 constexpr unsigned kSqEntries = 512;
 constexpr unsigned kCqEntries = 8 * kSqEntries;
 
-// Marks the polling thread: its address differs for every live thread.
-thread_local const char tl_marker = 0;
+// Names the polling thread: a number no other thread of the process ever gets (a
+// thread_local's address could be an exited thread's again).
+std::atomic<std::uint64_t> g_next_thread_id{1};
+std::uint64_t this_thread_id() noexcept {
+  thread_local const std::uint64_t id = g_next_thread_id.fetch_add(1, std::memory_order_relaxed);
+  return id;
+}
 
 }  // namespace
 
 UringPoller::UringPoller() {
   // One submitter (6.0), task work run when the thread enters the kernel anyway instead of
   // by an interrupt (COOP_TASKRUN, 5.19), flagged in the SQ so a zero-timeout wait knows
-  // whether it must enter (TASKRUN_FLAG); else the same without one submitter; else none.
+  // whether it must enter (TASKRUN_FLAG), and a batch that goes on past an SQE the kernel
+  // refuses (SUBMIT_ALL, 5.18: every filled SQE is taken, so no enter_io is left held); else
+  // the same without one submitter. Nothing older: the backend needs multishot POLL_ADD (5.13)
+  // and IORING_ASYNC_CANCEL_FD (5.19), so a kernel refusing both sets is reported as ENOSYS
+  // (UringFallbackPoller then runs epoll).
   // R_DISABLED: the first wait() enables it on the thread that will be its submitter.
   // Not DEFER_TASKRUN (6.1): with it, a host loop sleeping in poll(2) on the ring fd was not
   // woken by completions (test/embed_poll_test: 4 of 12 connections served, then a 30 s
   // stall), and a Loop must stay embeddable.
   static constexpr unsigned kTries[] = {
       IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-          IORING_SETUP_R_DISABLED,
-      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-      0,
+          IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED,
+      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
   };
   int r = -EINVAL;
   for (unsigned f : kTries) {
@@ -54,6 +62,9 @@ UringPoller::UringPoller() {
     }
     if (r != -EINVAL) break;  // ENOSYS, EPERM, ENOMEM: no flags make a difference
   }
+  if (r == -EINVAL)
+    throw std::system_error(ENOSYS, std::generic_category(),
+                            "io_uring_setup: the kernel lacks COOP_TASKRUN / SUBMIT_ALL (Linux 5.19)");
   if (r != 0) throw std::system_error(-r, std::generic_category(), "io_uring_setup");
   const unsigned need = IORING_FEAT_EXT_ARG | IORING_FEAT_NODROP;
   if ((ring_.features & need) != need) {
@@ -129,15 +140,16 @@ bool UringPoller::cancel_descriptor(int fd) noexcept {
 }
 
 bool UringPoller::on_polling_thread() const noexcept {
-  return owner_.load(std::memory_order_relaxed) == &tl_marker;
+  return owner_.load(std::memory_order_relaxed) == this_thread_id();
 }
 
 void UringPoller::adopt_thread() noexcept {
-  const void* owner = owner_.load(std::memory_order_relaxed);
-  if (owner == &tl_marker) return;
+  const std::uint64_t me = this_thread_id();
+  const std::uint64_t owner = owner_.load(std::memory_order_relaxed);
+  if (owner == me) return;
   // Operations queued on the polling thread go on a list only it reads, and the kernel takes
   // one submitter (IORING_SETUP_SINGLE_ISSUER): the polling thread is fixed for the ring's life.
-  if (owner != nullptr)
+  if (owner != 0)
     fatal("UringPoller::wait on a second thread: an io_uring Loop is polled by one thread, the "
           "first that waited");
   if (flags_ & IORING_SETUP_R_DISABLED) {
@@ -145,10 +157,10 @@ void UringPoller::adopt_thread() noexcept {
     if (r < 0) fatal_syscall("io_uring_register(ENABLE_RINGS)", -r);
     flags_ &= ~IORING_SETUP_R_DISABLED;
   }
-  // Saves the ring fd lookup on every enter; per thread, so made by the one that enters.
-  // Optional (5.18): without it enters take the plain fd.
-  if (io_uring_register_ring_fd(&ring_) != 1) ring_.enter_ring_fd = ring_.ring_fd;
-  owner_.store(&tl_marker, std::memory_order_relaxed);
+  // No registered ring fd (io_uring_register_ring_fd): it lives in the registering thread's
+  // io_uring context, so a poller destroyed on another thread (a Loop polled by a pool thread,
+  // destroyed by main) would leave that thread holding the whole ring until it exits.
+  owner_.store(me, std::memory_order_relaxed);
 }
 
 void UringPoller::submit(UringOperation& op) noexcept {
@@ -170,7 +182,9 @@ void UringPoller::push_remote(UringOperation& op) noexcept {
   UringOperation* head = remote_.load(std::memory_order_relaxed);
   do {
     op.next_ = head;
-  } while (!remote_.compare_exchange_weak(head, &op, std::memory_order_release,
+    // seq_cst: with the polling thread's seq_cst load after WakeFlag::consume, a Dekker pair
+    // (wake_flag.h): a wake() that makes no syscall cannot leave this operation unseen.
+  } while (!remote_.compare_exchange_weak(head, &op, std::memory_order_seq_cst,
                                           std::memory_order_relaxed));
   wake();  // the polling thread takes the stack in its next wait
 }
@@ -284,8 +298,8 @@ std::size_t UringPoller::prepare_one(UringOperation& op, std::span<Event> out,
 
 std::size_t UringPoller::prepare_queued(std::span<Event> out) noexcept {
   // Take the stack and append it, oldest first, to the local FIFO.
-  if (remote_.load(std::memory_order_relaxed) != nullptr) {
-    UringOperation* s = remote_.exchange(nullptr, std::memory_order_acquire);
+  if (remote_.load(std::memory_order_seq_cst) != nullptr) {
+    UringOperation* s = remote_.exchange(nullptr, std::memory_order_seq_cst);
     UringOperation* rev = nullptr;
     while (s) {
       UringOperation* n = s->next_;
@@ -414,7 +428,10 @@ Result<std::size_t> UringPoller::wait(std::span<Event> out, Timeout timeout) noe
         const int r = enter(0, nullptr);
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) fatal_syscall("io_uring_enter", -r);
       }
-      return reap(out, k, &woken);
+      k = reap(out, k, &woken);
+      // Only our own cancels' completions were there: a timed wait goes on waiting.
+      if (k != 0 || woken || timeout.is_zero()) return k;
+      continue;
     }
     __kernel_timespec ts{};
     const __kernel_timespec* tsp = nullptr;

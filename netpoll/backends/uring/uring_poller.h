@@ -23,11 +23,11 @@
 //   stack: completed() stays false until the poller has taken it off, so memory is never
 //   freed while linked.
 // - One submitter. The ring is made with IORING_SETUP_SINGLE_ISSUER | COOP_TASKRUN |
-//   TASKRUN_FLAG (6.0; on older kernels without SINGLE_ISSUER, then no flags) and R_DISABLED;
-//   the first thread to wait() enables it and becomes its only submitter (and registers the
-//   ring fd, which is per thread). Only that thread ever touches the SQ; a wait() from another
-//   thread later is fatal with a message (the kernel would refuse it: -EEXIST). Not
-//   DEFER_TASKRUN: see the constructor (a host loop polling the ring fd missed completions).
+//   TASKRUN_FLAG | SUBMIT_ALL (6.0; on 5.19 without SINGLE_ISSUER; older kernels are refused
+//   as ENOSYS) and R_DISABLED; the first thread to wait() enables it and becomes its only
+//   submitter. Only that thread ever touches the SQ; a wait() from another thread later is
+//   fatal with a message (the kernel would refuse it: -EEXIST). Not DEFER_TASKRUN: see the
+//   constructor (a host loop polling the ring fd missed completions).
 // - Waits: nanosecond timeouts through IORING_ENTER_EXT_ARG (5.11, required); completions of
 //   our own cancels are not events, and an EINTR (the ring's task work interrupts the wait as a
 //   signal would) is not a reason to return, so a wait that got only those waits again until
@@ -197,7 +197,7 @@ class UringPoller {
   // nothing it waits for is in the kernel yet (BasicNetpoll::next_timeout asks).
   bool has_queued() const noexcept {
     return local_head_ != nullptr || ring_.sq.sqe_tail != *ring_.sq.khead ||
-           (!wake_armed_ && owner_.load(std::memory_order_relaxed) != nullptr);
+           (!wake_armed_ && owner_.load(std::memory_order_relaxed) != 0);
   }
   // The ring setup flags the kernel accepted (tests and stats print them).
   unsigned setup_flags() const noexcept { return flags_; }
@@ -232,7 +232,7 @@ class UringPoller {
   int wakefd_ = -1;
   bool wake_armed_ = false;  // the wake poll is in the ring (polling thread)
   WakeFlag wake_flag_;
-  std::atomic<const void*> owner_{nullptr};  // the polling thread's marker, once it waited
+  std::atomic<std::uint64_t> owner_{0};  // the polling thread's id, once it waited (0: none)
   // Queued on the polling thread (FIFO through next_) / from other threads (a stack).
   UringOperation* local_head_ = nullptr;
   UringOperation* local_tail_ = nullptr;

@@ -340,7 +340,17 @@ bool RingOp<Derived, T>::step(Waiter* w) noexcept {
           if (res >= 0) res = -static_cast<int>(injected_);  // the no-op ran: the injected error
           injected_ = 0;
         }
-        if (res == -ECANCELED) return fail(Errc::closed);  // refused at preparation: closing
+        if (res == -ECANCELED) {
+          // Not a cancel of ours (those end in kDrained): the preparation was refused as this FD
+          // is closing, or a dup of the socket was closed (a cancel by descriptor matches the
+          // open file, which dups share). Closed or past the deadline: that is the answer; a
+          // socket still open makes its call again, as the readiness FD would not notice.
+          const std::error_code ec = pd->check(mode_);
+          if (ec && ec != Errc::event_error) return fail(ec);
+          polling_ = false;
+          phase_ = kIssue;
+          break;
+        }
         if (polling_) {  // the wait for readiness after -EAGAIN ended: the call again
           polling_ = false;
           if (res < 0 && res != -EINTR) return fail(errno_code(-res));
