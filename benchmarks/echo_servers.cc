@@ -22,6 +22,7 @@
 
 #include "benchmarks/buffer_pool.h"
 #include "benchmarks/echo_server_shared.h"
+#include "benchmarks/backend_choice.h"
 #include "netpoll/net/net.h"
 #include "netpoll/net/internal/sys_posix.h"
 #include "test/alloc_counter.h"
@@ -379,18 +380,6 @@ net::Task<void> np_acceptor(NpServer& s) {
   }
   s.listening = false;
   s.check_finish();
-}
-
-// Which backend the next Loop runs on, in the io_uring build (netpoll/backends/uring/
-// fallback_poller.h); false where this build has no choice to make and `ring` asks for one.
-template <class P = netpoll::Poller>
-bool choose_backend(bool ring) {
-  if constexpr (requires { P::prefer(P::Preference::epoll); }) {
-    P::prefer(ring ? P::Preference::io_uring : P::Preference::epoll);
-    return true;
-  } else {
-    return !ring;
-  }
 }
 
 void serve_netpoll(Shared& sh, bool ring) {

@@ -216,7 +216,8 @@ int main(int argc, char** argv) {
   // B3's own defaults (a run is two clients of a few seconds each): 3 x 3 s unless given.
   // Every implementation with an HTTP server (http_servers.cc): raw_uring is an echo floor only.
   constexpr bench::ImplSet kHttpImpls =
-      bench::impl_set({bench::kRaw, bench::kNetpoll, bench::kLibuv, bench::kAsio, bench::kAsioUring});
+      bench::impl_set({bench::kRaw, bench::kNetpoll, bench::kNetpollUring, bench::kLibuv, bench::kAsio,
+                       bench::kAsioUring});
   bench::Options o =
       bench::parse_options(argc, argv, " [--requests N] [--no-perf] [--server PATH]", 3, 3, kHttpImpls);
   const bench::HttpArgs args = bench::parse_http_args(o, "http_bench", /*allow_no_perf=*/true);

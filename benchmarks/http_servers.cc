@@ -1,6 +1,6 @@
 // B3's servers (docs/benchmarks.md): one HTTP/1.1 plaintext protocol, five I/O layers.
 //
-//   http_bench_server --impl raw|netpoll|libuv|asio|asio_uring [--loops N] [ADDR]
+//   http_bench_server --impl raw|netpoll|netpoll_uring|libuv|asio|asio_uring [--loops N] [ADDR]
 //                                                                 (ADDR default 127.0.0.1:0)
 //
 // Prints exactly one line, "listening on <ip:port>", flushed, then serves until SIGTERM or
@@ -67,6 +67,7 @@
 #include "benchmarks/http_server_args.h"
 #include "examples/http.h"
 #include "examples/serve.h"
+#include "benchmarks/backend_choice.h"
 #include "netpoll/net/net.h"
 
 namespace {
@@ -718,7 +719,7 @@ int run_group(const sockaddr_in& addr, std::size_t loops) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: %s --impl raw|netpoll|libuv|asio|asio_uring [--loops N] [ADDR]   (ADDR default 127.0.0.1:0)\n", kProg);
+  std::fprintf(stderr, "usage: %s --impl raw|netpoll|netpoll_uring|libuv|asio|asio_uring [--loops N] [ADDR]   (ADDR default 127.0.0.1:0)\n", kProg);
   return 2;
 }
 
@@ -745,7 +746,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: exec %s: %s\n", kProg, path.c_str(), std::strerror(errno));
     return 1;
   }
-  if (impl == "netpoll") {
+  if (impl == "netpoll" || impl == "netpoll_uring") {
+    if (!netpoll::bench::choose_backend(impl == "netpoll_uring")) {
+      std::fprintf(stderr, "%s: netpoll_uring needs the io_uring build (--config=opt_uring)\n", kProg);
+      return 1;
+    }
     if (loops > 1) {
       // Exactly examples/http_server --loops N: one http::Server per Loop.
       return netpoll::examples::run_server_loops(kProg, addr.c_str(), static_cast<std::size_t>(loops), [](std::size_t) {

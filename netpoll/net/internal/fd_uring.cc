@@ -44,7 +44,9 @@ IoStatus ReadOp::start() noexcept {
 }
 
 void ReadOp::prepare(io_uring_sqe* sqe) noexcept {
-  io_uring_prep_recv(sqe, fd_->sysfd(), buf_.data(), call_len(buf_.size()), 0);
+  // read(2), as the readiness FD makes it: a Conn may hold a pipe (the examples' signal pipe),
+  // where a recv fails with ENOTSOCK. On a socket it is a receive without flags.
+  io_uring_prep_read(sqe, fd_->sysfd(), buf_.data(), call_len(buf_.size()), 0);
 }
 
 IoStatus ReadOp::complete(int res) noexcept {
