@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -405,9 +406,14 @@ TEST_CASE("http: idle keep-alive connections give their Session back: one serves
       CHECK(got.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
     }
   }
+  // Counted on the Loop's thread (the Server is its), before the connections close: at their
+  // end every connection wakes at once, and on a completion backend (io_uring) each takes a
+  // Session before its Read reports the end, so the count then says nothing about idle ones.
+  std::promise<std::size_t> made;
+  loop.post([&] { made.set_value(srv.sessions()); });
+  CHECK(made.get_future().get() == 1);
   conns.clear();  // EOF on every connection: their coroutines end
   loop.post([&] { loop.stop(); });
   server.join();
   while (loop.spawned() > 0) loop.run_once(Timeout::after(std::chrono::milliseconds(10)));
-  CHECK(srv.sessions() == 1);
 }

@@ -34,22 +34,21 @@ std::uint64_t this_thread_id() noexcept {
 }  // namespace
 
 UringPoller::UringPoller() {
-  // One submitter (6.0), task work run when the thread enters the kernel anyway instead of
-  // by an interrupt (COOP_TASKRUN, 5.19), flagged in the SQ so a zero-timeout wait knows
-  // whether it must enter (TASKRUN_FLAG), and a batch that goes on past an SQE the kernel
-  // refuses (SUBMIT_ALL, 5.18: every filled SQE is taken, so no enter_io is left held); else
-  // the same without one submitter. Nothing older: the backend needs multishot POLL_ADD (5.13)
-  // and IORING_ASYNC_CANCEL_FD (5.19), so a kernel refusing both sets is reported as ENOSYS
-  // (UringFallbackPoller then runs epoll).
-  // R_DISABLED: the first wait() enables it on the thread that will be its submitter.
+  // Task work run when the thread enters the kernel anyway instead of by an interrupt
+  // (COOP_TASKRUN, 5.19), flagged in the SQ so a zero-timeout wait knows whether it must enter
+  // (TASKRUN_FLAG), and a batch that goes on past an SQE the kernel refuses (SUBMIT_ALL, 5.18:
+  // every filled SQE is taken, so no enter_io is left held). Nothing older: the backend needs
+  // multishot POLL_ADD (5.13) and IORING_ASYNC_CANCEL_FD (5.19), so a kernel refusing the set
+  // is reported as ENOSYS (UringFallbackPoller then runs epoll).
+  // Not SINGLE_ISSUER (6.0): a Loop may be stepped by one thread, then another (a server
+  // thread's run(), then main's shutdown), and the ring must take both as submitters.
   // Not DEFER_TASKRUN (6.1): with it, a host loop sleeping in poll(2) on the ring fd was not
   // woken by completions (test/embed_poll_test: 4 of 12 connections served, then a 30 s
   // stall), and a Loop must stay embeddable.
   static constexpr unsigned kTries[] = {
-      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-          IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED,
       IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
   };
+
   int r = -EINVAL;
   for (unsigned f : kTries) {
     io_uring_params p{};
@@ -128,9 +127,9 @@ void UringPoller::prep_cancel_descriptor(int fd) noexcept {
   io_uring_sqe_set_data64(sqe, kIgnoreTag);
 }
 
-bool UringPoller::cancel_descriptor(int fd) noexcept {
-  // Only the polling thread may enter (and a thread that never waited has submitted nothing).
-  if (!on_polling_thread()) return false;
+bool UringPoller::cancel_descriptor(int fd, bool stepping) noexcept {
+  // Only the thread that steps the poller may touch the SQ.
+  if (!stepping) return false;
   // The cancel completes poll-armed calls through task work, which this enter runs
   // (GETEVENTS): when it returns they are completed and their files put.
   prep_cancel_descriptor(fd);
@@ -145,27 +144,22 @@ bool UringPoller::on_polling_thread() const noexcept {
 
 void UringPoller::adopt_thread() noexcept {
   const std::uint64_t me = this_thread_id();
-  const std::uint64_t owner = owner_.load(std::memory_order_relaxed);
-  if (owner == me) return;
-  // Operations queued on the polling thread go on a list only it reads, and the kernel takes
-  // one submitter (IORING_SETUP_SINGLE_ISSUER): the polling thread is fixed for the ring's life.
-  if (owner != 0)
-    fatal("UringPoller::wait on a second thread: an io_uring Loop is polled by one thread, the "
-          "first that waited");
-  if (flags_ & IORING_SETUP_R_DISABLED) {
-    const int r = io_uring_register(ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
-    if (r < 0) fatal_syscall("io_uring_register(ENABLE_RINGS)", -r);
-    flags_ &= ~IORING_SETUP_R_DISABLED;
-  }
+  if (owner_.load(std::memory_order_relaxed) == me) return;
+  // A new polling thread (wait() is called by one thread at a time: the Loop's claim orders
+  // this one after the last). The local queue and the SQ pass to it with the claim; callers
+  // that say whether they step the poller (submit/cancel with `stepping`) never touch them
+  // from elsewhere.
   // No registered ring fd (io_uring_register_ring_fd): it lives in the registering thread's
   // io_uring context, so a poller destroyed on another thread (a Loop polled by a pool thread,
   // destroyed by main) would leave that thread holding the whole ring until it exits.
   owner_.store(me, std::memory_order_relaxed);
 }
 
-void UringPoller::submit(UringOperation& op) noexcept {
+void UringPoller::submit(UringOperation& op) noexcept { submit(op, on_polling_thread()); }
+
+void UringPoller::submit(UringOperation& op, bool stepping) noexcept {
   op.next_ = nullptr;
-  if (on_polling_thread()) {
+  if (stepping) {
     op.state_.store(UringOperation::kQueued, std::memory_order_relaxed);
     if (local_tail_)
       local_tail_->next_ = &op;
@@ -189,7 +183,9 @@ void UringPoller::push_remote(UringOperation& op) noexcept {
   wake();  // the polling thread takes the stack in its next wait
 }
 
-void UringPoller::cancel(UringOperation& op) noexcept {
+void UringPoller::cancel(UringOperation& op) noexcept { cancel(op, on_polling_thread()); }
+
+void UringPoller::cancel(UringOperation& op, bool stepping) noexcept {
   std::uint32_t s = op.state_.load(std::memory_order_acquire);
   for (;;) {
     switch (s) {
@@ -200,7 +196,7 @@ void UringPoller::cancel(UringOperation& op) noexcept {
           return;
         continue;
       case UringOperation::kInKernel:
-        if (on_polling_thread()) {
+        if (stepping) {
           // Between waits the SQ is this thread's. The target cannot have been reaped (only
           // wait() reaps, and it submits this cancel first), so the address is still it.
           io_uring_sqe* sqe = get_sqe();

@@ -22,12 +22,15 @@
 //   then. An operation queued for a cancel from another thread is linked into the poller's
 //   stack: completed() stays false until the poller has taken it off, so memory is never
 //   freed while linked.
-// - One submitter. The ring is made with IORING_SETUP_SINGLE_ISSUER | COOP_TASKRUN |
-//   TASKRUN_FLAG | SUBMIT_ALL (6.0; on 5.19 without SINGLE_ISSUER; older kernels are refused
-//   as ENOSYS) and R_DISABLED; the first thread to wait() enables it and becomes its only
-//   submitter. Only that thread ever touches the SQ; a wait() from another thread later is
-//   fatal with a message (the kernel would refuse it: -EEXIST). Not DEFER_TASKRUN: see the
-//   constructor (a host loop polling the ring fd missed completions).
+// - One submitter at a time. The ring is made with COOP_TASKRUN | TASKRUN_FLAG | SUBMIT_ALL
+//   (5.19; older kernels are refused as ENOSYS). Only the thread stepping the poller (the one
+//   whose wait() comes next, under the Loop's claim) touches the SQ and the local queue; the
+//   stepping thread may change between waits (a server thread's run(), then main's shutdown).
+//   Not SINGLE_ISSUER, which would forbid that, nor DEFER_TASKRUN: see the constructor (a host
+//   loop polling the ring fd missed completions). Task work of a call runs on the thread that
+//   submitted it: a thread that stops stepping still gets its calls' completions posted when
+//   it next enters the kernel (an interrupted sleep), and its calls are cancelled if it exits
+//   (they then make their calls again: ECANCELED not asked for).
 // - Waits: nanosecond timeouts through IORING_ENTER_EXT_ARG (5.11, required); completions of
 //   our own cancels are not events, and an EINTR (the ring's task work interrupts the wait as a
 //   signal would) is not a reason to return, so a wait that got only those waits again until
@@ -180,17 +183,23 @@ class UringPoller {
   // The ring backend itself (UringFallbackPoller::uring() gives the same to the ring FD).
   UringPoller& uring() noexcept { return *this; }
 
-  // Queues the operation's call (after begin and set_calls). Any thread.
+  // Queues the operation's call (after begin and set_calls). Any thread. `stepping`: the
+  // caller is the thread stepping the poller now (between its waits, as a Loop's tasks are),
+  // so the call goes on a plain local queue; otherwise on the lock-free stack, with a wake.
+  // Without it: the thread that waited last is taken to be stepping.
+  void submit(UringOperation& op, bool stepping) noexcept;
   void submit(UringOperation& op) noexcept;
   // Cancels the operation's call if it is in flight (its completion still comes). Any thread;
-  // at most once per call.
+  // at most once per call. `stepping` as for submit.
+  void cancel(UringOperation& op, bool stepping) noexcept;
   void cancel(UringOperation& op) noexcept;
   // On the polling thread: cancels every call in flight on `fd` and returns true once the
   // kernel let go of its file (see the top of this file); before `fd` is closed. On any other
   // thread it does nothing and returns false: only the polling thread may enter, and waiting
   // for it would make a Close wait on the Loop (a caller holding a lock the Loop's tasks take
   // would deadlock).
-  bool cancel_descriptor(int fd) noexcept;
+  bool cancel_descriptor(int fd, bool stepping) noexcept;
+  bool cancel_descriptor(int fd) noexcept { return cancel_descriptor(fd, on_polling_thread()); }
 
   // Polling thread: whether calls are queued for the next wait() to submit (SQEs filled, or
   // operations queued on this thread). A host loop must not sleep on the handle meanwhile:

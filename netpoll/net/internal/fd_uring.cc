@@ -211,7 +211,8 @@ void release_kernel_calls(FD& fd) noexcept {
   // the ones being filled: a count of 0 here means the kernel holds none.
   if (fd.ring_calls.load(std::memory_order_acquire) == 0) return;
   // On the polling thread the kernel lets go before close() returns (the address is free).
-  if (fd.loop().netpoll().backend().uring().cancel_descriptor(fd.sysfd())) return;
+  if (fd.loop().netpoll().backend().uring().cancel_descriptor(fd.sysfd(), Loop::current() == &fd.loop()))
+    return;
   // Elsewhere it cannot wait for the polling thread (a Close must not wait on the Loop): the
   // operations close() woke each cancel their own call by its address as they step (on their
   // threads, or on the Loop's, which the wake reaches), and the socket goes with the last of

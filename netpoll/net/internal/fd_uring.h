@@ -118,7 +118,8 @@ class RingOp : public FdOp<T> {
     const std::uint32_t dir = mode_ == kRead ? Event::kReadable : Event::kWritable;
     iop_.begin(pd->token(), dir)->set_calls(&kCalls, this);
     fd_->ring_calls.fetch_add(1, std::memory_order_relaxed);
-    this->loop_->netpoll().backend().uring().submit(iop_);
+    // On the Loop's thread (a task) the call goes on the poller's local queue.
+    this->loop_->netpoll().backend().uring().submit(iop_, Loop::current() == this->loop_);
   }
   // The call's completion was seen: the kernel no longer holds the socket for it.
   void call_ended() noexcept { fd_->ring_calls.fetch_sub(1, std::memory_order_release); }
@@ -323,7 +324,7 @@ bool RingOp<Derived, T>::step(Waiter* w) noexcept {
           break;
         }
         cancelled_ = ec == Errc::event_error ? fd_->socket_error() : ec;
-        this->loop_->netpoll().backend().uring().cancel(iop_);
+        this->loop_->netpoll().backend().uring().cancel(iop_, Loop::current() == this->loop_);
         phase_ = kDrain;
         break;
       }
