@@ -6,3 +6,10 @@ POSIX_ONLY = select({
     "//:windows": ["@platforms//:incompatible"],
     "//conditions:default": [],
 })
+
+# For tests of the io_uring build only (--config=uring: netpoll/platform/BUILD :uring);
+# skipped (reported SKIPPED) in every other build.
+URING_BUILD_ONLY = select({
+    "//netpoll/platform:uring": [],
+    "//conditions:default": ["@platforms//:incompatible"],
+})

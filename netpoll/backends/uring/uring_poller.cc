@@ -45,26 +45,16 @@ UringPoller::UringPoller() {
   // Not DEFER_TASKRUN (6.1): with it, a host loop sleeping in poll(2) on the ring fd was not
   // woken by completions (test/embed_poll_test: 4 of 12 connections served, then a 30 s
   // stall), and a Loop must stay embeddable.
-  static constexpr unsigned kTries[] = {
-      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
-  };
-
-  int r = -EINVAL;
-  for (unsigned f : kTries) {
-    io_uring_params p{};
-    p.flags = f | IORING_SETUP_CQSIZE;
-    p.cq_entries = kCqEntries;
-    r = io_uring_queue_init_params(kSqEntries, &ring_, &p);
-    if (r == 0) {
-      flags_ = p.flags;
-      break;
-    }
-    if (r != -EINVAL) break;  // ENOSYS, EPERM, ENOMEM: no flags make a difference
-  }
+  io_uring_params p{};
+  p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL |
+            IORING_SETUP_CQSIZE;
+  p.cq_entries = kCqEntries;
+  const int r = io_uring_queue_init_params(kSqEntries, &ring_, &p);
   if (r == -EINVAL)
     throw std::system_error(ENOSYS, std::generic_category(),
                             "io_uring_setup: the kernel lacks COOP_TASKRUN / SUBMIT_ALL (Linux 5.19)");
   if (r != 0) throw std::system_error(-r, std::generic_category(), "io_uring_setup");
+  flags_ = p.flags;
   const unsigned need = IORING_FEAT_EXT_ARG | IORING_FEAT_NODROP;
   if ((ring_.features & need) != need) {
     io_uring_queue_exit(&ring_);
@@ -133,8 +123,7 @@ bool UringPoller::cancel_descriptor(int fd, bool stepping) noexcept {
   // The cancel completes poll-armed calls through task work, which this enter runs
   // (GETEVENTS): when it returns they are completed and their files put.
   prep_cancel_descriptor(fd);
-  const int r = enter(0, nullptr);
-  if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) fatal_syscall("io_uring_enter", -r);
+  enter(0, nullptr);
   return true;
 }
 
@@ -228,8 +217,7 @@ io_uring_sqe* UringPoller::get_sqe() noexcept {
       return sqe;
     }
     // Full: hand what is queued to the kernel now (it takes all of them, or fails loudly).
-    const int r = enter(0, nullptr);
-    if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) fatal_syscall("io_uring_enter", -r);
+    enter(0, nullptr);
   }
 }
 
@@ -331,7 +319,7 @@ std::size_t UringPoller::prepare_queued(std::span<Event> out) noexcept {
   return k;
 }
 
-int UringPoller::enter(unsigned wait_nr, const __kernel_timespec* ts) noexcept {
+void UringPoller::enter(unsigned wait_nr, const __kernel_timespec* ts) noexcept {
   io_uring_sq& sq = ring_.sq;
   const unsigned head_before = *sq.khead;
   if (sq.sqe_head != sq.sqe_tail) {
@@ -354,7 +342,11 @@ int UringPoller::enter(unsigned wait_nr, const __kernel_timespec* ts) noexcept {
   const int r = io_uring_enter2(static_cast<unsigned>(ring_.enter_ring_fd), to_submit, wait_nr,
                                 flags, static_cast<sigset_t*>(argp), argsz);
   if (to_submit != 0) after_submit(head_before);
-  return r;
+  // ETIME: the timeout passed; EINTR: interrupted; EAGAIN / EBUSY: the kernel is short of
+  // memory or CQ room for now (the SQEs it did not take stay queued). Anything else means the
+  // ring itself is broken.
+  if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+    fatal_syscall("io_uring_enter", -r);
 }
 
 void UringPoller::after_submit(unsigned head_before) noexcept {
@@ -420,13 +412,12 @@ Result<std::size_t> UringPoller::wait(std::span<Event> out, Timeout timeout) noe
     // Something to report already, or a poll: hand the queued SQEs over (a send must not wait
     // for an event) and take what is there, entering only if something needs the kernel.
     if (k != 0 || timeout.is_zero() || io_uring_cq_ready(&ring_) != 0) {
-      if (must_enter() || (flags_ & IORING_SETUP_TASKRUN_FLAG) == 0) {
-        const int r = enter(0, nullptr);
-        if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) fatal_syscall("io_uring_enter", -r);
-      }
+      if (must_enter()) enter(0, nullptr);
       k = reap(out, k, &woken);
-      // Only our own cancels' completions were there: a timed wait goes on waiting.
+      // Only our own cancels' completions were there: a timed wait goes on waiting, for what
+      // is left of its time.
       if (k != 0 || woken || timeout.is_zero()) return k;
+      if (!timeout.is_infinite() && !deadline.more(&timeout)) return k;
       continue;
     }
     __kernel_timespec ts{};
@@ -436,9 +427,7 @@ Result<std::size_t> UringPoller::wait(std::span<Event> out, Timeout timeout) noe
       ts.tv_nsec = timeout.nanoseconds() % 1000000000;
       tsp = &ts;
     }
-    const int r = enter(1, tsp);
-    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
-      fatal_syscall("io_uring_enter", -r);
+    enter(1, tsp);
     k = reap(out, 0, &woken);
     if (k != 0 || woken) return k;
     // Only our own cancels' completions, an EINTR (the ring's own task work interrupts the

@@ -229,8 +229,9 @@ class UringPoller {
   // Fills SQEs for what was queued; appends completions it made without a call to out.
   std::size_t prepare_queued(std::span<Event> out) noexcept;
   std::size_t prepare_one(UringOperation& op, std::span<Event> out, std::size_t k) noexcept;
-  // io_uring_enter: submits the SQ, waits for `wait_nr` CQEs (at most `ts` if not null).
-  int enter(unsigned wait_nr, const __kernel_timespec* ts) noexcept;
+  // io_uring_enter: submits the SQ, waits for `wait_nr` CQEs (at most `ts` if not null);
+  // fatal on an error that means the ring is broken.
+  void enter(unsigned wait_nr, const __kernel_timespec* ts) noexcept;
   void after_submit(unsigned head_before) noexcept;
   std::size_t reap(std::span<Event> out, std::size_t k, bool* woken) noexcept;
   bool must_enter() const noexcept;
