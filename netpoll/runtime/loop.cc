@@ -109,7 +109,15 @@ void Loop::schedule(LoopTask* t) noexcept {
 }
 
 void Loop::unhold() noexcept {
-  // The last one out wakes a shutdown() that may be asleep in the poller waiting for it. Once
+  // On the thread stepping the Loop nothing else is needed: a shutdown() is either this
+  // thread's (it looks at held_ after this step) or cannot start (the step holds the claim),
+  // and the Loop cannot be destroyed meanwhile. Two atomic read-modify-writes fewer per
+  // operation on the io_uring backend's hot path.
+  if (tls_current == this) {
+    held_.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  // Elsewhere the last one out wakes a shutdown() that may be asleep in the poller waiting for it. Once
   // held_ is 0 that shutdown may return and the Loop be destroyed while this thread is still
   // in wake(): `schedulers_` makes ~Loop wait, as for schedule().
   schedulers_.fetch_add(1, std::memory_order_acq_rel);

@@ -109,6 +109,8 @@ class FD {
   // completion-based Windows operations.
   // drained: the kernel said, in the last read, that it left nothing queued, so the next read
   // parks first; read_inq: whether reads ask it that (ReadOp in netpoll/net/internal/fd_posix.h has the rules).
+  // On an io_uring Loop's FD (netpoll/net/internal/fd_uring.h, ReadOp), read_inq is whether
+  // the descriptor refused a receive (no socket), so that reads are read(2).
   bool drained = false;
   std::uint8_t read_inq = 0;
   // Ring calls (io_uring, fd_uring.h) issued and not yet seen completed: while any is, the

@@ -139,6 +139,9 @@ class ReadOp : public RingOp<ReadOp, std::size_t> {
   void prepare(io_uring_sqe* sqe) noexcept;
   IoStatus complete(int res) noexcept;
 
+  // FD::read_inq on a ring FD: 0 until a receive was refused as the descriptor is no socket.
+  static constexpr std::uint8_t kNotSocket = 1;
+
  private:
   std::span<std::byte> buf_;
 };
