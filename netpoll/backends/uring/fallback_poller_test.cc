@@ -94,6 +94,21 @@ TEST_CASE("uring fallback: io_uring_setup refused (EPERM, ENOSYS, ENOMEM) -> epo
   }
 }
 
+// A kernel older than 5.19 (io_uring without COOP_TASKRUN / SUBMIT_ALL) answers the setup's
+// flags with EINVAL. It would half work (no multishot wake poll, no cancel by descriptor), so
+// it is refused as ENOSYS and the Loop runs epoll.
+TEST_CASE("uring fallback: a kernel without the flags (EINVAL from io_uring_setup) -> epoll, as ENOSYS") {
+  const int rc = in_child_refusing(EINVAL, [] {
+    UringFallbackPoller::prefer(UringFallbackPoller::Preference::automatic);
+    UringFallbackPoller p;
+    if (p.ring()) return 1;
+    if (p.name() != "epoll") return 2;
+    if (p.ring_refusal() != std::error_code(ENOSYS, std::generic_category())) return 3;
+    return wakes(p) ? 0 : 4;
+  });
+  CHECK(rc == 0);
+}
+
 TEST_CASE("uring fallback: a refusal it must not hide is thrown") {
   SUBCASE("io_uring forced: the refusal is thrown") {
     const int rc = in_child_refusing(EPERM, [] {
