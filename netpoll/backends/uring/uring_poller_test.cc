@@ -44,6 +44,7 @@ struct Call {
   char* buf;
   unsigned len;
   bool refuse = false;            // prepare says no (the descriptor is closing)
+  bool invalid = false;           // prepare fills an SQE the kernel refuses as it takes it
   std::atomic<int> prepared{0};   // prepare calls
   std::atomic<int> submitted{0};  // submitted calls
   UringOperation op;
@@ -52,6 +53,11 @@ struct Call {
     auto* c = static_cast<Call*>(op.owner());
     c->prepared.fetch_add(1);
     if (c->refuse) return false;
+    if (c->invalid) {
+      io_uring_prep_nop(sqe);
+      sqe->opcode = 0xff;  // no such operation: -EINVAL when the kernel takes the SQE
+      return true;
+    }
     if (c->kind == kRecv)
       io_uring_prep_recv(sqe, c->fd, c->buf, c->len, 0);
     else
@@ -340,4 +346,30 @@ TEST_CASE("uring: 5,000 idle pending receives + 1 active") {
   int cancelled = 0;
   for (auto& c : calls) cancelled += c->op.completed() && c->op.result().error == ECANCELED;
   CHECK(cancelled == kIdle - 1);
+}
+
+// An SQE the kernel refuses as it takes it must not keep the SQEs behind it in the ring
+// (IORING_SETUP_SUBMIT_ALL): each holds its descriptor's enter_io until it is taken, and a
+// close would wait for the next io_uring_enter.
+TEST_CASE("uring: an SQE refused at submission does not hold back the ones after it") {
+  UringPoller p;
+  Pair pr = unix_pair();
+  char b1[16], b2[16];
+  Call bad(Call::kRecv, pr.b.get(), b1, sizeof b1);
+  bad.invalid = true;
+  Call good(Call::kRecv, pr.b.get(), b2, sizeof b2);
+  Event evs[8];
+  (void)p.wait(evs, Timeout::zero());  // adopts this thread: the two go on the local queue
+  bad.start(p, kA);
+  good.start(p, kB);
+  (void)p.wait(evs, Timeout::zero());  // one enter submits both, in that order
+  CHECK(bad.submitted == 1);
+  CHECK(good.submitted == 1);  // taken by the same enter, not left for the next one
+  REQUIRE(write_all(pr.a.get(), "ok") == 2);
+  (void)until_completed(p, good.op);
+  (void)until_completed(p, bad.op);
+  REQUIRE(good.op.completed());
+  CHECK(good.op.result().bytes == 2);
+  REQUIRE(bad.op.completed());
+  CHECK(bad.op.result().error == EINVAL);
 }
