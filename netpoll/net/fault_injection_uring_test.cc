@@ -8,15 +8,23 @@
 #include <errno.h>
 
 #include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
 #include <cstddef>
 #include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 
 #include "doctest/doctest.h"
 #include "netpoll/net/internal/fd_uring.h"
 #include "netpoll/net/net.h"
+#include "test/net_test_util.h"
 #include "test/process_stats.h"
 
 using namespace netpoll;
@@ -133,4 +141,87 @@ TEST_CASE("fault injection (io_uring): every ring call x errno, reported or retr
     CHECK(netpoll::testing::open_fd_count() == fds0);  // every socket of the run closed
   }
   ring::fault_hook = nullptr;
+}
+
+namespace {
+
+// The kernel short of memory at io_uring_enter: EAGAIN, nothing taken. Every enter is refused
+// until the closing task says it is about to Close; then two more, then they go through.
+std::atomic<bool> g_armed{false};
+std::atomic<bool> g_in_close{false};
+std::atomic<int> g_refused{0};
+std::atomic<int> g_refused_in_close{0};
+int refuse_enter() noexcept {
+  if (!g_armed.load()) return 0;
+  if (!g_in_close.load()) {
+    g_refused.fetch_add(1);
+    return EAGAIN;
+  }
+  if (g_refused_in_close.fetch_add(1) < 2) return EAGAIN;
+  return 0;
+}
+
+// Ends the process if `done` is not set within 30 s: a Close that waits for itself hangs.
+struct Watchdog {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread t{[this] {
+    std::unique_lock<std::mutex> l(mu);
+    if (!cv.wait_for(l, std::chrono::seconds(30), [this] { return done; })) {
+      std::fprintf(stderr, "FAILED: the Close on the Loop's thread never returned\n");
+      std::_Exit(1);
+    }
+  }};
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      done = true;
+    }
+    cv.notify_one();
+    t.join();
+  }
+};
+
+}  // namespace
+
+// An io_uring_enter that finds the kernel short of memory (EAGAIN) leaves the SQEs it did not
+// take in the SQ for the next wait, each holding its descriptor's enter_io. A Close on the
+// Loop's thread waits until no call of its descriptor is being handed over: it must hand them
+// over itself, since no other thread can (without that it waited for itself, for ever).
+TEST_CASE("fault injection (io_uring): a Close on the Loop's thread hands over its call the kernel left in the SQ") {
+  netpoll::Poller::prefer(netpoll::Poller::Preference::io_uring);
+  Loop loop;
+  REQUIRE(loop.backend_name() == "io_uring");
+  Result<Listener> ln = Listen(loop, "tcp", "127.0.0.1:0");
+  REQUIRE(ln);
+  testing::ConnPair p = loop.block_on(testing::tcp_conn_pair(loop, *ln));
+  Result<std::size_t> got = std::error_code(Errc::invalid_argument);
+  char buf[8];
+  g_armed = true;
+  g_in_close = false;
+  g_refused = 0;
+  g_refused_in_close = 0;
+  netpoll::UringPoller::enter_fault_hook = &refuse_enter;
+  loop.spawn([](Conn& c, char* b, Result<std::size_t>& out) -> Task<void> {
+    out = co_await c.Read(std::span<char>(b, 8));
+  }(p.server, buf, got));
+  loop.run_once(Timeout::zero());  // the Read is queued; its SQE is filled, the enter refused
+  loop.run_once(Timeout::zero());
+  REQUIRE(g_refused >= 1);
+  {
+    Watchdog w;
+    loop.block_on([](Conn& server) -> Task<void> {
+      g_in_close = true;
+      CHECK(!server.Close());
+      co_return;
+    }(p.server));
+  }
+  CHECK(g_refused_in_close >= 3);  // the Close went on through two more refusals
+  g_armed = false;
+  netpoll::UringPoller::enter_fault_hook = nullptr;
+  while (loop.spawned() > 0) loop.run_once(Timeout::after(std::chrono::milliseconds(100)));
+  CHECK(got.error() == Errc::closed);
+  CHECK(!p.client.Close());
+  CHECK(!ln->Close());
 }

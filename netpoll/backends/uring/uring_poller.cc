@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 
 #include "netpoll/backends/common/wait_deadline.h"
 #include "netpoll/contract/error.h"
@@ -125,6 +127,16 @@ bool UringPoller::cancel_descriptor(int fd, bool stepping) noexcept {
   prep_cancel_descriptor(fd);
   enter(0, nullptr);
   return true;
+}
+
+void UringPoller::flush_submissions() noexcept {
+  // enter() publishes the SQEs filled since the last one and counts what the kernel took.
+  for (;;) {
+    enter(0, nullptr);
+    if (ring_.sq.sqe_tail == *ring_.sq.khead) return;
+    // Short of memory: nothing else frees it on this thread, so wait a little, not spin.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 bool UringPoller::on_polling_thread() const noexcept {
@@ -338,9 +350,14 @@ void UringPoller::enter(unsigned wait_nr, const __kernel_timespec* ts) noexcept 
     argp = &arg;
     argsz = sizeof arg;
   }
-  counters_.waits.add();  // PollerStats::waits counts wait syscalls: here every enter
-  const int r = io_uring_enter2(static_cast<unsigned>(ring_.enter_ring_fd), to_submit, wait_nr,
-                                flags, static_cast<sigset_t*>(argp), argsz);
+  int r;
+  if (enter_fault_hook && (r = enter_fault_hook()) != 0) [[unlikely]] {
+    r = -r;
+  } else {
+    counters_.waits.add();  // PollerStats::waits counts wait syscalls: here every enter
+    r = io_uring_enter2(static_cast<unsigned>(ring_.enter_ring_fd), to_submit, wait_nr, flags,
+                        static_cast<sigset_t*>(argp), argsz);
+  }
   if (to_submit != 0) after_submit(head_before);
   // ETIME: the timeout passed; EINTR: interrupted; EAGAIN / EBUSY: the kernel is short of
   // memory or CQ room for now (the SQEs it did not take stay queued). Anything else means the

@@ -201,6 +201,19 @@ class UringPoller {
   bool cancel_descriptor(int fd, bool stepping) noexcept;
   bool cancel_descriptor(int fd) noexcept { return cancel_descriptor(fd, on_polling_thread()); }
 
+  // Polling thread: hands the kernel every SQE filled and not yet taken (an io_uring_enter
+  // that found the kernel short of memory, EAGAIN, leaves them in the SQ for the next wait),
+  // without waiting for completions; retries every millisecond while the kernel refuses. A
+  // Close on the Loop's thread needs it: it waits until no call of its descriptor is being
+  // handed over, and only this thread could hand it over.
+  void flush_submissions() noexcept;
+
+  // Fault injection (tests only; set while the poller is not waiting): when set, asked before
+  // each io_uring_enter; a nonzero errno skips the syscall and makes the enter fail with it,
+  // taking nothing (as a kernel short of memory does with EAGAIN). Null: one never-taken
+  // branch per enter.
+  static inline int (*enter_fault_hook)() noexcept = nullptr;
+
   // Polling thread: whether calls are queued for the next wait() to submit (SQEs filled, or
   // operations queued on this thread). A host loop must not sleep on the handle meanwhile:
   // nothing it waits for is in the kernel yet (BasicNetpoll::next_timeout asks).

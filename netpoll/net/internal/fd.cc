@@ -42,8 +42,14 @@ void FD::close_socket() noexcept {
   // A call in flight may be a ring operation whose SQE the polling thread filled and has not
   // handed to the kernel yet (io_uring): it does with its next io_uring_enter, which may be a
   // blocking one, so wake it (a rare race; the other backends' calls end on their own). On
-  // the polling thread itself no such call can be in flight.
-  if (v != kIoClosing && Loop::current() != loop_) loop_->netpoll().wake();
+  // the polling thread itself only such a call can be in flight (an enter that found the
+  // kernel short of memory left it in the SQ), and only this thread can hand it over.
+  if (v != kIoClosing) {
+    if (Loop::current() == loop_)
+      hand_over_filled_calls(*this);
+    else
+      loop_->netpoll().wake();
+  }
   while (v != kIoClosing) {  // a call in flight on another thread: it ends soon and wakes us
     address_wait(io_, v);
     v = io_.load(std::memory_order_acquire);

@@ -195,6 +195,10 @@ class FdOp {
 // calls on it and waits until they completed; the readiness and IOCP FDs need nothing.
 // Defined by the OS half of the operations (fd_posix.cc, fd_uring.cc, fd_windows.cc).
 void release_kernel_calls(FD& fd) noexcept;
+// FD::close_socket on the Loop's thread while a call of `fd` is still in flight: hands the
+// kernel the calls filled and not yet taken (io_uring: SQEs an enter left in the SQ), so the
+// wait for them ends. The readiness and IOCP FDs never get here (their calls have returned).
+void hand_over_filled_calls(FD& fd) noexcept;
 
 struct Accepted {
   NativeSocket sysfd = kInvalidSocket;

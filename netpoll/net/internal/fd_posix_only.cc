@@ -6,5 +6,6 @@ namespace netpoll::net {
 
 // Readiness calls are syscalls that have returned: the kernel holds nothing after them.
 void release_kernel_calls(FD&) noexcept {}
+void hand_over_filled_calls(FD&) noexcept {}
 
 }  // namespace netpoll::net

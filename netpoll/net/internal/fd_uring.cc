@@ -218,6 +218,11 @@ namespace netpoll::net {
 
 // --- close -------------------------------------------------------------------------------------
 
+void hand_over_filled_calls(FD& fd) noexcept {
+  if (fd.ring_calls.load(std::memory_order_acquire) == 0) return;  // an epoll Loop's FD
+  fd.loop().netpoll().backend().uring().flush_submissions();
+}
+
 void release_kernel_calls(FD& fd) noexcept {
   // Issued calls were counted before their SQE could be filled, and close_socket waited for
   // the ones being filled: a count of 0 here means the kernel holds none.

@@ -249,5 +249,6 @@ IoStatus SendToOp::complete(DWORD bytes, DWORD error) noexcept {
 
 // os::close_socket cancels what is pending, and each operation waits for its packet.
 void release_kernel_calls(FD&) noexcept {}
+void hand_over_filled_calls(FD&) noexcept {}
 
 }  // namespace netpoll::net
